@@ -1,0 +1,80 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+
+function port(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535)
+    throw new InvalidArgumentError('must be a port number 0-65535');
+  return parsed;
+}
+
+/** `aicloud up`: the whole platform in the foreground on the embedded default. */
+export function upCommand(): Command {
+  return new Command('up')
+    .description('start the platform in the foreground: API, portal and controllers in one process')
+    .option('--data-dir <dir>', 'where the SQLite store, credentials and workloads live', './.aicloud')
+    .option('--port <n>', 'port to listen on', port, 8787)
+    .option('--host <host>', 'address to listen on (loopback unless you mean it)', '127.0.0.1')
+    .option('--database-url <url>', 'use PostgreSQL (postgres://user:pass@host:5432/db) instead of SQLite')
+    .option('--no-seed', 'do not seed the demo organisation on first start')
+    .option('--log', 'log every request as JSON lines')
+    .action(
+      async (options: {
+        dataDir: string;
+        port: number;
+        host: string;
+        databaseUrl?: string;
+        seed: boolean;
+        log?: boolean;
+      }) => {
+        const { startServer, ensurePortalBuilt } = await import('@aicloud/server');
+        const say = (line: string) => process.stdout.write(`${line}\n`);
+        const webRoot = await ensurePortalBuilt(say);
+        const seedFile = join(repoRoot, 'seed/demo.yaml');
+        const server = await startServer({
+          host: options.host,
+          port: options.port,
+          dataDir: options.dataDir,
+          databaseUrl: options.databaseUrl,
+          seedFile: options.seed && existsSync(seedFile) ? seedFile : null,
+          webRoot,
+          logger: options.log ?? false,
+        });
+        const credentials = join(options.dataDir, 'credentials.json');
+        const relativePath = relative(process.cwd(), credentials);
+        const shown = relativePath.startsWith('..') ? resolve(credentials) : `./${relativePath}`;
+        say(`aicloud is up at ${server.url}`);
+        say(`  portal  ${server.url}/`);
+        say(`  api     ${server.url}/v1  (OpenAPI: ${server.url}/v1/openapi.json)`);
+        say(`  store   ${server.platform.store.describe}`);
+        if (server.platform.seed.seeded)
+          say(`  seeded the demo organisation: ${server.platform.seed.users.join(', ')}`);
+        if (existsSync(credentials)) {
+          say('Sign in: open the portal and paste a token from the credentials file, or from a shell:');
+          say(
+            `  npx aicloud login --url ${server.url} --token "$(node -p "require('${shown}').alice.token")"`,
+          );
+        }
+        say('Stop with Ctrl-C (or SIGTERM).');
+        let stopping = false;
+        const stop = (signal: string) => {
+          if (stopping) return;
+          stopping = true;
+          say(`${signal}: finishing in-flight requests and closing the store…`);
+          server.stop().then(
+            () => process.exit(0),
+            (error: unknown) => {
+              process.stderr.write(`error while stopping: ${(error as Error).message}\n`);
+              process.exit(1);
+            },
+          );
+        };
+        process.on('SIGTERM', () => stop('SIGTERM'));
+        process.on('SIGINT', () => stop('SIGINT'));
+      },
+    );
+}

@@ -1,0 +1,76 @@
+import { ApiError } from '@aicloud/client';
+import { exitCodeOf } from '@aicloud/contracts';
+import { Command, CommanderError } from 'commander';
+import { auditCommand } from './commands/audit.ts';
+import { loginCommand } from './commands/login.ts';
+import { teamsCommand } from './commands/teams.ts';
+import { tokensCommand } from './commands/tokens.ts';
+import { upCommand } from './commands/up.ts';
+import { whoamiCommand } from './commands/whoami.ts';
+import { UsageError } from './output.ts';
+
+/** Builds the `aicloud` command tree. */
+export function buildProgram(): Command {
+  const program = new Command('aicloud')
+    .description(
+      'aicloud: the self-service AI developer platform (jobs, notebooks, models, endpoints, spend)',
+    )
+    .version('0.1.0')
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Getting started:
+  aicloud up                                   start the platform on this machine
+  aicloud login --url http://127.0.0.1:8787 --token TOKEN
+  aicloud whoami
+
+Environment: AICLOUD_URL and AICLOUD_TOKEN override the saved login.`,
+    );
+  program.addCommand(upCommand());
+  program.addCommand(loginCommand());
+  program.addCommand(whoamiCommand());
+  program.addCommand(teamsCommand());
+  program.addCommand(tokensCommand());
+  program.addCommand(auditCommand());
+  return program;
+}
+
+/** Runs the CLI and exits with the code of the outcome (see docs/cli.md for the table). */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    process.exitCode = report(error);
+  }
+}
+
+function report(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Commander already printed help or the usage problem.
+    return error.exitCode === 0 ? 0 : 2;
+  }
+  if (error instanceof UsageError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    return 2;
+  }
+  if (error instanceof ApiError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    for (const issue of error.body?.issues ?? []) {
+      process.stderr.write(
+        `  - ${issue.path.length > 0 ? `${issue.path.join('.')}: ` : ''}${issue.message}\n`,
+      );
+    }
+    if (error.body?.requestId) process.stderr.write(`  (request id ${error.body.requestId})\n`);
+    return exitCodeOf[error.code];
+  }
+  const code = (error as { code?: string }).code;
+  if (code && code in exitCodeOf) {
+    process.stderr.write(`error: ${(error as Error).message}\n`);
+    return exitCodeOf[code as keyof typeof exitCodeOf];
+  }
+  process.stderr.write(`error: ${(error as Error).stack ?? String(error)}\n`);
+  return 1;
+}

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { ErrorBody } from '@aicloud/contracts';
+import { type Actor, AppError, type Platform } from '@aicloud/core';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { errorHandler } from './error-handler.ts';
+import { openApiDocument, registerRoutes } from './route.ts';
+import { auditRoutes } from './routes/audit-routes.ts';
+import { identityRoutes } from './routes/identity-routes.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    actor?: Actor;
+  }
+}
+
+/** Options of the HTTP app beyond the platform's services. */
+export interface AppOptions {
+  /** Built portal to serve at `/`; null serves a page that says how to build it. */
+  webRoot: string | null;
+  logger?: FastifyServerOptions['logger'];
+}
+
+const BODY_LIMIT = 1024 * 1024;
+
+/** Builds the Fastify app over a platform; listening is the caller's business (tests use `inject`). */
+export async function buildApp(platform: Platform, options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    genReqId: () => `req_${randomBytes(8).toString('hex')}`,
+    requestIdHeader: false,
+    return503OnClosing: true,
+  });
+  app.setErrorHandler(errorHandler);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  // Every /v1 route needs a valid token; the portal's static files are public (they hold no data).
+  app.addHook('onRequest', async (request) => {
+    if (!request.url.startsWith('/v1/') && request.url !== '/v1') return;
+    const header = request.headers.authorization;
+    const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+    if (!match) {
+      throw new AppError(
+        'unauthenticated',
+        'missing API token: send "Authorization: Bearer <token>" (see `aicloud login`)',
+      );
+    }
+    const principal = await platform.identity.authenticate(match[1]!);
+    request.actor = { principal, requestId: request.id };
+  });
+
+  const routes = [...identityRoutes(platform), ...auditRoutes(platform)];
+  registerRoutes(app, routes);
+  const openapi = openApiDocument(routes, ErrorBody);
+  app.get('/v1/openapi.json', async () => openapi);
+
+  if (options.webRoot && existsSync(options.webRoot)) {
+    await app.register(fastifyStatic, { root: options.webRoot, prefix: '/', wildcard: false });
+  }
+  app.setNotFoundHandler((request, reply) => {
+    if (
+      request.url.startsWith('/v1') ||
+      request.method !== 'GET' ||
+      !options.webRoot ||
+      !existsSync(options.webRoot)
+    ) {
+      if (!request.url.startsWith('/v1') && request.method === 'GET') {
+        reply
+          .status(404)
+          .type('text/plain')
+          .send('The portal is not built: run `npm run build` (aicloud up builds it on start).\n');
+        return;
+      }
+      errorHandler(
+        new AppError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
+        request,
+        reply,
+      );
+      return;
+    }
+    // Client-side routes of the portal all load its index page.
+    reply.sendFile('index.html');
+  });
+  return app;
+}

@@ -1,0 +1,67 @@
+import { AppError, createPlatform, type Platform } from '@aicloud/core';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './build-app.ts';
+
+/** How `aicloud up` starts the platform. */
+export interface ServerOptions {
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl?: string | undefined;
+  seedFile: string | null;
+  webRoot: string | null;
+  logger?: boolean;
+}
+
+/** A started platform: its URL and how to stop it cleanly. */
+export interface RunningServer {
+  url: string;
+  platform: Platform;
+  app: FastifyInstance;
+  /** Stops accepting, lets in-flight requests finish, closes the store. */
+  stop(): Promise<void>;
+}
+
+/** Starts the store, the services and the HTTP server; throws AppError with a clear message on failure. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const platform = await createPlatform({
+    dataDir: options.dataDir,
+    databaseUrl: options.databaseUrl,
+    seedFile: options.seedFile,
+  });
+  let app: FastifyInstance | undefined;
+  try {
+    app = await buildApp(platform, {
+      webRoot: options.webRoot,
+      logger: options.logger ? { level: 'info' } : false,
+    });
+    await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    await app?.close().catch(() => {});
+    await platform.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      throw new AppError(
+        'unavailable',
+        `port ${options.port} on ${options.host} is already in use; stop the other server or pass --port N`,
+      );
+    }
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+      throw new AppError('invalid_input', `cannot listen on host '${options.host}': ${code}`);
+    }
+    throw error;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const started = app;
+  return {
+    url: `http://${host}:${port}`,
+    platform,
+    app: started,
+    async stop() {
+      await started.close();
+      await platform.close();
+    },
+  };
+}

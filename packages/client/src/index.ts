@@ -1,0 +1,2 @@
+export { ApiError } from './api-error.ts';
+export { type Client, type ClientOptions, createClient } from './create-client.ts';

@@ -1,0 +1,31 @@
+import type { TeamRole } from '@aicloud/contracts';
+
+/** The authenticated caller of one request. */
+export interface Principal {
+  userId: string;
+  userName: string;
+  platformAdmin: boolean;
+  /** Team name → role, for every team the user belongs to. */
+  teams: Map<string, TeamRole>;
+  tokenId: string;
+  tokenName: string;
+  tokenExpiresAt: string | null;
+  /** A token limited to one resource (a job's run token), or null for a full user token. */
+  scope: string | null;
+}
+
+/** The caller plus the request it came with, passed to every service call. */
+export interface Actor {
+  principal: Principal;
+  requestId: string | null;
+}
+
+/** Whether the principal belongs to the team (any role) or is a platform-admin. */
+export function canSeeTeam(principal: Principal, team: string): boolean {
+  return principal.platformAdmin || principal.teams.has(team);
+}
+
+/** Whether the principal manages the team or is a platform-admin. */
+export function managesTeam(principal: Principal, team: string): boolean {
+  return principal.platformAdmin || principal.teams.get(team) === 'manager';
+}

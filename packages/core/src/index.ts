@@ -1,0 +1,13 @@
+export { AppError, notFound } from './app-error.ts';
+export type { AuditEntry, AuditScope, AuditService } from './audit/audit-service.ts';
+export { auditHash, createAuditService } from './audit/audit-service.ts';
+export { type Clock, isoNow, systemClock } from './clock.ts';
+export { formatDuration, parseDuration } from './duration.ts';
+export type { IdentityService } from './identity/identity-service.ts';
+export { createIdentityService } from './identity/identity-service.ts';
+export { type Actor, canSeeTeam, managesTeam, type Principal } from './identity/principal.ts';
+export { newId } from './ids.ts';
+export { createPlatform, type Platform, type PlatformConfig } from './platform.ts';
+export { type SeedResult, seedDemo, writeSecretFile } from './seed/seed-demo.ts';
+export { openStore, type Store, type StoreDialect, type StoreOptions } from './store/open-store.ts';
+export type { Database } from './store/schema.ts';

@@ -1,0 +1,106 @@
+import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { AppError } from '../app-error.ts';
+import type { AuditService } from '../audit/audit-service.ts';
+import { type Clock, isoNow } from '../clock.ts';
+import type { IdentityService } from '../identity/identity-service.ts';
+import { newId } from '../ids.ts';
+import type { Store } from '../store/open-store.ts';
+
+const SeedFile = z.strictObject({
+  users: z.array(z.strictObject({ name: z.string(), platformAdmin: z.boolean().default(false) })),
+  teams: z.array(
+    z.strictObject({
+      name: z.string(),
+      members: z.array(z.strictObject({ user: z.string(), role: z.enum(['member', 'manager']) })),
+    }),
+  ),
+});
+
+/** What seeding did: nothing (already seeded) or the users it created. */
+export interface SeedResult {
+  seeded: boolean;
+  users: string[];
+  credentialsFile: string | null;
+}
+
+/**
+ * Seeds the demo organisation once: on a store that was never seeded, in one transaction, and writes the
+ * new users' tokens to `credentialsFile` before committing, so a failed write leaves nothing half-seeded.
+ */
+export async function seedDemo(deps: {
+  store: Store;
+  identity: IdentityService;
+  audit: AuditService;
+  clock: Clock;
+  seedFile: string;
+  credentialsFile: string;
+}): Promise<SeedResult> {
+  const { store, identity, audit, clock } = deps;
+  let seed: z.infer<typeof SeedFile>;
+  try {
+    seed = SeedFile.parse(parse(readFileSync(deps.seedFile, 'utf8')));
+  } catch (error) {
+    throw new AppError('invalid_input', `seed file ${deps.seedFile} is invalid: ${(error as Error).message}`);
+  }
+  return store.db.transaction().execute(async (trx) => {
+    const marker = await trx
+      .selectFrom('meta')
+      .select('value')
+      .where('key', '=', 'seeded_at')
+      .executeTakeFirst();
+    if (marker) return { seeded: false, users: [], credentialsFile: null };
+    const credentials: Record<string, { token: string; platformAdmin: boolean; teams: string[] }> = {};
+    const userIds = new Map<string, string>();
+    for (const user of seed.users) {
+      const created = await identity.createUserInTrx(trx, 'system', user);
+      userIds.set(user.name, created.id);
+      const token = await identity.createTokenInTrx(trx, created.id, { name: 'demo' });
+      credentials[user.name] = { token: token.token, platformAdmin: user.platformAdmin, teams: [] };
+    }
+    for (const team of seed.teams) {
+      const teamId = newId('team');
+      await trx
+        .insertInto('teams')
+        .values({ id: teamId, name: team.name, created_at: isoNow(clock) })
+        .execute();
+      for (const member of team.members) {
+        const userId = userIds.get(member.user);
+        if (!userId)
+          throw new AppError(
+            'invalid_input',
+            `seed file: team ${team.name} names unknown user ${member.user}`,
+          );
+        await trx
+          .insertInto('memberships')
+          .values({ team_id: teamId, user_id: userId, role: member.role, created_at: isoNow(clock) })
+          .execute();
+        credentials[member.user]?.teams.push(`${team.name} (${member.role})`);
+      }
+      await audit.append(trx, {
+        actor: 'system',
+        action: 'team.created',
+        resource: `team/${team.name}`,
+        team: team.name,
+        outcome: 'success',
+        details: { members: team.members },
+      });
+    }
+    await trx
+      .insertInto('meta')
+      .values({ key: 'seeded_at', value: isoNow(clock) })
+      .execute();
+    writeSecretFile(deps.credentialsFile, `${JSON.stringify(credentials, null, 2)}\n`);
+    return { seeded: true, users: Object.keys(credentials), credentialsFile: deps.credentialsFile };
+  });
+}
+
+/** Writes a file readable only by its owner, atomically (temporary file, then rename). */
+export function writeSecretFile(file: string, content: string): void {
+  const temporary = join(file, `../.${newId('tmp')}`);
+  writeFileSync(temporary, content, { mode: 0o600 });
+  chmodSync(temporary, 0o600);
+  renameSync(temporary, file);
+}
