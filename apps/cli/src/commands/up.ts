@@ -33,6 +33,7 @@ export function upCommand(): Command {
       }) => {
         const { startServer, ensurePortalBuilt } = await import('@aicloud/server');
         const say = (line: string) => process.stdout.write(`${line}\n`);
+        const banner: string[] = [];
         const webRoot = await ensurePortalBuilt(say);
         const seedFile = join(repoRoot, 'seed/demo.yaml');
         const server = await startServer({
@@ -47,19 +48,23 @@ export function upCommand(): Command {
         const credentials = join(options.dataDir, 'credentials.json');
         const relativePath = relative(process.cwd(), credentials);
         const shown = relativePath.startsWith('..') ? resolve(credentials) : `./${relativePath}`;
-        say(`aicloud is up at ${server.url}`);
-        say(`  portal  ${server.url}/`);
-        say(`  api     ${server.url}/v1  (OpenAPI: ${server.url}/v1/openapi.json)`);
-        say(`  store   ${server.platform.store.describe}`);
+        banner.push(`aicloud is up at ${server.url}`);
+        banner.push(`  portal  ${server.url}/`);
+        banner.push(`  api     ${server.url}/v1  (OpenAPI: ${server.url}/v1/openapi.json)`);
+        banner.push(`  store   ${server.platform.store.describe}`);
         if (server.platform.seed.seeded)
-          say(`  seeded the demo organisation: ${server.platform.seed.users.join(', ')}`);
+          banner.push(`  seeded the demo organisation: ${server.platform.seed.users.join(', ')}`);
         if (existsSync(credentials)) {
-          say('Sign in: open the portal and paste a token from the credentials file, or from a shell:');
-          say(
+          banner.push(
+            'Sign in: open the portal and paste a token from the credentials file, or from a shell:',
+          );
+          banner.push(
             `  npx aicloud login --url ${server.url} --token "$(node -p "require('${shown}').alice.token")"`,
           );
         }
-        say('Stop with Ctrl-C (or SIGTERM).');
+        banner.push('Stop with Ctrl-C (or SIGTERM).');
+        // One write, so whoever watches the output sees the whole banner at once.
+        say(banner.join('\n'));
         let stopping = false;
         const stop = (signal: string) => {
           if (stopping) return;

@@ -1,0 +1,60 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { Clock } from '../clock.ts';
+import { createPlatform, type Platform } from '../platform.ts';
+
+/** The engines the same service tests run on. */
+export type StoreTarget = 'sqlite' | 'postgres';
+
+/** The demo seed shipped in the repository. */
+export const demoSeedFile = join(import.meta.dirname, '../../../../seed/demo.yaml');
+
+/** Targets to run on: SQLite always, PostgreSQL when the test setup started one. */
+export function storeTargets(pgUrl: string | null): StoreTarget[] {
+  return pgUrl ? ['sqlite', 'postgres'] : ['sqlite'];
+}
+
+/** A fresh, seeded platform on the target: SQLite in memory, or a new PostgreSQL database. */
+export async function createTestPlatform(
+  target: StoreTarget,
+  pgUrl: string | null,
+  options: { clock?: Clock; seed?: boolean } = {},
+): Promise<Platform & { dataDir: string; dispose(): Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'aicloud-test-'));
+  let databaseUrl: string | undefined;
+  let dropDatabase = async () => {};
+  if (target === 'postgres') {
+    if (!pgUrl) throw new Error('no PostgreSQL for the postgres target');
+    const name = `t_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+    const admin = new pg.Client({ connectionString: pgUrl });
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    await admin.end();
+    const url = new URL(pgUrl);
+    url.pathname = `/${name}`;
+    databaseUrl = url.toString();
+    dropDatabase = async () => {
+      const dropper = new pg.Client({ connectionString: pgUrl });
+      await dropper.connect();
+      await dropper.query(`drop database if exists ${name} with (force)`);
+      await dropper.end();
+    };
+  }
+  const platform = await createPlatform({
+    dataDir,
+    databaseUrl,
+    sqliteFile: target === 'sqlite' ? join(dataDir, 'aicloud.db') : undefined,
+    seedFile: options.seed === false ? null : demoSeedFile,
+    clock: options.clock,
+  });
+  return Object.assign(platform, {
+    dataDir,
+    async dispose() {
+      await platform.close();
+      await dropDatabase();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  });
+}

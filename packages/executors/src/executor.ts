@@ -1,0 +1,144 @@
+/** Everything an executor needs to run one workload; the platform persists it so a workload can be reattached. */
+export interface WorkloadSpec {
+  /** Platform id of the workload (a job, notebook or replica id), unique within one executor. */
+  id: string;
+  /** Command line, run with `/bin/sh -c`. */
+  command: string;
+  /** Working directory of the command; created when missing. */
+  workDir: string;
+  /** Environment variables of the workload, on top of the executor's minimal base. */
+  env: Record<string, string>;
+  /** GPU device indexes assigned to the workload (from a GPU allocator); exported as CUDA_VISIBLE_DEVICES. */
+  gpus: string[];
+  /** Wall-clock seconds from the start after which the workload is terminated as `timed_out`. */
+  maxRuntimeSeconds: number;
+  /** Seconds between SIGTERM and SIGKILL when the workload is terminated. */
+  graceSeconds: number;
+  /** Secret values injected as environment variables under their names and replaced by `***` in logs. */
+  secrets: Record<string, string>;
+  /** File to which the masked stdout and stderr lines are appended. */
+  logFile: string;
+  /** Directory for the workload's outputs, exported as AICLOUD_OUTPUT_DIR; created when missing. */
+  outputDir: string;
+  /** Directory for the workload's checkpoints, exported as AICLOUD_CHECKPOINT_DIR; created when missing. */
+  checkpointDir: string;
+}
+
+/** Every state a workload can be in, as data for schemas and exhaustive checks. */
+export const workloadStates = ['running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'lost'] as const;
+
+/** Where a workload stands: `running` until it reaches one of the final states. */
+export type WorkloadState = (typeof workloadStates)[number];
+
+/** Whether a state is final (the workload will never run again). */
+export function isFinalState(state: WorkloadState): boolean {
+  return state !== 'running';
+}
+
+/** What an executor knows about one workload. */
+export interface WorkloadStatus {
+  /** The workload's id (`WorkloadSpec.id`). */
+  id: string;
+  /** Current state. */
+  state: WorkloadState;
+  /** Exit code of the command when it exited on its own, else null. */
+  exitCode: number | null;
+  /** Name of the signal that ended the command (`SIGKILL`), else null. */
+  signal: string | null;
+  /** Start time in milliseconds since the epoch. */
+  startedAt: number;
+  /** End time in milliseconds since the epoch, null while running. */
+  endedAt: number | null;
+  /** Why a workload ended other than by succeeding: `runtime_limit`, the cancel reason, `exit_code_3`, `signal_SIGSEGV`, `process_gone`. */
+  reason: string | null;
+  /** CPU seconds used by the workload's processes so far, where the executor can measure them. */
+  cpuSeconds?: number;
+}
+
+/** What `start` returns; the caller persists it (with the spec) to reattach after a restart. */
+export interface WorkloadHandleInfo {
+  /** The workload's id (`WorkloadSpec.id`). */
+  id: string;
+  /** The executor's own id for the workload: `pid:starttime` locally, a Slurm job id, a Kubernetes Job uid. */
+  externalId: string;
+  /** Start time in milliseconds since the epoch; runtime limits count from it, also after a restart. */
+  startedAt: number;
+}
+
+/** What the platform keeps of a running workload so that a restarted executor can find it again. */
+export interface PersistedWorkload extends WorkloadHandleInfo {
+  /** The spec the workload was started with. */
+  spec: WorkloadSpec;
+}
+
+/** The workload started; emitted once by `start`. */
+export interface WorkloadStartedEvent {
+  /** Discriminator. */
+  type: 'started';
+  /** The workload's id. */
+  id: string;
+  /** The executor's id for it, as in `WorkloadHandleInfo`. */
+  externalId: string;
+  /** Start time in milliseconds since the epoch. */
+  startedAt: number;
+}
+
+/** One complete output line, with secrets already masked. */
+export interface WorkloadLogEvent {
+  /** Discriminator. */
+  type: 'log';
+  /** The workload's id. */
+  id: string;
+  /** Which output stream the line came from. */
+  stream: 'stdout' | 'stderr';
+  /** The line without its trailing newline, secrets replaced by `***`. */
+  line: string;
+  /** When the executor read the line, in milliseconds since the epoch. */
+  at: number;
+}
+
+/** A stdout line that was a JSON object with `"event": "metric"`, parsed. */
+export interface WorkloadMetricEvent {
+  /** Discriminator. */
+  type: 'metric';
+  /** The workload's id. */
+  id: string;
+  /** The parsed object, as the workload wrote it (after masking). */
+  metric: Record<string, unknown>;
+  /** When the executor read the line, in milliseconds since the epoch. */
+  at: number;
+}
+
+/** The workload reached a final state and none of its processes remain; emitted once. */
+export interface WorkloadEndedEvent {
+  /** Discriminator. */
+  type: 'ended';
+  /** The workload's id. */
+  id: string;
+  /** The final status. */
+  status: WorkloadStatus;
+}
+
+/** Everything an executor reports about its workloads, in order per workload. */
+export type ExecutorEvent = WorkloadStartedEvent | WorkloadLogEvent | WorkloadMetricEvent | WorkloadEndedEvent;
+
+/** Receives executor events; must not throw. */
+export type ExecutorListener = (event: ExecutorEvent) => void;
+
+/** The port through which the platform runs workloads on a local machine, Slurm or Kubernetes. */
+export interface Executor {
+  /** Short name of the implementation: `local`, `slurm`, `kubernetes`. */
+  readonly name: string;
+  /** Starts a workload and resolves once it runs; rejects when it cannot be started or its id is in use. */
+  start(spec: WorkloadSpec): Promise<WorkloadHandleInfo>;
+  /** Asks a workload to stop (SIGTERM, then SIGKILL of all its processes after graceSeconds); resolves once asked, a no-op for unknown or ended workloads. */
+  cancel(id: string, reason: string): Promise<void>;
+  /** The current status of a workload started or reattached by this instance, or undefined. */
+  status(id: string): WorkloadStatus | undefined;
+  /** Finds a workload again after a restart: `running` means it is watched again and `ended` will follow; a final status is returned without an `ended` event. */
+  reattach(persisted: PersistedWorkload): Promise<WorkloadStatus>;
+  /** Subscribes to events of all workloads; returns the function that unsubscribes. */
+  onEvent(listener: ExecutorListener): () => void;
+  /** Stops watching and enforcing, leaving workloads running so a next instance can reattach them. */
+  shutdown(): Promise<void>;
+}
