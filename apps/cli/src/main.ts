@@ -1,7 +1,13 @@
 import { ApiError } from '@aicloud/client';
 import { exitCodeOf } from '@aicloud/contracts';
 import { Command, CommanderError } from 'commander';
+import { approvalsCommand } from './commands/approvals.ts';
 import { auditCommand } from './commands/audit.ts';
+import { budgetsCommand } from './commands/budgets.ts';
+import { catalogCommand } from './commands/catalog.ts';
+import { createCommand } from './commands/create-job.ts';
+import { datasetsCommand } from './commands/datasets.ts';
+import { jobsCommand } from './commands/jobs.ts';
 import { loginCommand } from './commands/login.ts';
 import { teamsCommand } from './commands/teams.ts';
 import { tokensCommand } from './commands/tokens.ts';
@@ -32,6 +38,12 @@ Environment: AICLOUD_URL and AICLOUD_TOKEN override the saved login.`,
   program.addCommand(whoamiCommand());
   program.addCommand(teamsCommand());
   program.addCommand(tokensCommand());
+  program.addCommand(catalogCommand());
+  program.addCommand(datasetsCommand());
+  program.addCommand(createCommand());
+  program.addCommand(jobsCommand());
+  program.addCommand(approvalsCommand());
+  program.addCommand(budgetsCommand());
   program.addCommand(auditCommand());
   return program;
 }

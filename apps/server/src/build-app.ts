@@ -6,8 +6,11 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { errorHandler } from './error-handler.ts';
 import { openApiDocument, registerRoutes } from './route.ts';
+import { approvalRoutes } from './routes/approval-routes.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
+import { catalogRoutes } from './routes/catalog-routes.ts';
 import { identityRoutes } from './routes/identity-routes.ts';
+import { jobRoutes } from './routes/job-routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -55,7 +58,13 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
     request.actor = { principal, requestId: request.id };
   });
 
-  const routes = [...identityRoutes(platform), ...auditRoutes(platform)];
+  const routes = [
+    ...identityRoutes(platform),
+    ...auditRoutes(platform),
+    ...catalogRoutes(platform),
+    ...jobRoutes(platform),
+    ...approvalRoutes(platform),
+  ];
   registerRoutes(app, routes);
   const openapi = openApiDocument(routes, ErrorBody);
   app.get('/v1/openapi.json', async () => openapi);

@@ -1,4 +1,5 @@
 export { type AppOptions, buildApp } from './build-app.ts';
 export { toErrorBody } from './error-handler.ts';
 export { ensurePortalBuilt, webRoot } from './portal-build.ts';
+export { repoRoot, shipped } from './repo-paths.ts';
 export { type RunningServer, type ServerOptions, startServer } from './start-server.ts';

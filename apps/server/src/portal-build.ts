@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { repoRoot } from './repo-paths.ts';
 
 /** Where the portal's sources and build live in the repository. */
-export const webDir = join(dirname(fileURLToPath(import.meta.url)), '../../web');
+export const webDir = join(repoRoot, 'apps/web');
 export const webRoot = join(webDir, 'dist');
 
 /** Builds the portal with Vite when no build is there yet (a fresh clone), so `aicloud up` serves it. */

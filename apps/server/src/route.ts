@@ -65,7 +65,8 @@ export function registerRoutes(app: FastifyInstance, routes: AnyRoute[]): void {
           request,
           reply,
         });
-        reply.status(route.status ?? 200);
+        // A handler may pick the status itself (e.g. 202 for a held job); otherwise the route's default.
+        if (reply.statusCode === 200 && route.status) reply.status(route.status);
         return result;
       },
     });

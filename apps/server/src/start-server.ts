@@ -1,6 +1,8 @@
 import { AppError, createPlatform, type Platform } from '@aicloud/core';
+import { createCedarAuthorizer } from '@aicloud/policy';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './build-app.ts';
+import { shipped } from './repo-paths.ts';
 
 /** How `aicloud up` starts the platform. */
 export interface ServerOptions {
@@ -11,6 +13,9 @@ export interface ServerOptions {
   seedFile: string | null;
   webRoot: string | null;
   logger?: boolean;
+  /** Defaults: the repository's `catalog/` and `policies/`. */
+  catalogDir?: string;
+  policiesDir?: string;
 }
 
 /** A started platform: its URL and how to stop it cleanly. */
@@ -24,10 +29,21 @@ export interface RunningServer {
 
 /** Starts the store, the services and the HTTP server; throws AppError with a clear message on failure. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  let authorizer: ReturnType<typeof createCedarAuthorizer>;
+  try {
+    authorizer = createCedarAuthorizer({ policiesDir: options.policiesDir ?? shipped.policiesDir });
+  } catch (error) {
+    throw new AppError(
+      'invalid_input',
+      `the policy set is invalid, so aicloud will not start: ${(error as Error).message}`,
+    );
+  }
   const platform = await createPlatform({
     dataDir: options.dataDir,
     databaseUrl: options.databaseUrl,
     seedFile: options.seedFile,
+    catalogDir: options.catalogDir ?? shipped.catalogDir,
+    authorizer,
   });
   let app: FastifyInstance | undefined;
   try {

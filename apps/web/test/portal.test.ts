@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunningServer, startServer, webRoot } from '@aicloud/server';
@@ -34,13 +33,25 @@ describe('portal in headless Chromium', () => {
     await page.goto(server.url);
     await page.getByLabel('API token').fill('aic_wrong');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toContain('missing, unknown, revoked or expired');
+    await expect
+      .poll(() => page.getByRole('alert').textContent())
+      .toContain('missing, unknown, revoked or expired');
     await page.getByLabel('API token').fill(tokens.alice!.token);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByTestId('whoami').waitFor();
     expect(await page.getByTestId('whoami').textContent()).toContain('Signed in as alice');
     expect(await page.locator('table').textContent()).toContain('legal-rag');
-    for (const area of ['Catalog', 'Jobs', 'Notebooks', 'Models', 'Endpoints', 'Bill', 'Approvals', 'Policies', 'Audit']) {
+    for (const area of [
+      'Catalog',
+      'Jobs',
+      'Notebooks',
+      'Models',
+      'Endpoints',
+      'Bill',
+      'Approvals',
+      'Policies',
+      'Audit',
+    ]) {
       expect(await page.getByRole('navigation').getByRole('link', { name: area }).count()).toBe(1);
     }
     await page.close();

@@ -1,11 +1,23 @@
 import {
   type AddMemberRequest,
+  type Admission,
+  type Approval,
   type AuditQuery,
   type AuditRecord,
   type AuditVerifyResult,
+  type Budget,
   type CreatedToken,
+  type CreatePolicyExceptionRequest,
   type CreateTokenRequest,
+  type Dataset,
   ErrorBody,
+  type Job,
+  type JobQuery,
+  type PolicyException,
+  type Product,
+  type RegisterDatasetRequest,
+  type SubmitJobRequest,
+  type SubmitJobResponse,
   type Team,
   type TokenInfo,
   type WhoAmI,
@@ -94,6 +106,53 @@ export function createClient(options: ClientOptions) {
       list: () => request<{ items: TokenInfo[] }>('GET', '/v1/tokens'),
       create: (token: CreateTokenRequest) => request<CreatedToken>('POST', '/v1/tokens', token),
       revoke: (id: string) => request<TokenInfo>('DELETE', `/v1/tokens/${encodeURIComponent(id)}`),
+    },
+    catalog: {
+      list: () => request<{ items: Product[] }>('GET', '/v1/catalog'),
+      get: (name: string) => request<Product>('GET', `/v1/catalog/${encodeURIComponent(name)}`),
+    },
+    datasets: {
+      list: () => request<{ items: Dataset[] }>('GET', '/v1/datasets'),
+      get: (path: string) =>
+        request<Dataset>('GET', `/v1/datasets/${path.split('/').map(encodeURIComponent).join('/')}`),
+      register: (dataset: RegisterDatasetRequest) => request<Dataset>('POST', '/v1/datasets', dataset),
+    },
+    jobs: {
+      submit: (job: SubmitJobRequest) => request<SubmitJobResponse>('POST', '/v1/jobs', job),
+      list: (query: Partial<JobQuery> = {}) => request<{ items: Job[] }>('GET', '/v1/jobs', undefined, query),
+      get: (id: string) => request<Job>('GET', `/v1/jobs/${encodeURIComponent(id)}`),
+      cancel: (id: string) => request<Job>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`),
+    },
+    approvals: {
+      list: (status?: Approval['status']) =>
+        request<{ items: Approval[] }>('GET', '/v1/approvals', undefined, { status }),
+      approve: (id: string, reason?: string) =>
+        request<{ approval: Approval; admission: Admission }>(
+          'POST',
+          `/v1/approvals/${encodeURIComponent(id)}/approve`,
+          reason ? { reason } : {},
+        ),
+      deny: (id: string, reason?: string) =>
+        request<Approval>('POST', `/v1/approvals/${encodeURIComponent(id)}/deny`, reason ? { reason } : {}),
+    },
+    policy: {
+      list: () => request<{ digest: string; items: Record<string, string>[] }>('GET', '/v1/policies'),
+      exceptions: () => request<{ items: PolicyException[] }>('GET', '/v1/policy/exceptions'),
+      grantException: (exception: CreatePolicyExceptionRequest) =>
+        request<PolicyException>('POST', '/v1/policy/exceptions', exception),
+    },
+    budgets: {
+      show: (team: string) =>
+        request<{ budget: Budget | null }>('GET', `/v1/budgets/${encodeURIComponent(team)}`),
+      set: (
+        team: string,
+        budget: {
+          maxBudget: number;
+          softBudget?: number | null;
+          budgetDuration?: string;
+          ceiling?: number | null;
+        },
+      ) => request<Budget>('PUT', `/v1/budgets/${encodeURIComponent(team)}`, budget),
     },
     audit: {
       list: (query: Partial<AuditQuery> = {}) =>

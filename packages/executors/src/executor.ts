@@ -120,7 +120,11 @@ export interface WorkloadEndedEvent {
 }
 
 /** Everything an executor reports about its workloads, in order per workload. */
-export type ExecutorEvent = WorkloadStartedEvent | WorkloadLogEvent | WorkloadMetricEvent | WorkloadEndedEvent;
+export type ExecutorEvent =
+  | WorkloadStartedEvent
+  | WorkloadLogEvent
+  | WorkloadMetricEvent
+  | WorkloadEndedEvent;
 
 /** Receives executor events; must not throw. */
 export type ExecutorListener = (event: ExecutorEvent) => void;

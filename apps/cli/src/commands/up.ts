@@ -1,9 +1,6 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 
 function port(value: string): number {
   const parsed = Number(value);
@@ -31,11 +28,11 @@ export function upCommand(): Command {
         seed: boolean;
         log?: boolean;
       }) => {
-        const { startServer, ensurePortalBuilt } = await import('@aicloud/server');
+        const { startServer, ensurePortalBuilt, shipped } = await import('@aicloud/server');
         const say = (line: string) => process.stdout.write(`${line}\n`);
         const banner: string[] = [];
         const webRoot = await ensurePortalBuilt(say);
-        const seedFile = join(repoRoot, 'seed/demo.yaml');
+        const seedFile = shipped.seedFile;
         const server = await startServer({
           host: options.host,
           port: options.port,

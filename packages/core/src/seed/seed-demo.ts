@@ -1,5 +1,5 @@
-import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, cpSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { AppError } from '../app-error.ts';
@@ -7,6 +7,7 @@ import type { AuditService } from '../audit/audit-service.ts';
 import { type Clock, isoNow } from '../clock.ts';
 import type { IdentityService } from '../identity/identity-service.ts';
 import { newId } from '../ids.ts';
+import { toMicros } from '../money.ts';
 import type { Store } from '../store/open-store.ts';
 
 const SeedFile = z.strictObject({
@@ -17,6 +18,44 @@ const SeedFile = z.strictObject({
       members: z.array(z.strictObject({ user: z.string(), role: z.enum(['member', 'manager']) })),
     }),
   ),
+  approvedLocations: z.array(z.string()).default([]),
+  datasets: z
+    .array(
+      z.strictObject({
+        path: z.string(),
+        location: z.string(),
+        encrypted: z.boolean().default(false),
+        classification: z.enum(['public', 'internal', 'confidential', 'pii']).optional(),
+        tags: z.record(z.string(), z.string()).default({}),
+        files: z.string().optional(),
+        registeredBy: z.string(),
+      }),
+    )
+    .default([]),
+  gpus: z
+    .array(
+      z.strictObject({
+        type: z.string(),
+        count: z.number().int().positive(),
+        model: z.string(),
+        memoryMiB: z.number().int(),
+      }),
+    )
+    .default([]),
+  quotas: z
+    .array(z.strictObject({ team: z.string(), gpuType: z.string(), nominal: z.number().int().nonnegative() }))
+    .default([]),
+  budgets: z
+    .array(
+      z.strictObject({
+        team: z.string(),
+        maxBudget: z.number().nonnegative(),
+        softBudget: z.number().nonnegative().optional(),
+        budgetDuration: z.string(),
+        ceiling: z.number().nonnegative().optional(),
+      }),
+    )
+    .default([]),
 });
 
 /** What seeding did: nothing (already seeded) or the users it created. */
@@ -87,6 +126,78 @@ export async function seedDemo(deps: {
         outcome: 'success',
         details: { members: team.members },
       });
+    }
+    const dataDir = resolve(dirname(deps.credentialsFile));
+    const expand = (text: string) => text.replaceAll('{dataDir}', dataDir);
+    const repoRoot = resolve(dirname(deps.seedFile), '..');
+    await trx
+      .insertInto('settings')
+      .values({ key: 'approved_locations', value: JSON.stringify(seed.approvedLocations.map(expand)) })
+      .execute();
+    for (const dataset of seed.datasets) {
+      const location = expand(dataset.location);
+      if (dataset.files && location.startsWith('file://')) {
+        const target = location.slice('file://'.length);
+        mkdirSync(target, { recursive: true });
+        cpSync(join(repoRoot, dataset.files), target, { recursive: true });
+      }
+      const team = dataset.path.split('/')[1] ?? '';
+      await trx
+        .insertInto('datasets')
+        .values({
+          path: dataset.path,
+          team,
+          location,
+          encrypted: dataset.encrypted ? 1 : 0,
+          classification: dataset.classification ?? null,
+          tags: JSON.stringify(dataset.tags),
+          registered_by: dataset.registeredBy,
+          created_at: isoNow(clock),
+        })
+        .execute();
+      await audit.append(trx, {
+        actor: 'system',
+        action: 'dataset.registered',
+        resource: `dataset/${dataset.path}`,
+        team,
+        outcome: 'success',
+        details: { location, seed: true },
+      });
+    }
+    for (const gpu of seed.gpus) {
+      for (let index = 0; index < gpu.count; index += 1) {
+        await trx
+          .insertInto('gpus')
+          .values({
+            id: `${gpu.type}-${index}`,
+            gpu_type: gpu.type,
+            device_index: index,
+            source: 'declared',
+            model: gpu.model,
+            memory_mib: gpu.memoryMiB,
+          })
+          .execute();
+      }
+    }
+    for (const quota of seed.quotas) {
+      await trx
+        .insertInto('quotas')
+        .values({ team: quota.team, gpu_type: quota.gpuType, nominal: quota.nominal })
+        .execute();
+    }
+    for (const budget of seed.budgets) {
+      await trx
+        .insertInto('budgets')
+        .values({
+          team: budget.team,
+          max_budget_micros: toMicros(budget.maxBudget),
+          soft_budget_micros: budget.softBudget === undefined ? null : toMicros(budget.softBudget),
+          budget_duration: budget.budgetDuration,
+          period_anchor: '2026-01-01T00:00:00.000Z',
+          ceiling_micros: budget.ceiling === undefined ? null : toMicros(budget.ceiling),
+          updated_at: isoNow(clock),
+        })
+        .execute();
     }
     await trx
       .insertInto('meta')

@@ -73,6 +73,172 @@ const migrations: Record<string, Migration> = {
       await sql`insert into audit_head (id, seq, hash) values (1, 0, ${GENESIS_HASH})`.execute(db);
     },
   },
+  '0002_catalog_jobs_admission': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('settings')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('products')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('datasets')
+        .addColumn('path', 'text', (c) => c.primaryKey())
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('location', 'text', (c) => c.notNull())
+        .addColumn('encrypted', 'integer', (c) => c.notNull())
+        .addColumn('classification', 'text')
+        .addColumn('tags', 'text', (c) => c.notNull())
+        .addColumn('registered_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('gpus')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('gpu_type', 'text', (c) => c.notNull())
+        .addColumn('device_index', 'integer', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('memory_mib', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('quotas')
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('gpu_type', 'text', (c) => c.notNull())
+        .addColumn('nominal', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('quotas_pk', ['team', 'gpu_type'])
+        .execute();
+      await db.schema
+        .createTable('budgets')
+        .addColumn('team', 'text', (c) => c.primaryKey())
+        .addColumn('max_budget_micros', 'bigint', (c) => c.notNull())
+        .addColumn('soft_budget_micros', 'bigint')
+        .addColumn('budget_duration', 'text', (c) => c.notNull())
+        .addColumn('period_anchor', 'text', (c) => c.notNull())
+        .addColumn('ceiling_micros', 'bigint')
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('owner', 'text', (c) => c.notNull())
+        .addColumn('product', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('gpus', 'integer', (c) => c.notNull())
+        .addColumn('gpu_type', 'text')
+        .addColumn('spot', 'integer', (c) => c.notNull())
+        .addColumn('datasets', 'text', (c) => c.notNull())
+        .addColumn('secrets', 'text', (c) => c.notNull())
+        .addColumn('command', 'text', (c) => c.notNull())
+        .addColumn('executor', 'text', (c) => c.notNull())
+        .addColumn('max_runtime_s', 'integer', (c) => c.notNull())
+        .addColumn('grace_s', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('reasons', 'text', (c) => c.notNull())
+        .addColumn('decision', 'text', (c) => c.notNull())
+        .addColumn('estimate_micros', 'bigint', (c) => c.notNull())
+        .addColumn('reserved_micros', 'bigint', (c) => c.notNull())
+        .addColumn('cost_micros', 'bigint', (c) => c.notNull())
+        .addColumn('approval_id', 'text')
+        .addColumn('gpu_indexes', 'text', (c) => c.notNull())
+        .addColumn('gpu_source', 'text')
+        .addColumn('exit_code', 'integer')
+        .addColumn('external_id', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('admitted_at', 'text')
+        .addColumn('started_at', 'text')
+        .addColumn('ended_at', 'text')
+        .addColumn('metered_until', 'text')
+        .execute();
+      await db.schema.createIndex('jobs_team_status').on('jobs').columns(['team', 'status']).execute();
+      await db.schema
+        .createIndex('jobs_status_created')
+        .on('jobs')
+        .columns(['status', 'created_at'])
+        .execute();
+      await db.schema
+        .createTable('approvals')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('requested_by', 'text', (c) => c.notNull())
+        .addColumn('approvers', 'text', (c) => c.notNull())
+        .addColumn('rules', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('decided_by', 'text')
+        .addColumn('reason', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('decided_at', 'text')
+        .execute();
+      await db.schema
+        .createTable('policy_exceptions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('policy_id', 'text', (c) => c.notNull())
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('granted_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('usage_ledger')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('user_name', 'text', (c) => c.notNull())
+        .addColumn('project', 'text')
+        .addColumn('category', 'text', (c) => c.notNull())
+        .addColumn('resource', 'text', (c) => c.notNull())
+        .addColumn('quantity', 'double precision', (c) => c.notNull())
+        .addColumn('unit', 'text', (c) => c.notNull())
+        .addColumn('rate_micros', 'bigint', (c) => c.notNull())
+        .addColumn('cost_micros', 'bigint', (c) => c.notNull())
+        .addColumn('source_kind', 'text', (c) => c.notNull())
+        .addColumn('source_id', 'text', (c) => c.notNull())
+        .addColumn('window_start', 'text', (c) => c.notNull())
+        .addColumn('window_end', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('usage_ledger_team_window')
+        .on('usage_ledger')
+        .columns(['team', 'window_start'])
+        .execute();
+      await db.schema
+        .createIndex('usage_ledger_source')
+        .on('usage_ledger')
+        .columns(['source_id', 'window_end'])
+        .execute();
+      await db.schema
+        .createTable('job_metrics')
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('step', 'double precision')
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('value', 'double precision', (c) => c.notNull())
+        .addColumn('time', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('job_metrics_pk', ['job_id', 'seq', 'name'])
+        .execute();
+      await db.schema
+        .createTable('secrets')
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('ciphertext', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('secrets_pk', ['team', 'name'])
+        .execute();
+    },
+  },
 };
 
 /** The hash the first audit record chains to. */

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createCedarAuthorizer } from '@aicloud/policy';
 import pg from 'pg';
 import type { Clock } from '../clock.ts';
 import { createPlatform, type Platform } from '../platform.ts';
@@ -8,8 +9,10 @@ import { createPlatform, type Platform } from '../platform.ts';
 /** The engines the same service tests run on. */
 export type StoreTarget = 'sqlite' | 'postgres';
 
+const repoRoot = join(import.meta.dirname, '../../../..');
+
 /** The demo seed shipped in the repository. */
-export const demoSeedFile = join(import.meta.dirname, '../../../../seed/demo.yaml');
+export const demoSeedFile = join(repoRoot, 'seed/demo.yaml');
 
 /** Targets to run on: SQLite always, PostgreSQL when the test setup started one. */
 export function storeTargets(pgUrl: string | null): StoreTarget[] {
@@ -48,6 +51,8 @@ export async function createTestPlatform(
     sqliteFile: target === 'sqlite' ? join(dataDir, 'aicloud.db') : undefined,
     seedFile: options.seed === false ? null : demoSeedFile,
     clock: options.clock,
+    catalogDir: join(repoRoot, 'catalog'),
+    authorizer: createCedarAuthorizer({ policiesDir: join(repoRoot, 'policies') }),
   });
   return Object.assign(platform, {
     dataDir,

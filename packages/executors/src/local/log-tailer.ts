@@ -1,7 +1,7 @@
 import { appendFile, open, rm, writeFile } from 'node:fs/promises';
 import type { ExecutorEvent } from '../executor.ts';
-import { readJson, type WorkloadFiles } from './workload-files.ts';
 import type { SecretMasker } from './secret-masker.ts';
+import { readJson, type WorkloadFiles } from './workload-files.ts';
 
 /** What a log tailer reads from and reports to. */
 export interface LogTailerDeps {

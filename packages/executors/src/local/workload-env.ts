@@ -10,7 +10,10 @@ const defaultPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
  * spec.env, then the secrets, then what the platform owns and a workload may not override: its id,
  * its output and checkpoint directories and CUDA_VISIBLE_DEVICES (empty when no GPU is assigned).
  */
-export function workloadEnv(spec: WorkloadSpec, base: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function workloadEnv(
+  spec: WorkloadSpec,
+  base: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
   return {
     PATH: base.PATH ?? defaultPath,
     HOME: base.HOME ?? spec.workDir,

@@ -29,7 +29,10 @@ const signalNames = new Map<number, string>(Object.entries(constants.signals).ma
  * A shell reports "killed by signal N" as 128 + N, so a `$?` above 128 naming a signal is read as that
  * signal (a command that itself calls `exit 137` reads as SIGKILL, as in every shell).
  */
-export function workloadOutcome(end: WrapperEnd | undefined, termination?: TerminationRecord): WorkloadOutcome {
+export function workloadOutcome(
+  end: WrapperEnd | undefined,
+  termination?: TerminationRecord,
+): WorkloadOutcome {
   const code = end?.code;
   const fromCode = code !== undefined && code > 128 ? signalNames.get(code - 128) : undefined;
   const signal = end?.signal ?? fromCode ?? null;

@@ -29,13 +29,15 @@ export function findWorkloadProcesses(
   options: { scanEnvironment: boolean },
 ): WorkloadProcesses {
   const wrapper = table.get(target.pid);
-  const wrapperSame = wrapper !== undefined && (target.starttime === '' || wrapper.starttime === target.starttime);
+  const wrapperSame =
+    wrapper !== undefined && (target.starttime === '' || wrapper.starttime === target.starttime);
   const seeds = new Set<number>();
   if (wrapperSame) seeds.add(target.pid);
   for (const info of table.values()) {
     if (info.pid === process.pid) continue;
     if (target.known.get(info.pid) === info.starttime) seeds.add(info.pid);
-    else if (options.scanEnvironment && isRunning(info) && hasEnvEntry(info.pid, target.marker)) seeds.add(info.pid);
+    else if (options.scanEnvironment && isRunning(info) && hasEnvEntry(info.pid, target.marker))
+      seeds.add(info.pid);
   }
   // While any process of the group (a zombie too) exists, Linux cannot reuse the group's id for another process.
   const groupVerified = [...seeds].some((pid) => table.get(pid)?.pgid === target.pid);
@@ -61,7 +63,11 @@ export function findWorkloadProcesses(
 }
 
 /** Sends a signal to a workload: once to its process group when verified, and to each member outside it. */
-export function signalWorkloadProcesses(found: WorkloadProcesses, pgid: number, signal: NodeJS.Signals): void {
+export function signalWorkloadProcesses(
+  found: WorkloadProcesses,
+  pgid: number,
+  signal: NodeJS.Signals,
+): void {
   const groupSignalled = found.groupVerified && trySignal(-pgid, signal);
   for (const member of found.members) {
     if (!groupSignalled || member.pgid !== pgid) trySignal(member.pid, signal);

@@ -1,0 +1,82 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { client } from '../context.ts';
+import { outputFormat, print, UsageError } from '../output.ts';
+
+function usd(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < 0)
+    throw new InvalidArgumentError('must be an amount in USD, e.g. 500');
+  return parsed;
+}
+
+async function teamOf(team: string | undefined): Promise<string> {
+  if (team) return team;
+  const me = await client().whoami();
+  if (me.memberships.length === 1) return me.memberships[0]!.team;
+  throw new UsageError(
+    `pass --team (you are in ${me.memberships.map((membership) => membership.team).join(', ') || 'no team'})`,
+  );
+}
+
+/** `aicloud budgets show|set`. */
+export function budgetsCommand(): Command {
+  const budgets = new Command('budgets').description(
+    'team budgets: spent, committed by running and queued work, remaining',
+  );
+  budgets
+    .command('show')
+    .description("a team's budget in the current period")
+    .option('--team <team>', 'the team (default: your only team)')
+    .addOption(new Option('-o, --output <format>', 'table or json').default('table'))
+    .action(async (options: { team?: string; output: string }) => {
+      const format = outputFormat(options.output);
+      const team = await teamOf(options.team);
+      const { budget } = await client().budgets.show(team);
+      print(format, budget, () =>
+        budget
+          ? [
+              `budget of ${team}: $${budget.maxBudget.toFixed(2)} per ${budget.budgetDuration} (${budget.periodStart.slice(0, 10)} to ${budget.periodEnd.slice(0, 10)})`,
+              `  spent      $${budget.spent.toFixed(2)}`,
+              `  committed  $${budget.committed.toFixed(2)}  (reserved by queued and running jobs)`,
+              `  remaining  $${budget.remaining.toFixed(2)}`,
+              `  soft limit ${budget.softBudget === null ? '-' : `$${budget.softBudget.toFixed(2)}`}`,
+            ].join('\n')
+          : `${team} has no budget: nothing limits its spend. A manager sets one with aicloud budgets set --team ${team} --max-budget 500`,
+      );
+    });
+  budgets
+    .command('set')
+    .description("set a team's budget (its managers, within the ceiling a platform-admin set)")
+    .option('--team <team>', 'the team (default: your only team)')
+    .requiredOption('--max-budget <usd>', 'hard budget per period; new work is refused beyond it', usd)
+    .option('--soft-budget <usd>', 'alert threshold', usd)
+    .option('--budget-duration <period>', 'e.g. 30d or 1mo')
+    .option('--ceiling <usd>', 'the most a manager may set (platform-admins only)', usd)
+    .addOption(new Option('-o, --output <format>', 'table or json').default('table'))
+    .action(
+      async (options: {
+        team?: string;
+        maxBudget: number;
+        softBudget?: number;
+        budgetDuration?: string;
+        ceiling?: number;
+        output: string;
+      }) => {
+        const format = outputFormat(options.output);
+        const team = await teamOf(options.team);
+        const budget = await client().budgets.set(team, {
+          maxBudget: options.maxBudget,
+          ...(options.softBudget !== undefined ? { softBudget: options.softBudget } : {}),
+          ...(options.budgetDuration ? { budgetDuration: options.budgetDuration } : {}),
+          ...(options.ceiling !== undefined ? { ceiling: options.ceiling } : {}),
+        });
+        print(
+          format,
+          budget,
+          () =>
+            `Budget of ${team} is now $${budget.maxBudget.toFixed(2)} per ${budget.budgetDuration}; $${budget.remaining.toFixed(2)} remaining this period.`,
+        );
+      },
+    );
+  return budgets;
+}

@@ -1,0 +1,132 @@
+import { ApiError } from '@aicloud/client';
+import type { Admission, Job, SubmitJobRequest } from '@aicloud/contracts';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { admissionSummary, outcomeText, reasonText } from '../admission-text.ts';
+import { client } from '../context.ts';
+import { outputFormat, UsageError } from '../output.ts';
+import { confirm } from '../prompt.ts';
+
+/** Exit codes that tell scripts where a job went: 0 admitted, 10 denied, 11 held, 12 queued, 13 over budget. */
+export const outcomeExitCode = { admitted: 0, queued: 12, pending_approval: 11, rejected: 10 } as const;
+
+function integer(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('must be a whole number');
+  return parsed;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+interface CreateJobOptions {
+  type: string;
+  gpus: number;
+  gpuType?: string;
+  dataset: string[];
+  command?: string;
+  maxRuntime?: string;
+  spot: boolean;
+  name?: string;
+  team?: string;
+  secret: string[];
+  executor?: 'local' | 'slurm';
+  yes: boolean;
+  dryRun: boolean;
+  output: string;
+}
+
+/** `aicloud create job`: estimate and guardrails first, `Proceed? [y/N]`, then admission. */
+export function createCommand(): Command {
+  const create = new Command('create').description('create workloads from the catalog');
+  create
+    .command('job')
+    .description(
+      'submit a job: shows the cost estimate and guardrails, asks to proceed, then policy, quota and budget decide',
+    )
+    .requiredOption('--type <product>', 'catalog product, e.g. fine-tune (aicloud catalog list)')
+    .option('--gpus <n>', 'number of GPUs', integer, 0)
+    .option('--gpu-type <type>', 'GPU type, e.g. A100 or H100 (default: the product’s first)')
+    .option(
+      '--dataset <path>',
+      'a dataset to read, e.g. projects/legal-rag/datasets/v2 (repeatable)',
+      collect,
+      [],
+    )
+    .option('--command <cmd>', 'what to run (sh -c)')
+    .option('--max-runtime <duration>', 'e.g. 90s, 30m, 8h (default and maximum: the product’s)')
+    .option('--spot', 'run on spot capacity (cheaper, may be preempted)', false)
+    .option('--name <name>', 'a name for the job')
+    .option('--team <team>', 'the team to charge (needed if you are in several)')
+    .option('--secret <NAME>', 'a team secret to inject as an environment variable (repeatable)', collect, [])
+    .addOption(new Option('--executor <executor>', 'where it runs').choices(['local', 'slurm']))
+    .option('-y, --yes', 'do not ask before submitting', false)
+    .option('--dry-run', 'only show what would happen', false)
+    .addOption(new Option('-o, --output <format>', 'table or json').default('table'))
+    .action(async (options: CreateJobOptions) => {
+      const format = outputFormat(options.output);
+      const api = client();
+      const request: SubmitJobRequest = {
+        product: options.type,
+        gpus: options.gpus,
+        ...(options.gpuType ? { gpuType: options.gpuType } : {}),
+        datasets: options.dataset,
+        ...(options.command ? { command: options.command } : {}),
+        ...(options.maxRuntime ? { maxRuntime: options.maxRuntime } : {}),
+        spot: options.spot,
+        ...(options.name ? { name: options.name } : {}),
+        ...(options.team ? { team: options.team } : {}),
+        secrets: options.secret,
+        ...(options.executor ? { executor: options.executor } : {}),
+      };
+      const preview = await api.jobs.submit({ ...request, dryRun: true });
+      const summary = {
+        product: options.type,
+        gpus: options.gpus,
+        gpuType: options.gpuType ?? preview.admission.guardrails.quota?.gpuType,
+        team: options.team,
+      };
+      if (format === 'table') process.stderr.write(`${admissionSummary(summary, preview.admission)}\n`);
+      if (options.dryRun) {
+        if (format === 'json') process.stdout.write(`${JSON.stringify(preview, null, 2)}\n`);
+        return;
+      }
+      // A refusal needs no confirmation: submitting records it (a rejected job, audited) and prints why.
+      if (!options.yes && preview.admission.outcome !== 'rejected') {
+        if (!process.stdin.isTTY && format === 'json')
+          throw new UsageError('pass --yes to submit without a prompt');
+        if (!(await confirm('Proceed? [y/N] '))) {
+          process.stderr.write('Not submitted.\n');
+          process.exitCode = 1;
+          return;
+        }
+      }
+      try {
+        const result = await api.jobs.submit(request);
+        finish(format, result.job, result.admission);
+      } catch (error) {
+        const admission = (error as ApiError).body?.details?.admission as Admission | undefined;
+        const job = (error as ApiError).body?.details?.job as Job | undefined;
+        if (error instanceof ApiError && admission) {
+          finish(format, job ?? null, admission);
+          if (error.code === 'budget_exceeded') process.exitCode = 13;
+          return;
+        }
+        throw error;
+      }
+    });
+  return create;
+}
+
+function finish(format: 'table' | 'json', job: Job | null, admission: Admission): void {
+  if (format === 'json') {
+    process.stdout.write(`${JSON.stringify({ job, admission }, null, 2)}\n`);
+  } else if (job) {
+    process.stdout.write(`${outcomeText(job, admission)}\n`);
+  } else {
+    process.stdout.write(`Rejected before submitting:\n${admission.reasons.map(reasonText).join('\n')}\n`);
+  }
+  const budgetOnly =
+    admission.outcome === 'rejected' &&
+    admission.reasons.length > 0 &&
+    admission.reasons.every((reason) => reason.rule?.startsWith('budget-'));
+  process.exitCode = budgetOnly ? 13 : outcomeExitCode[admission.outcome];
+}

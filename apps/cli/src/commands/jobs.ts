@@ -1,0 +1,110 @@
+import { Command, Option } from 'commander';
+import { reasonText } from '../admission-text.ts';
+import { client } from '../context.ts';
+import { outputFormat, print, table } from '../output.ts';
+
+const outputOption = () => new Option('-o, --output <format>', 'table or json').default('table');
+
+/** `aicloud jobs list|get|cancel`. */
+export function jobsCommand(): Command {
+  const jobs = new Command('jobs').description('your teams’ jobs');
+  jobs
+    .command('list')
+    .description('jobs, newest first, with status, queue position and cost')
+    .option('--team <team>', 'only this team')
+    .addOption(
+      new Option('--status <status>', 'only this status').choices([
+        'pending_approval',
+        'queued',
+        'admitted',
+        'running',
+        'succeeded',
+        'failed',
+        'timed_out',
+        'cancelled',
+        'rejected',
+        'lost',
+      ]),
+    )
+    .option('--limit <n>', 'at most this many', '100')
+    .addOption(outputOption())
+    .action(async (options: { team?: string; status?: string; limit: string; output: string }) => {
+      const format = outputFormat(options.output);
+      const { items } = await client().jobs.list({
+        team: options.team,
+        status: options.status as never,
+        limit: Number(options.limit),
+      });
+      print(format, items, () =>
+        table(
+          [
+            'ID',
+            'NAME',
+            'TEAM',
+            'OWNER',
+            'PRODUCT',
+            'GPUS',
+            'STATUS',
+            'POSITION',
+            'EST. COST',
+            'COST',
+            'REASON',
+          ],
+          items.map((job) => [
+            job.id,
+            job.name,
+            job.team,
+            job.owner,
+            job.product,
+            job.gpus > 0 ? `${job.gpus}×${job.gpuType}` : '0',
+            job.status,
+            job.queuePosition,
+            `$${job.estimatedCost.toFixed(2)}`,
+            `$${job.cost.toFixed(2)}`,
+            job.reasons[0]?.code,
+          ]),
+        ),
+      );
+    });
+  jobs
+    .command('get')
+    .description('one job in full')
+    .argument('<id>')
+    .addOption(outputOption())
+    .action(async (id: string, options: { output: string }) => {
+      const format = outputFormat(options.output);
+      const job = await client().jobs.get(id);
+      print(format, job, () =>
+        [
+          `${job.id} (${job.name})`,
+          `  status       ${job.status}${job.queuePosition ? ` (position ${job.queuePosition} in the queue)` : ''}`,
+          `  team, owner  ${job.team}, ${job.owner}`,
+          `  product      ${job.product} (${job.kind}) on ${job.executor}`,
+          `  gpus         ${job.gpus > 0 ? `${job.gpus} × ${job.gpuType}${job.gpuIndexes.length > 0 ? ` [${job.gpuIndexes.join(',')}]${job.gpuSource === 'declared' ? ' (declared, not detected)' : ''}` : ''}` : 'none'}`,
+          `  spot         ${job.spot ? 'yes' : 'no'}`,
+          `  datasets     ${job.datasets.join(', ') || '-'}`,
+          `  max runtime  ${job.maxRuntimeSeconds}s`,
+          `  cost         $${job.cost.toFixed(2)} (estimated max $${job.estimatedCost.toFixed(2)}, reserved $${job.reservedCost.toFixed(2)})`,
+          `  created      ${job.createdAt}`,
+          job.startedAt ? `  started      ${job.startedAt}` : null,
+          job.endedAt
+            ? `  ended        ${job.endedAt}${job.exitCode !== null ? ` (exit ${job.exitCode})` : ''}`
+            : null,
+          job.reasons.length > 0 ? `reasons:\n${job.reasons.map(reasonText).join('\n')}` : null,
+        ]
+          .filter((line) => line !== null)
+          .join('\n'),
+      );
+    });
+  jobs
+    .command('cancel')
+    .description('cancel a job (yours; as a manager, your team’s)')
+    .argument('<id>')
+    .addOption(outputOption())
+    .action(async (id: string, options: { output: string }) => {
+      const format = outputFormat(options.output);
+      const job = await client().jobs.cancel(id);
+      print(format, job, () => `Job ${job.id} is ${job.status}.`);
+    });
+  return jobs;
+}

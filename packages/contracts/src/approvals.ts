@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+/** An approval request for a job a policy held. */
+export const Approval = z.object({
+  id: z.string(),
+  jobId: z.string(),
+  team: z.string(),
+  requestedBy: z.string(),
+  approvers: z.array(z.string()),
+  rules: z.array(z.string()),
+  status: z.enum(['pending', 'approved', 'denied', 'expired']),
+  decidedBy: z.string().nullable(),
+  reason: z.string().nullable(),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+  decidedAt: z.string().nullable(),
+});
+export type Approval = z.infer<typeof Approval>;
+
+/** Approve or deny, with an optional reason. */
+export const DecideApprovalRequest = z.strictObject({ reason: z.string().max(1000).optional() });
+
+/** A time-boxed exception to one policy for one team, granted by a platform-admin. */
+export const PolicyException = z.object({
+  id: z.string(),
+  policyId: z.string(),
+  team: z.string(),
+  description: z.string(),
+  expiresAt: z.string(),
+  grantedBy: z.string(),
+  createdAt: z.string(),
+});
+export type PolicyException = z.infer<typeof PolicyException>;
+
+/** Grant an exception. */
+export const CreatePolicyExceptionRequest = z.strictObject({
+  policyId: z.string().min(1),
+  team: z.string().min(1),
+  description: z.string().min(3).max(1000),
+  expiresAt: z.iso.datetime({ offset: true }),
+});
+export type CreatePolicyExceptionRequest = z.infer<typeof CreatePolicyExceptionRequest>;
+
+/** A team's budget for a period, in USD. */
+export const Budget = z.object({
+  team: z.string(),
+  maxBudget: z.number(),
+  softBudget: z.number().nullable(),
+  budgetDuration: z.string(),
+  periodStart: z.string(),
+  periodEnd: z.string(),
+  spent: z.number(),
+  committed: z.number(),
+  remaining: z.number(),
+});
+export type Budget = z.infer<typeof Budget>;
+
+/** A team's nominal GPU quota per GPU type, and its use. */
+export const Quota = z.object({
+  team: z.string(),
+  gpuType: z.string(),
+  nominal: z.number(),
+  used: z.number(),
+});
+export type Quota = z.infer<typeof Quota>;

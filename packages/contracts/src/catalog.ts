@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+const DurationText = z.string().regex(/^\d+(s|m|h|d)$/, 'must be a duration such as 90s, 30m or 8h');
+
+/** What a product kind is for. */
+export const ProductKind = z.enum(['fine-tune', 'training', 'batch-inference', 'notebook', 'endpoint']);
+export type ProductKind = z.infer<typeof ProductKind>;
+
+/** How a product uses spot capacity: never, always, or when the caller asks (`--spot`). */
+export const SpotPolicy = z.enum(['on-demand', 'spot', 'auto']);
+export type SpotPolicy = z.infer<typeof SpotPolicy>;
+
+/** Hourly prices in USD for one GPU (or the CPU machine, under `cpu`). */
+export const Price = z.strictObject({ onDemand: z.number().nonnegative(), spot: z.number().nonnegative() });
+
+/** A curated compute product of the catalog, as written in `catalog/*.yaml` or through the API. */
+export const ProductSpec = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9-]{1,39}$/),
+  kind: ProductKind,
+  description: z.string().default(''),
+  gpu: z.strictObject({
+    types: z.array(z.string()),
+    min: z.number().int().nonnegative(),
+    max: z.number().int().nonnegative(),
+  }),
+  cpus: z.number().int().positive(),
+  memoryGiB: z.number().positive(),
+  maxDuration: DurationText,
+  idleDuration: DurationText.optional(),
+  egress: z.enum(['allowed', 'blocked']).default('allowed'),
+  spotPolicy: SpotPolicy,
+  graceSeconds: z.number().int().min(0).max(600).default(30),
+  prices: z.record(z.string(), Price),
+  executor: z.enum(['local', 'slurm']).default('local'),
+});
+export type ProductSpec = z.infer<typeof ProductSpec>;
+
+/** A product as the API returns it. */
+export const Product = ProductSpec.extend({
+  maxDurationSeconds: z.number(),
+  idleDurationSeconds: z.number().nullable(),
+  source: z.enum(['file', 'api']),
+  updatedAt: z.string(),
+});
+export type Product = z.infer<typeof Product>;

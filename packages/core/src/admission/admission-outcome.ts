@@ -1,0 +1,159 @@
+import type { JobReason } from '@aicloud/contracts';
+import { formatDuration } from '../duration.ts';
+import { formatUsd } from '../money.ts';
+import type { PolicyDecision, PolicyHit } from '../ports/authorizer.ts';
+import type { AdmissionFacts, JobAsk } from './admission-facts.ts';
+
+/** Where admission puts a job. */
+export type AdmissionOutcome = 'admitted' | 'queued' | 'pending_approval' | 'rejected';
+
+function exceptionCommand(policyId: string, team: string): string {
+  return `ask a platform-admin for a time-boxed exception: aicloud policy exceptions grant --policy ${policyId} --team ${team} --description "why" --expires-at <time>`;
+}
+
+/** What was asked, the limit, and the next command, for one policy that held or denied a job. */
+export function explainHit(
+  hit: PolicyHit,
+  ask: JobAsk,
+  facts: AdmissionFacts,
+  estimateMicros: number,
+): JobReason {
+  const product = ask.product;
+  const base = { code: hit.policyId, message: hit.reason, rule: hit.policyId };
+  const list = (paths: string[]) => paths.join(', ');
+  switch (hit.policyId) {
+    case 'gpu-max-per-product':
+      return {
+        ...base,
+        asked: `${ask.gpus} × ${ask.gpuType ?? 'GPU'}`,
+        limit: `${product.gpu.max} GPUs on product ${product.name}`,
+        next: `aicloud create job --type ${product.name} --gpus ${product.gpu.max} …  (or ${exceptionCommand(hit.policyId, ask.team)})`,
+      };
+    case 'gpu-approval-above-4':
+      return {
+        ...base,
+        asked: `${ask.gpus} × ${ask.gpuType ?? 'GPU'}`,
+        limit: '4 GPUs without a manager’s approval',
+        next: 'a manager of the team approves it: aicloud approvals approve <approval id>',
+      };
+    case 'runtime-within-product-max':
+      return {
+        ...base,
+        asked: formatDuration(ask.maxRuntimeSeconds),
+        limit: `${product.maxDuration} on product ${product.name}`,
+        next: `aicloud create job … --max-runtime ${product.maxDuration}`,
+      };
+    case 'budget-exhausted':
+    case 'budget-covers-estimate':
+      return {
+        ...base,
+        asked: `estimated at most ${formatUsd(estimateMicros)}`,
+        limit: facts.budget
+          ? `team budget ${formatUsd(facts.budget.maxMicros)} per ${facts.budget.duration}: ${formatUsd(Math.max(facts.budget.remainingMicros, 0))} left (${formatUsd(facts.budget.spentMicros)} spent, ${formatUsd(facts.budget.committedMicros)} committed)`
+          : 'no budget',
+        next: `ask a manager of ${ask.team} to raise it (aicloud budgets set --team ${ask.team} --max-budget <usd>), or ask for less: fewer GPUs, a shorter --max-runtime, or --spot`,
+      };
+    case 'dataset-registered':
+      return {
+        ...base,
+        asked: list(facts.datasets.unregistered),
+        limit: 'registered datasets only',
+        next: `aicloud datasets register ${facts.datasets.unregistered[0] ?? 'PATH'} --location URI --encrypted --classification internal`,
+      };
+    case 'dataset-classified':
+      return {
+        ...base,
+        asked: list(facts.datasets.unclassified),
+        limit: 'datasets with a classification',
+        next: 'register a new version with --classification public|internal|confidential|pii',
+      };
+    case 'dataset-approved-encrypted-location':
+      return {
+        ...base,
+        asked: list([...new Set([...facts.datasets.outsideApprovedLocation, ...facts.datasets.unencrypted])]),
+        limit: 'encrypted datasets inside the approved data lake',
+        next: 'copy the data into the approved lake (encrypted) and register it there: aicloud datasets register … --location <lake URI> --encrypted',
+      };
+    case 'dataset-own-team':
+      return {
+        ...base,
+        asked: list(facts.datasets.otherTeam),
+        limit: `datasets of team ${ask.team}`,
+        next: 'ask the owning team to share a copy under your team’s projects/ path',
+      };
+    default:
+      return { ...base, asked: null, limit: null, next: exceptionCommand(hit.policyId, ask.team) };
+  }
+}
+
+/** The admission result: the policy outcome, then quota and capacity for allowed jobs. */
+export function decideAdmission(
+  decision: PolicyDecision,
+  ask: JobAsk,
+  facts: AdmissionFacts,
+  estimateMicros: number,
+): { outcome: AdmissionOutcome; reasons: JobReason[]; budgetRefusal: boolean } {
+  if (decision.outcome === 'deny') {
+    const reasons = decision.determining.map((hit) => explainHit(hit, ask, facts, estimateMicros));
+    if (decision.errors.length > 0) {
+      reasons.push({
+        code: 'policy_engine_error',
+        message: `the policy engine failed, so the answer is deny: ${decision.errors.join('; ')}`,
+        asked: null,
+        limit: null,
+        rule: null,
+        next: 'tell your platform team; try again later',
+      });
+    }
+    const budgetRefusal =
+      decision.determining.length > 0 &&
+      decision.determining.every((hit) => hit.policyId.startsWith('budget-'));
+    return { outcome: 'rejected', reasons, budgetRefusal };
+  }
+  if (decision.outcome === 'require_approval') {
+    return {
+      outcome: 'pending_approval',
+      reasons: decision.determining.map((hit) => explainHit(hit, ask, facts, estimateMicros)),
+      budgetRefusal: false,
+    };
+  }
+  const wait = quotaWait(ask, facts);
+  return { outcome: wait ? 'queued' : 'admitted', reasons: wait ? [wait] : [], budgetRefusal: false };
+}
+
+/** Why an allowed job must wait (Kueue's vocabulary), or null when it fits now. */
+export function quotaWait(ask: JobAsk, facts: AdmissionFacts): JobReason | null {
+  if (!facts.quota || !facts.capacity || ask.gpus === 0) return null;
+  const { quota, capacity } = facts;
+  if (quota.nominal !== null && quota.used + ask.gpus > quota.nominal) {
+    return {
+      code: 'WaitingForQuota',
+      message: `exceeded quota: ${ask.team}-${quota.gpuType.toLowerCase()}, requested: gpu=${ask.gpus}, used: gpu=${quota.used}, limited: gpu=${quota.nominal}`,
+      asked: `${ask.gpus} × ${quota.gpuType}`,
+      limit: `nominal quota ${quota.nominal} × ${quota.gpuType} for ${ask.team}`,
+      rule: 'quota',
+      next: 'it starts by itself when the team’s running jobs free quota; see the queue with aicloud jobs list --status queued',
+    };
+  }
+  if (capacity.used + ask.gpus > capacity.total) {
+    return {
+      code: 'WaitingForCapacity',
+      message: `not enough free ${quota.gpuType}: requested ${ask.gpus}, free ${Math.max(capacity.total - capacity.used, 0)} of ${capacity.total}`,
+      asked: `${ask.gpus} × ${quota.gpuType}`,
+      limit: `${capacity.total} × ${quota.gpuType} in the inventory`,
+      rule: 'capacity',
+      next: 'it starts by itself when GPUs free up',
+    };
+  }
+  if (facts.queueAhead > 0) {
+    return {
+      code: 'WaitingForQuota',
+      message: `${facts.queueAhead} earlier job(s) of ${ask.team} for ${quota.gpuType} are waiting; jobs start in order`,
+      asked: `${ask.gpus} × ${quota.gpuType}`,
+      limit: null,
+      rule: 'quota',
+      next: 'it starts by itself after the jobs ahead of it',
+    };
+  }
+  return null;
+}

@@ -1,0 +1,27 @@
+import type { AuthorizationRequest } from './authorization-request.ts';
+import type { Decision } from './decision.ts';
+
+/** One policy of the active set, as a platform engineer reads it. */
+export interface PolicyInfo {
+  id: string;
+  file: string;
+  reason: string;
+  outcome: 'allow' | 'deny' | 'require_approval' | 'warn';
+  enforcement: 'deny' | 'warn' | 'dryrun';
+  effect: 'permit' | 'forbid';
+}
+
+/** What a reload did: the new digest, or why the new set was refused while the last good one stays active. */
+export type ReloadResult = { ok: true; digest: string } | { ok: false; error: string };
+
+/** The port services ask before every action; it never throws and fails closed. */
+export interface Authorizer {
+  /** Decides one request; an engine failure is a deny with `errors` filled. */
+  authorize(request: AuthorizationRequest): Decision;
+  /** The sha256 digest of the active policy set. */
+  readonly digest: string;
+  /** The policies of the active set, in file order. */
+  policies(): PolicyInfo[];
+  /** Loads the policy folder again; an invalid set is refused and the last good one stays active. */
+  reload(): ReloadResult;
+}

@@ -1,0 +1,24 @@
+/** What a decision tells the caller to do: go ahead, stop, wait for an approval, or go ahead with a message. */
+export type Outcome = 'allow' | 'deny' | 'require_approval' | 'warn';
+
+/** One satisfied forbid policy (or a synthetic rule such as `default-deny`), with what it asks for. */
+export interface PolicyHit {
+  policyId: string;
+  reason: string;
+  outcome: 'deny' | 'require_approval' | 'warn';
+  enforcement: 'deny' | 'warn' | 'dryrun';
+}
+
+/** The answer to one authorization request, with the rules that gave it and the policy set that held them. */
+export interface Decision {
+  outcome: Outcome;
+  /** The hits that set the outcome; empty for a plain allow. */
+  determining: PolicyHit[];
+  /** Satisfied policies that only warn, whatever the outcome. */
+  warnings: PolicyHit[];
+  /** Satisfied policies in dry-run: what they would have done, never enforced. */
+  dryRun: PolicyHit[];
+  policySetDigest: string;
+  /** Engine failures; when present the outcome is deny (fail closed). */
+  errors: string[];
+}
