@@ -9,6 +9,8 @@ import { createCommand } from './commands/create-job.ts';
 import { datasetsCommand } from './commands/datasets.ts';
 import { jobsCommand } from './commands/jobs.ts';
 import { loginCommand } from './commands/login.ts';
+import { policyCommand } from './commands/policy.ts';
+import { secretsCommand } from './commands/secrets.ts';
 import { teamsCommand } from './commands/teams.ts';
 import { tokensCommand } from './commands/tokens.ts';
 import { upCommand } from './commands/up.ts';
@@ -44,6 +46,8 @@ Environment: AICLOUD_URL and AICLOUD_TOKEN override the saved login.`,
   program.addCommand(jobsCommand());
   program.addCommand(approvalsCommand());
   program.addCommand(budgetsCommand());
+  program.addCommand(policyCommand());
+  program.addCommand(secretsCommand());
   program.addCommand(auditCommand());
   return program;
 }

@@ -11,6 +11,7 @@ import { auditRoutes } from './routes/audit-routes.ts';
 import { catalogRoutes } from './routes/catalog-routes.ts';
 import { identityRoutes } from './routes/identity-routes.ts';
 import { jobRoutes } from './routes/job-routes.ts';
+import { workloadRoutes } from './routes/workload-routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -26,6 +27,16 @@ export interface AppOptions {
 }
 
 const BODY_LIMIT = 1024 * 1024;
+
+/** What a job's run token may call: its own job's record and metrics, and whoami. */
+function scopeAllows(scope: string, method: string, url: string): boolean {
+  const path = url.split('?')[0] ?? '';
+  const jobId = scope.startsWith('job:') ? scope.slice(4) : null;
+  if (!jobId) return false;
+  if (path === '/v1/whoami' && method === 'GET') return true;
+  if (path === `/v1/jobs/${jobId}` && method === 'GET') return true;
+  return path === `/v1/jobs/${jobId}/metrics` && (method === 'GET' || method === 'POST');
+}
 
 /** Builds the Fastify app over a platform; listening is the caller's business (tests use `inject`). */
 export async function buildApp(platform: Platform, options: AppOptions): Promise<FastifyInstance> {
@@ -55,6 +66,12 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
       );
     }
     const principal = await platform.identity.authenticate(match[1]!);
+    if (principal.scope && !scopeAllows(principal.scope, request.method, request.url)) {
+      throw new AppError(
+        'forbidden',
+        `a run token (${principal.scope}) may only report metrics for, and read, its own job`,
+      );
+    }
     request.actor = { principal, requestId: request.id };
   });
 
@@ -64,6 +81,7 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
     ...catalogRoutes(platform),
     ...jobRoutes(platform),
     ...approvalRoutes(platform),
+    ...workloadRoutes(platform),
   ];
   registerRoutes(app, routes);
   const openapi = openApiDocument(routes, ErrorBody);

@@ -2,6 +2,7 @@ import { AppError, createPlatform, type Platform } from '@aicloud/core';
 import { createCedarAuthorizer } from '@aicloud/policy';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './build-app.ts';
+import { startControllerLoop } from './controller-loop.ts';
 import { shipped } from './repo-paths.ts';
 
 /** How `aicloud up` starts the platform. */
@@ -16,6 +17,10 @@ export interface ServerOptions {
   /** Defaults: the repository's `catalog/` and `policies/`. */
   catalogDir?: string;
   policiesDir?: string;
+  /** How often controllers run (default 1 s). */
+  tickIntervalMs?: number;
+  /** How often running work accrues into the ledger (default 30 s). */
+  meterIntervalMs?: number;
 }
 
 /** A started platform: its URL and how to stop it cleanly. */
@@ -44,6 +49,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     seedFile: options.seedFile,
     catalogDir: options.catalogDir ?? shipped.catalogDir,
     authorizer,
+    meterIntervalMs: options.meterIntervalMs,
   });
   let app: FastifyInstance | undefined;
   try {
@@ -71,12 +77,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const port = typeof address === 'object' && address ? address.port : options.port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   const started = app;
+  const url = `http://${host}:${port}`;
+  platform.setServerUrl(url);
+  // Re-attach what was running before a restart, then keep the controllers going.
+  await platform.runner.recover();
+  const stopControllers = startControllerLoop(platform, options.tickIntervalMs ?? 1000, (message) =>
+    process.stderr.write(`${message}\n`),
+  );
   return {
-    url: `http://${host}:${port}`,
+    url,
     platform,
     app: started,
     async stop() {
       await started.close();
+      await stopControllers();
       await platform.close();
     },
   };

@@ -12,10 +12,13 @@ import {
   type Dataset,
   ErrorBody,
   type Job,
+  type JobDecision,
+  type JobMetrics,
   type JobQuery,
   type PolicyException,
   type Product,
   type RegisterDatasetRequest,
+  type SecretInfo,
   type SubmitJobRequest,
   type SubmitJobResponse,
   type Team,
@@ -92,6 +95,40 @@ export function createClient(options: ClientOptions) {
     return payload as T;
   }
 
+  async function* stream(path: string, query?: Query): AsyncGenerator<string> {
+    let response: Response;
+    try {
+      response = await doFetch(`${base}${path}${toQueryString(query)}`, {
+        headers: { authorization: `Bearer ${options.token}` },
+      });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+      throw new ApiError(
+        'unavailable',
+        `cannot reach aicloud at ${base}: ${cause}; is \`aicloud up\` running?`,
+        0,
+      );
+    }
+    if (!response.ok || !response.body) {
+      const parsed = ErrorBody.safeParse(await response.json().catch(() => undefined));
+      if (parsed.success)
+        throw new ApiError(
+          parsed.data.error.code,
+          parsed.data.error.message,
+          response.status,
+          parsed.data.error,
+        );
+      throw new ApiError('internal', `HTTP ${response.status} from ${base}${path}`, response.status);
+    }
+    const decoder = new TextDecoder();
+    const reader = response.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      yield decoder.decode(value, { stream: true });
+    }
+  }
+
   return {
     request,
     whoami: () => request<WhoAmI>('GET', '/v1/whoami'),
@@ -122,6 +159,19 @@ export function createClient(options: ClientOptions) {
       list: (query: Partial<JobQuery> = {}) => request<{ items: Job[] }>('GET', '/v1/jobs', undefined, query),
       get: (id: string) => request<Job>('GET', `/v1/jobs/${encodeURIComponent(id)}`),
       cancel: (id: string) => request<Job>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`),
+      decision: (id: string) => request<JobDecision>('GET', `/v1/jobs/${encodeURIComponent(id)}/decision`),
+      metrics: (id: string) => request<JobMetrics>('GET', `/v1/jobs/${encodeURIComponent(id)}/metrics`),
+      reportMetrics: (id: string, metrics: Record<string, number>, step?: number) =>
+        request<{ accepted: number }>('POST', `/v1/jobs/${encodeURIComponent(id)}/metrics`, {
+          metrics,
+          ...(step === undefined ? {} : { step }),
+        }),
+      /** The job's log as it arrives; with `follow` the stream ends when the job does. */
+      logs: (id: string, options: { follow?: boolean; offset?: number } = {}) =>
+        stream(`/v1/jobs/${encodeURIComponent(id)}/logs`, {
+          follow: options.follow ? 'true' : undefined,
+          offset: options.offset,
+        }),
     },
     approvals: {
       list: (status?: Approval['status']) =>
@@ -140,6 +190,21 @@ export function createClient(options: ClientOptions) {
       exceptions: () => request<{ items: PolicyException[] }>('GET', '/v1/policy/exceptions'),
       grantException: (exception: CreatePolicyExceptionRequest) =>
         request<PolicyException>('POST', '/v1/policy/exceptions', exception),
+    },
+    secrets: {
+      list: (team: string) =>
+        request<{ items: SecretInfo[] }>('GET', `/v1/teams/${encodeURIComponent(team)}/secrets`),
+      set: (team: string, name: string, value: string) =>
+        request<SecretInfo>(
+          'PUT',
+          `/v1/teams/${encodeURIComponent(team)}/secrets/${encodeURIComponent(name)}`,
+          { value },
+        ),
+      delete: (team: string, name: string) =>
+        request<{ deleted: true }>(
+          'DELETE',
+          `/v1/teams/${encodeURIComponent(team)}/secrets/${encodeURIComponent(name)}`,
+        ),
     },
     budgets: {
       show: (team: string) =>

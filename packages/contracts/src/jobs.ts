@@ -142,3 +142,44 @@ export const JobQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 export type JobQuery = z.infer<typeof JobQuery>;
+
+/** The policy decision recorded for a job: the policy set's digest and the determining policies. */
+export const JobDecision = z.object({
+  jobId: z.string(),
+  status: JobStatus,
+  policySetDigest: z.string(),
+  determining: z.array(PolicyHit),
+  warnings: z.array(PolicyHit),
+  dryRun: z.array(PolicyHit),
+  errors: z.array(z.string()),
+  approvedBy: z.string().nullable(),
+  reasons: z.array(JobReason),
+});
+export type JobDecision = z.infer<typeof JobDecision>;
+
+/** A metric report from a job: a step and numeric values by name. */
+export const ReportMetricsRequest = z.strictObject({
+  step: z.number().optional(),
+  metrics: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_./-]{0,127}$/), z.number()),
+});
+export type ReportMetricsRequest = z.infer<typeof ReportMetricsRequest>;
+
+/** A job's metrics: one series per name, ordered by report. */
+export const JobMetrics = z.object({
+  jobId: z.string(),
+  series: z.record(
+    z.string(),
+    z.array(z.object({ step: z.number().nullable(), value: z.number(), time: z.string() })),
+  ),
+});
+export type JobMetrics = z.infer<typeof JobMetrics>;
+
+/** A team secret without its value. */
+export const SecretInfo = z.object({
+  team: z.string(),
+  name: z.string(),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type SecretInfo = z.infer<typeof SecretInfo>;

@@ -1,13 +1,28 @@
+export type { ApprovalService } from './admission/approval-service.ts';
+export { FINAL_STATES } from './admission/job-record.ts';
+export type { JobService } from './admission/job-service.ts';
 export { AppError, notFound } from './app-error.ts';
 export type { AuditEntry, AuditScope, AuditService } from './audit/audit-service.ts';
 export { auditHash, createAuditService } from './audit/audit-service.ts';
+export { appendUsage, categoryOfKind, type UsageEntry } from './billing/ledger.ts';
 export { type Clock, isoNow, systemClock } from './clock.ts';
 export { formatDuration, parseDuration } from './duration.ts';
 export type { IdentityService } from './identity/identity-service.ts';
 export { createIdentityService } from './identity/identity-service.ts';
 export { type Actor, canSeeTeam, managesTeam, type Principal } from './identity/principal.ts';
 export { newId } from './ids.ts';
+export { fromMicros, toMicros } from './money.ts';
 export { createPlatform, type Platform, type PlatformConfig } from './platform.ts';
+export type { Authorizer, PolicyDecision, PolicyRequest } from './ports/authorizer.ts';
+export { jobPaths } from './runner/job-paths.ts';
+export type { JobRunner } from './runner/job-runner.ts';
+export type { SecretService } from './secrets/secret-service.ts';
 export { type SeedResult, seedDemo, writeSecretFile } from './seed/seed-demo.ts';
-export { openStore, type Store, type StoreDialect, type StoreOptions } from './store/open-store.ts';
+export {
+  ensureDataDir,
+  openStore,
+  type Store,
+  type StoreDialect,
+  type StoreOptions,
+} from './store/open-store.ts';
 export type { Database } from './store/schema.ts';

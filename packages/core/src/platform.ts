@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { createLocalExecutor, type Executor } from '@aicloud/executors';
 import { createAdmissionController } from './admission/admission-controller.ts';
 import { type ApprovalService, createApprovalService } from './admission/approval-service.ts';
 import { createJobService, type JobService } from './admission/job-service.ts';
@@ -9,8 +10,11 @@ import { type Clock, systemClock } from './clock.ts';
 import { createDatasetService, type DatasetService } from './datasets/dataset-service.ts';
 import { createIdentityService, type IdentityService } from './identity/identity-service.ts';
 import type { Authorizer } from './ports/authorizer.ts';
+import { createJobRunner, type JobRunner } from './runner/job-runner.ts';
+import { openSecretBox } from './secrets/secret-box.ts';
+import { createSecretService, type SecretService } from './secrets/secret-service.ts';
 import { type SeedResult, seedDemo } from './seed/seed-demo.ts';
-import { openStore, type Store } from './store/open-store.ts';
+import { ensureDataDir, openStore, type Store } from './store/open-store.ts';
 
 /** How to start the platform's core. */
 export interface PlatformConfig {
@@ -25,6 +29,10 @@ export interface PlatformConfig {
   catalogDir: string | null;
   /** The policy engine (Cedar). */
   authorizer: Authorizer;
+  /** Executors by name; the local executor when not given. */
+  executors?: Record<string, Executor>;
+  /** How often running work accrues into the ledger (default 30 s). */
+  meterIntervalMs?: number;
 }
 
 /** The services of one running platform, wired together. */
@@ -41,6 +49,12 @@ export interface Platform {
   budgets: BudgetService;
   authorizer: Authorizer;
   admission: ReturnType<typeof createAdmissionController>;
+  secrets: SecretService;
+  runner: JobRunner;
+  /** Tells workloads where the API is, once the server listens. */
+  setServerUrl(url: string): void;
+  /** One pass of every controller: approvals expiry, admission, starting and metering jobs. */
+  tick(): Promise<void>;
   seed: SeedResult;
   close(): Promise<void>;
 }
@@ -48,6 +62,7 @@ export interface Platform {
 /** Opens the store, runs migrations, wires the services and seeds the demo organisation once. */
 export async function createPlatform(config: PlatformConfig): Promise<Platform> {
   const clock = config.clock ?? systemClock;
+  ensureDataDir(config.dataDir);
   const store = await openStore({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
@@ -60,10 +75,38 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
     if (config.catalogDir) await catalog.syncFiles(config.catalogDir);
     const datasets = createDatasetService({ store, audit, clock });
     const authorizer = config.authorizer;
-    const jobs = createJobService({ store, audit, clock, authorizer, catalog });
+    let serverUrl = 'http://127.0.0.1:8787';
+    const secrets = createSecretService({
+      store,
+      audit,
+      clock,
+      box: openSecretBox(join(config.dataDir, 'secret.key')),
+    });
+    let runner: JobRunner | undefined;
+    const jobs = createJobService({
+      store,
+      audit,
+      clock,
+      authorizer,
+      catalog,
+      stopRunning: (id, reason) => runner!.stop(id, reason),
+    });
     const approvals = createApprovalService({ store, audit, clock, jobs, catalog });
     const budgets = createBudgetService({ store, audit, clock });
     const admission = createAdmissionController({ store, audit, clock });
+    runner = createJobRunner({
+      store,
+      audit,
+      clock,
+      identity,
+      catalog,
+      secrets,
+      executors: config.executors ?? { local: createLocalExecutor({ clock }) },
+      dataDir: config.dataDir,
+      serverUrl: () => serverUrl,
+      meterIntervalMs: config.meterIntervalMs,
+    });
+    const jobRunner = runner;
     const seed = config.seedFile
       ? await seedDemo({
           store,
@@ -87,8 +130,21 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       budgets,
       authorizer,
       admission,
+      secrets,
+      runner: jobRunner,
       seed,
-      close: () => store.close(),
+      setServerUrl(url) {
+        serverUrl = url;
+      },
+      async tick() {
+        await approvals.expire();
+        await admission.tick();
+        await jobRunner.tick();
+      },
+      async close() {
+        await jobRunner.shutdown();
+        await store.close();
+      },
     };
   } catch (error) {
     await store.close();

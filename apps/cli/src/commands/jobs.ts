@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { reasonText } from '../admission-text.ts';
 import { client } from '../context.ts';
 import { outputFormat, print, table } from '../output.ts';
+import { jobLogsCommand, jobMetricsCommand } from './job-output.ts';
 
 const outputOption = () => new Option('-o, --output <format>', 'table or json').default('table');
 
@@ -104,7 +105,13 @@ export function jobsCommand(): Command {
     .action(async (id: string, options: { output: string }) => {
       const format = outputFormat(options.output);
       const job = await client().jobs.cancel(id);
-      print(format, job, () => `Job ${job.id} is ${job.status}.`);
+      print(format, job, () =>
+        job.status === 'running'
+          ? `Stopping job ${job.id}: SIGTERM sent; SIGKILL follows after the grace period. Watch: aicloud jobs get ${job.id}`
+          : `Job ${job.id} is ${job.status}.`,
+      );
     });
+  jobs.addCommand(jobLogsCommand());
+  jobs.addCommand(jobMetricsCommand());
   return jobs;
 }

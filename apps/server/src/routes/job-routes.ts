@@ -1,4 +1,4 @@
-import { Job, JobQuery, SubmitJobRequest, SubmitJobResponse } from '@aicloud/contracts';
+import { Job, JobDecision, JobQuery, SubmitJobRequest, SubmitJobResponse } from '@aicloud/contracts';
 import { z } from 'zod';
 import { defineRoute, type RouteDeps } from '../route.ts';
 
@@ -35,6 +35,14 @@ export function jobRoutes({ jobs }: RouteDeps) {
       tag: 'jobs',
       response: Job,
       handler: ({ actor, params }) => jobs.get(actor, params.id!),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/jobs/:id/decision',
+      summary: 'The policy decision recorded for a job: digest, determining policies, warnings, dry runs',
+      tag: 'jobs',
+      response: JobDecision,
+      handler: ({ actor, params }) => jobs.decision(actor, params.id!),
     }),
     defineRoute({
       method: 'POST',

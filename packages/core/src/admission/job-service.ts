@@ -1,6 +1,7 @@
 import {
   type Admission,
   type Job,
+  type JobDecision,
   type JobQuery,
   type Product,
   SubmitJobRequest,
@@ -43,6 +44,8 @@ export interface JobService {
   list(actor: Actor, query: JobQuery): Promise<Job[]>;
   get(actor: Actor, id: string): Promise<Job>;
   cancel(actor: Actor, id: string): Promise<Job>;
+  /** The recorded policy decision of a job, for `aicloud policy explain`. */
+  decision(actor: Actor, id: string): Promise<JobDecision>;
   /** Re-runs admission for a held job after a manager approved it (inside the approval's transaction). */
   readmitApproved(
     trx: Transaction<Database>,
@@ -171,7 +174,8 @@ function admissionOf(
 
 /** Creates the job service. */
 export function createJobService(deps: JobServiceDeps): JobService {
-  const { store, audit, clock, authorizer, catalog } = deps;
+  const { store, audit, clock, catalog } = deps;
+  const authorizer = denyOnThrow(deps.authorizer);
   const db = store.db;
 
   async function queuePosition(
@@ -489,6 +493,26 @@ export function createJobService(deps: JobServiceDeps): JobService {
       return toJob(row, await queuePosition(db, row));
     },
 
+    async decision({ principal }, id) {
+      const row = await db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row || !canSeeTeam(principal, row.team)) throw notFound('job', id);
+      const recorded = JSON.parse(row.decision) as Omit<
+        JobDecision,
+        'jobId' | 'status' | 'reasons' | 'policySetDigest'
+      > & { digest: string };
+      return {
+        jobId: row.id,
+        status: row.status as JobDecision['status'],
+        policySetDigest: recorded.digest,
+        determining: recorded.determining,
+        warnings: recorded.warnings,
+        dryRun: recorded.dryRun,
+        errors: recorded.errors,
+        approvedBy: recorded.approvedBy ?? null,
+        reasons: JSON.parse(row.reasons) as JobDecision['reasons'],
+      };
+    },
+
     async cancel(actor, id) {
       const row = await db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row || !canSeeTeam(actor.principal, row.team)) throw notFound('job', id);
@@ -671,6 +695,34 @@ export function createJobService(deps: JobServiceDeps): JobService {
         queuePosition: position,
         approvalId: row.approval_id,
       });
+    },
+  };
+}
+
+/** Holds an authorizer to the port's contract: one that throws answers deny (fail closed), with the error. */
+function denyOnThrow(inner: Authorizer): Pick<Authorizer, 'authorize'> {
+  return {
+    authorize(request) {
+      try {
+        return inner.authorize(request);
+      } catch (error) {
+        return {
+          outcome: 'deny',
+          determining: [
+            {
+              policyId: 'engine-error',
+              reason:
+                'The policy engine could not decide, so the request is denied; retry, or tell a platform engineer.',
+              outcome: 'deny',
+              enforcement: 'deny',
+            },
+          ],
+          warnings: [],
+          dryRun: [],
+          policySetDigest: inner.digest,
+          errors: [error instanceof Error ? error.message : String(error)],
+        };
+      }
     },
   };
 }

@@ -25,8 +25,16 @@ describe.each(storeTargets(pgUrl))('audit trail on %s', (target) => {
     await withRecords(5);
     const records = await platform.audit.list({ limit: 1000 }, { all: true, teams: [], actor: 'x' });
     const total = records.length;
-    expect(records.slice(0, 5).map((record) => record.resource)).toEqual(['thing/4', 'thing/3', 'thing/2', 'thing/1', 'thing/0']);
-    expect(records.map((record) => record.seq)).toEqual(Array.from({ length: total }, (_, index) => total - index));
+    expect(records.slice(0, 5).map((record) => record.resource)).toEqual([
+      'thing/4',
+      'thing/3',
+      'thing/2',
+      'thing/1',
+      'thing/0',
+    ]);
+    expect(records.map((record) => record.seq)).toEqual(
+      Array.from({ length: total }, (_, index) => total - index),
+    );
     expect(records[0]!.prevHash).toBe(records[1]!.hash);
     expect(await platform.audit.verify()).toEqual({ ok: true, checked: total, firstBad: null });
   });

@@ -54,6 +54,12 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 function sqlitePath(options: StoreOptions): string {
   if (options.sqliteFile) return options.sqliteFile;
   const dir = options.dataDir ?? '.aicloud';
+  ensureDataDir(dir);
+  return join(dir, 'aicloud.db');
+}
+
+/** Creates the data dir (mode 0700) if needed and checks it is readable and writable. */
+export function ensureDataDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     accessSync(dir, constants.R_OK | constants.W_OK);
@@ -66,7 +72,6 @@ function sqlitePath(options: StoreOptions): string {
       },
     );
   }
-  return join(dir, 'aicloud.db');
 }
 
 function openSqlite(file: string): Store {

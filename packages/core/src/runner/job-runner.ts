@@ -1,0 +1,505 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Executor, ExecutorEvent, WorkloadSpec, WorkloadStatus } from '@aicloud/executors';
+import type { Transaction } from 'kysely';
+import { type JobRow, toJob } from '../admission/job-record.ts';
+import type { AuditService } from '../audit/audit-service.ts';
+import { appendUsage, categoryOfKind } from '../billing/ledger.ts';
+import type { CatalogService } from '../catalog/catalog-service.ts';
+import { type Clock, isoNow } from '../clock.ts';
+import type { IdentityService } from '../identity/identity-service.ts';
+import { toMicros } from '../money.ts';
+import type { SecretService } from '../secrets/secret-service.ts';
+import type { Store } from '../store/open-store.ts';
+import type { Database } from '../store/schema.ts';
+import { endOfJob } from './end-reason.ts';
+import { jobPaths } from './job-paths.ts';
+
+/** What the runner needs. */
+export interface JobRunnerDeps {
+  store: Store;
+  audit: AuditService;
+  clock: Clock;
+  identity: IdentityService;
+  catalog: CatalogService;
+  secrets: SecretService;
+  /** Executors by name (`local`, later `slurm`). */
+  executors: Record<string, Executor>;
+  dataDir: string;
+  /** The URL workloads use to reach the API (known once the server listens). */
+  serverUrl: () => string;
+  /** How often running jobs accrue into the ledger (default 30 s). */
+  meterIntervalMs?: number;
+  /** Called after a job ends (e.g. to register a fine-tune's output as a model version). */
+  onJobEnded?: (job: ReturnType<typeof toJob>) => Promise<void>;
+}
+
+/** Runs admitted jobs on their executor, meters them, records their end, and re-attaches after a restart. */
+export interface JobRunner {
+  /** Re-attaches every job the store believes is running (call once at start). */
+  recover(): Promise<void>;
+  /** Starts admitted jobs that fit on free GPUs and accrues running ones into the ledger. */
+  tick(): Promise<void>;
+  /** Stops a running job (cancel path: SIGTERM, grace, SIGKILL). */
+  stop(jobId: string, reason: 'cancelled' | 'preempted'): Promise<void>;
+  /** Resolves when the runner has processed every event up to now (for tests). */
+  idle(): Promise<void>;
+  /** Stops watching; workloads keep running and are re-attached on the next start. */
+  shutdown(): Promise<void>;
+  /** Records one metric report of a job (from the SDK or a JSON line on stdout). */
+  recordMetric(jobId: string, metric: Record<string, unknown>, at: number): Promise<void>;
+  /** Logs of running jobs as they arrive, for `jobs logs -f`. */
+  subscribe(jobId: string, listener: (line: string) => void): () => void;
+}
+
+/** Creates the job runner. */
+export function createJobRunner(deps: JobRunnerDeps): JobRunner {
+  const { store, audit, clock, identity, catalog, secrets, executors, dataDir } = deps;
+  const db = store.db;
+  const meterInterval = deps.meterIntervalMs ?? 30_000;
+  const metricSeq = new Map<string, number>();
+  const subscribers = new Map<string, Set<(line: string) => void>>();
+  let queue: Promise<void> = Promise.resolve();
+  // Events are handled one at a time, in order, so a job's metrics and its end never race.
+  const enqueue = (work: () => Promise<void>) => {
+    queue = queue.then(work).catch((error: unknown) => {
+      process.stderr.write(`job runner: ${(error as Error).stack ?? String(error)}\n`);
+    });
+    return queue;
+  };
+  const unsubscribers = Object.values(executors).map((executor) =>
+    executor.onEvent((event) => void enqueue(() => handle(event))),
+  );
+
+  function executorOf(row: JobRow): Executor {
+    const executor = executors[row.executor];
+    if (!executor) throw new Error(`executor ${row.executor} is not configured`);
+    return executor;
+  }
+
+  async function specOf(row: JobRow, env: Record<string, string>): Promise<WorkloadSpec> {
+    const paths = jobPaths(dataDir, row.id);
+    const product = await catalog.get(row.product);
+    const datasetPaths = await datasetLocations(JSON.parse(row.datasets) as string[]);
+    return {
+      id: row.id,
+      command: row.command,
+      workDir: paths.workDir,
+      env: {
+        AICLOUD_JOB_ID: row.id,
+        AICLOUD_URL: deps.serverUrl(),
+        AICLOUD_DATASETS: datasetPaths.join(':'),
+        AICLOUD_TEAM: row.team,
+        ...env,
+      },
+      gpus: (JSON.parse(row.gpu_indexes) as number[]).map(String),
+      maxRuntimeSeconds: row.max_runtime_s,
+      graceSeconds: product.graceSeconds,
+      secrets: await secrets.reveal(row.team, JSON.parse(row.secrets) as string[]),
+      logFile: paths.logFile,
+      outputDir: paths.outputDir,
+      checkpointDir: paths.checkpointDir,
+    };
+  }
+
+  async function datasetLocations(paths: string[]): Promise<string[]> {
+    if (paths.length === 0) return [];
+    const rows = await db
+      .selectFrom('datasets')
+      .select(['path', 'location'])
+      .where('path', 'in', paths)
+      .execute();
+    return paths.map((path) => {
+      const location = rows.find((row) => row.path === path)?.location ?? path;
+      return location.startsWith('file://') ? location.slice('file://'.length) : location;
+    });
+  }
+
+  /** Accrues a running job's usage from where metering stopped up to `until`, in the caller's transaction. */
+  async function meter(trx: Transaction<Database>, row: JobRow, until: number): Promise<void> {
+    const from = Date.parse(row.metered_until ?? row.started_at ?? isoNow(clock));
+    if (until <= from) return;
+    const product = await productPrices(row.product);
+    const priceKey = row.gpus > 0 ? (row.gpu_type ?? '') : 'cpu';
+    const price = product[priceKey];
+    const hourly = price ? (row.spot === 1 ? price.spot : price.onDemand) : 0;
+    const hours = (until - from) / 3_600_000;
+    const cost = await appendUsage(trx, clock, [
+      {
+        team: row.team,
+        user: row.owner,
+        project: row.name,
+        category: categoryOfKind(row.kind),
+        resource:
+          row.gpus > 0
+            ? `gpu:${row.gpu_type}${row.spot === 1 ? ':spot' : ''}`
+            : `cpu${row.spot === 1 ? ':spot' : ''}`,
+        quantity: hours * Math.max(row.gpus, 1),
+        unit: row.gpus > 0 ? 'gpu_hour' : 'instance_hour',
+        rateMicros: toMicros(hourly),
+        sourceKind: 'job',
+        sourceId: row.id,
+        windowStart: new Date(from).toISOString(),
+        windowEnd: new Date(until).toISOString(),
+      },
+    ]);
+    await trx
+      .updateTable('jobs')
+      .set({ cost_micros: row.cost_micros + cost, metered_until: new Date(until).toISOString() })
+      .where('id', '=', row.id)
+      .execute();
+  }
+
+  const priceCache = new Map<string, Record<string, { onDemand: number; spot: number }>>();
+  async function productPrices(name: string) {
+    let prices = priceCache.get(name);
+    if (!prices) {
+      prices = (await catalog.get(name)).prices;
+      priceCache.set(name, prices);
+    }
+    return prices;
+  }
+
+  async function start(row: JobRow): Promise<void> {
+    const product = await catalog.get(row.product);
+    await productPrices(row.product);
+    const startedAt = isoNow(clock);
+    const claimed = await db.transaction().execute(async (trx) => {
+      const current = await trx
+        .selectFrom('jobs')
+        .selectAll()
+        .where('id', '=', row.id)
+        .where('status', '=', 'admitted')
+        .executeTakeFirst();
+      if (!current) return null;
+      let indexes: number[] = [];
+      let source: string | null = null;
+      if (current.gpus > 0 && current.gpu_type) {
+        const inventory = await trx
+          .selectFrom('gpus')
+          .select(['device_index', 'source'])
+          .where('gpu_type', '=', current.gpu_type)
+          .orderBy('device_index')
+          .execute();
+        const busy = await trx
+          .selectFrom('jobs')
+          .select('gpu_indexes')
+          .where('status', '=', 'running')
+          .where('gpu_type', '=', current.gpu_type)
+          .execute();
+        const taken = new Set(busy.flatMap((job) => JSON.parse(job.gpu_indexes) as number[]));
+        const free = inventory.filter((gpu) => !taken.has(gpu.device_index));
+        if (free.length < current.gpus) return null;
+        indexes = free.slice(0, current.gpus).map((gpu) => gpu.device_index);
+        source = free[0]?.source ?? null;
+      }
+      const token = await identity.createTokenInTrx(trx, await ownerId(trx, current.owner), {
+        name: `run:${current.id}`,
+        scope: `job:${current.id}`,
+        expiresAt: new Date(
+          clock.now() + (current.max_runtime_s + product.graceSeconds + 3600) * 1000,
+        ).toISOString(),
+      });
+      await trx
+        .updateTable('jobs')
+        .set({
+          status: 'running',
+          started_at: startedAt,
+          metered_until: startedAt,
+          gpu_indexes: JSON.stringify(indexes),
+          gpu_source: source,
+          reasons: '[]',
+        })
+        .where('id', '=', current.id)
+        .execute();
+      await audit.append(trx, {
+        actor: 'system',
+        action: 'job.started',
+        resource: `job/${current.id}`,
+        team: current.team,
+        outcome: 'success',
+        details: { gpus: indexes, gpuType: current.gpu_type, gpuSource: source, executor: current.executor },
+      });
+      return { row: { ...current, gpu_indexes: JSON.stringify(indexes) }, token: token.token };
+    });
+    if (!claimed) return;
+    try {
+      const paths = jobPaths(dataDir, row.id);
+      mkdirSync(paths.root, { recursive: true });
+      const spec = await specOf(claimed.row, { AICLOUD_RUN_TOKEN: claimed.token });
+      const handle = await executorOf(claimed.row).start(spec);
+      await db
+        .updateTable('jobs')
+        .set({
+          external_id: handle.externalId,
+          started_at: new Date(handle.startedAt).toISOString(),
+          metered_until: new Date(handle.startedAt).toISOString(),
+        })
+        .where('id', '=', row.id)
+        .execute();
+    } catch (error) {
+      await finish(row.id, {
+        state: 'failed',
+        reason: 'start_failed',
+        exitCode: null,
+        endedAt: clock.now(),
+        message: (error as Error).message,
+      });
+    }
+  }
+
+  async function ownerId(trx: Transaction<Database>, name: string): Promise<string> {
+    return (await trx.selectFrom('users').select('id').where('name', '=', name).executeTakeFirstOrThrow()).id;
+  }
+
+  async function finish(
+    jobId: string,
+    end: {
+      state: WorkloadStatus['state'];
+      reason: string | null;
+      exitCode: number | null;
+      endedAt: number;
+      message?: string;
+    },
+  ): Promise<void> {
+    const ended = await db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('jobs')
+        .selectAll()
+        .where('id', '=', jobId)
+        .where('status', '=', 'running')
+        .executeTakeFirst();
+      if (!row) return null;
+      await meter(trx, row, end.endedAt);
+      const metered = await trx
+        .selectFrom('jobs')
+        .selectAll()
+        .where('id', '=', jobId)
+        .executeTakeFirstOrThrow();
+      if (end.reason === 'preempted') {
+        // A preempted spot job goes back to the queue and restarts with the same checkpoint dir.
+        const reasons = [
+          {
+            code: 'preempted',
+            message: 'spot capacity was reclaimed; the job restarts from its checkpoint dir',
+            asked: null,
+            limit: null,
+            rule: null,
+            next: null,
+          },
+        ];
+        await trx
+          .updateTable('jobs')
+          .set({ status: 'admitted', reasons: JSON.stringify(reasons), external_id: null, gpu_indexes: '[]' })
+          .where('id', '=', jobId)
+          .execute();
+        await audit.append(trx, {
+          actor: 'system',
+          action: 'job.preempted',
+          resource: `job/${jobId}`,
+          team: row.team,
+          outcome: 'success',
+        });
+        await revokeRunTokens(trx, jobId);
+        return null;
+      }
+      const state = end.state === 'running' ? 'lost' : end.state;
+      const { status, reasons } = endOfJob(state, {
+        reason: end.reason,
+        exitCode: end.exitCode,
+        maxRuntimeSeconds: row.max_runtime_s,
+        graceSeconds: row.grace_s,
+        jobId,
+      });
+      if (end.message && reasons[0]) reasons[0].message = `${reasons[0].message}: ${end.message}`;
+      await trx
+        .updateTable('jobs')
+        .set({
+          status,
+          reasons: JSON.stringify(reasons),
+          exit_code: end.exitCode,
+          ended_at: new Date(end.endedAt).toISOString(),
+        })
+        .where('id', '=', jobId)
+        .execute();
+      await revokeRunTokens(trx, jobId);
+      await audit.append(trx, {
+        actor: 'system',
+        action: 'job.ended',
+        resource: `job/${jobId}`,
+        team: row.team,
+        outcome: status === 'succeeded' ? 'success' : 'failure',
+        details: {
+          status,
+          exitCode: end.exitCode,
+          reason: end.reason,
+          cost: metered.cost_micros / 1_000_000,
+        },
+      });
+      return toJob({
+        ...metered,
+        status,
+        ended_at: new Date(end.endedAt).toISOString(),
+        exit_code: end.exitCode,
+        reasons: JSON.stringify(reasons),
+      });
+    });
+    subscribers.delete(jobId);
+    if (ended && deps.onJobEnded) await deps.onJobEnded(ended);
+  }
+
+  async function revokeRunTokens(trx: Transaction<Database>, jobId: string) {
+    await trx
+      .updateTable('api_tokens')
+      .set({ revoked_at: isoNow(clock) })
+      .where('scope', '=', `job:${jobId}`)
+      .where('revoked_at', 'is', null)
+      .execute();
+  }
+
+  async function handle(event: ExecutorEvent): Promise<void> {
+    if (event.type === 'log') {
+      for (const listener of subscribers.get(event.id) ?? []) listener(event.line);
+      return;
+    }
+    if (event.type === 'metric') {
+      await recordMetric(event.id, event.metric, event.at);
+      return;
+    }
+    if (event.type === 'ended') {
+      const status = event.status;
+      await finish(event.id, {
+        state: status.state,
+        reason: status.reason,
+        exitCode: status.exitCode,
+        endedAt: status.endedAt ?? clock.now(),
+      });
+    }
+  }
+
+  async function recordMetric(jobId: string, metric: Record<string, unknown>, at: number): Promise<void> {
+    let seq = metricSeq.get(jobId);
+    if (seq === undefined) {
+      const max = await db
+        .selectFrom('job_metrics')
+        .select((eb) => eb.fn.max('seq').as('seq'))
+        .where('job_id', '=', jobId)
+        .executeTakeFirst();
+      seq = Number(max?.seq ?? 0);
+    }
+    seq += 1;
+    metricSeq.set(jobId, seq);
+    const step = typeof metric.step === 'number' ? metric.step : null;
+    const rows = Object.entries(metric)
+      .filter(
+        (entry): entry is [string, number] =>
+          entry[0] !== 'step' &&
+          entry[0] !== 'event' &&
+          typeof entry[1] === 'number' &&
+          Number.isFinite(entry[1]),
+      )
+      .map(([name, value]) => ({ job_id: jobId, seq, step, name, value, time: new Date(at).toISOString() }));
+    if (rows.length > 0) await db.insertInto('job_metrics').values(rows).execute();
+  }
+
+  return {
+    async recover() {
+      const running = await db.selectFrom('jobs').selectAll().where('status', '=', 'running').execute();
+      for (const row of running) {
+        const executor = executors[row.executor];
+        if (!executor) continue;
+        if (!row.external_id) {
+          // Killed between claiming the job and starting it: nothing ran if the executor left no files.
+          const started = existsSync(join(jobPaths(dataDir, row.id).workDir, '.aicloud'));
+          if (!started) {
+            await db
+              .updateTable('jobs')
+              .set({ status: 'admitted', gpu_indexes: '[]' })
+              .where('id', '=', row.id)
+              .execute();
+            continue;
+          }
+          await finish(row.id, {
+            state: 'lost',
+            reason: 'start_interrupted',
+            exitCode: null,
+            endedAt: clock.now(),
+          });
+          continue;
+        }
+        const spec = await specOf(row, {});
+        const status = await executor.reattach({
+          id: row.id,
+          externalId: row.external_id,
+          startedAt: Date.parse(row.started_at ?? isoNow(clock)),
+          spec,
+        });
+        if (status.state !== 'running') {
+          await finish(row.id, {
+            state: status.state,
+            reason: status.reason,
+            exitCode: status.exitCode,
+            endedAt: status.endedAt ?? clock.now(),
+          });
+        }
+      }
+    },
+
+    async tick() {
+      const admitted = await db
+        .selectFrom('jobs')
+        .selectAll()
+        .where('status', '=', 'admitted')
+        .orderBy('admitted_at')
+        .orderBy('id')
+        .execute();
+      for (const row of admitted) {
+        if (executors[row.executor]) await start(row);
+      }
+      const now = clock.now();
+      const due = new Date(now - meterInterval).toISOString();
+      const running = await db
+        .selectFrom('jobs')
+        .selectAll()
+        .where('status', '=', 'running')
+        .where('metered_until', '<=', due)
+        .execute();
+      for (const row of running) {
+        await db.transaction().execute(async (trx) => {
+          const current = await trx
+            .selectFrom('jobs')
+            .selectAll()
+            .where('id', '=', row.id)
+            .where('status', '=', 'running')
+            .executeTakeFirst();
+          if (current) await meter(trx, current, now);
+        });
+      }
+    },
+
+    async stop(jobId, reason) {
+      const row = await db.selectFrom('jobs').selectAll().where('id', '=', jobId).executeTakeFirstOrThrow();
+      await executorOf(row).cancel(jobId, reason === 'cancelled' ? 'cancelled_by_user' : 'preempted');
+    },
+
+    recordMetric: (jobId, metric, at) => enqueue(() => recordMetric(jobId, metric, at)),
+
+    idle: () => enqueue(async () => {}),
+
+    async shutdown() {
+      for (const unsubscribe of unsubscribers) unsubscribe();
+      await queue;
+      for (const executor of Object.values(executors)) await executor.shutdown();
+    },
+
+    subscribe(jobId, listener) {
+      let set = subscribers.get(jobId);
+      if (!set) {
+        set = new Set();
+        subscribers.set(jobId, set);
+      }
+      set.add(listener);
+      return () => set.delete(listener);
+    },
+  };
+}
