@@ -51,7 +51,7 @@ export function startUp(args: string[]): Promise<UpProcess> {
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`aicloud up did not start:\n${output}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`aicloud up did not start:\n${output}`)), 120_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /aicloud is up at (http:\/\/\S+)/.exec(output);

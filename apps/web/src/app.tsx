@@ -1,9 +1,13 @@
 import type { Client } from '@aicloud/client';
 import { useQueryClient } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
+import { ApprovalsPage } from './pages/approvals-page.tsx';
 import { AuditPage } from './pages/audit-page.tsx';
+import { CatalogPage } from './pages/catalog-page.tsx';
 import { HomePage } from './pages/home-page.tsx';
+import { JobsPage } from './pages/jobs-page.tsx';
 import { PlaceholderPage } from './pages/placeholder-page.tsx';
+import { PoliciesPage } from './pages/policies-page.tsx';
 import { SignInPage } from './pages/sign-in-page.tsx';
 import { clientFor, storedToken, storeToken } from './session.ts';
 import { useRoute } from './use-route.ts';
@@ -24,6 +28,10 @@ const areas = [
 
 function page(path: string, client: Client) {
   if (path === '/') return <HomePage client={client} />;
+  if (path === '/catalog') return <CatalogPage client={client} />;
+  if (path === '/jobs') return <JobsPage client={client} />;
+  if (path === '/approvals') return <ApprovalsPage client={client} />;
+  if (path === '/policies') return <PoliciesPage client={client} />;
   if (path === '/audit') return <AuditPage client={client} />;
   const area = areas.find((candidate) => candidate.path === path);
   return <PlaceholderPage title={area?.label ?? 'Not found'} known={area !== undefined} />;

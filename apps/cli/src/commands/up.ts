@@ -19,6 +19,12 @@ export function upCommand(): Command {
     .option('--database-url <url>', 'use PostgreSQL (postgres://user:pass@host:5432/db) instead of SQLite')
     .option('--no-seed', 'do not seed the demo organisation on first start')
     .option('--log', 'log every request as JSON lines')
+    .option(
+      '--seed-file <file>',
+      'the organisation to seed on first start (default: the demo, seed/demo.yaml)',
+    )
+    .option('--catalog-dir <dir>', 'folder of product YAML files (default: the shipped catalog/)')
+    .option('--policies-dir <dir>', 'folder of Cedar policies and schema (default: the shipped policies/)')
     .action(
       async (options: {
         dataDir: string;
@@ -26,19 +32,24 @@ export function upCommand(): Command {
         host: string;
         databaseUrl?: string;
         seed: boolean;
+        seedFile?: string;
+        catalogDir?: string;
+        policiesDir?: string;
         log?: boolean;
       }) => {
         const { startServer, ensurePortalBuilt, shipped } = await import('@aicloud/server');
         const say = (line: string) => process.stdout.write(`${line}\n`);
         const banner: string[] = [];
         const webRoot = await ensurePortalBuilt(say);
-        const seedFile = shipped.seedFile;
+        const seedFile = options.seedFile ? resolve(options.seedFile) : shipped.seedFile;
         const server = await startServer({
           host: options.host,
           port: options.port,
           dataDir: options.dataDir,
           databaseUrl: options.databaseUrl,
           seedFile: options.seed && existsSync(seedFile) ? seedFile : null,
+          ...(options.catalogDir ? { catalogDir: resolve(options.catalogDir) } : {}),
+          ...(options.policiesDir ? { policiesDir: resolve(options.policiesDir) } : {}),
           webRoot,
           logger: options.log ?? false,
         });

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import {
   Admission,
   Approval,
@@ -70,7 +71,11 @@ export function approvalRoutes({ approvals, budgets, authorizer }: RouteDeps) {
       summary: 'The active policy set: digest and policies with their annotations',
       tag: 'policy',
       response: z.object({ digest: z.string(), items: z.array(z.record(z.string(), z.unknown())) }),
-      handler: () => ({ digest: authorizer.digest, items: authorizer.policies() }),
+      // Only the file's name: the server's folders are nobody's business.
+      handler: () => ({
+        digest: authorizer.digest,
+        items: authorizer.policies().map((policy) => ({ ...policy, file: basename(policy.file) })),
+      }),
     }),
     defineRoute({
       method: 'GET',

@@ -97,6 +97,17 @@ export function createApprovalService(deps: {
       const now = isoNow(clock);
       if (row.expires_at <= now)
         throw new AppError('conflict', `approval ${id} expired at ${row.expires_at}; submit the job again`);
+      const job = await trx
+        .selectFrom('jobs')
+        .selectAll()
+        .where('id', '=', row.job_id)
+        .executeTakeFirstOrThrow();
+      if (job.status !== 'pending_approval') {
+        throw new AppError(
+          'conflict',
+          `job ${job.id} is no longer waiting for approval (it is ${job.status})`,
+        );
+      }
       await trx
         .updateTable('approvals')
         .set({
@@ -116,11 +127,6 @@ export function createApprovalService(deps: {
         requestId: actor.requestId,
         details: { job: row.job_id, reason: reason ?? null },
       });
-      const job = await trx
-        .selectFrom('jobs')
-        .selectAll()
-        .where('id', '=', row.job_id)
-        .executeTakeFirstOrThrow();
       let admission: Admission | null = null;
       if (verdict === 'approved' && job.status === 'pending_approval') {
         admission = await jobs.readmitApproved(trx, job, product, actor.principal.userName);

@@ -23,7 +23,7 @@ export function storeTargets(pgUrl: string | null): StoreTarget[] {
 export async function createTestPlatform(
   target: StoreTarget,
   pgUrl: string | null,
-  options: { clock?: Clock; seed?: boolean } = {},
+  options: { clock?: Clock; seed?: boolean; catalogDir?: string; meterIntervalMs?: number } = {},
 ): Promise<Platform & { dataDir: string; dispose(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'aicloud-test-'));
   let databaseUrl: string | undefined;
@@ -51,7 +51,8 @@ export async function createTestPlatform(
     sqliteFile: target === 'sqlite' ? join(dataDir, 'aicloud.db') : undefined,
     seedFile: options.seed === false ? null : demoSeedFile,
     clock: options.clock,
-    catalogDir: join(repoRoot, 'catalog'),
+    catalogDir: options.catalogDir ?? join(repoRoot, 'catalog'),
+    meterIntervalMs: options.meterIntervalMs,
     authorizer: createCedarAuthorizer({ policiesDir: join(repoRoot, 'policies') }),
   });
   return Object.assign(platform, {
