@@ -9,7 +9,9 @@ import { type CatalogService, createCatalogService } from './catalog/catalog-ser
 import { type Clock, systemClock } from './clock.ts';
 import { createDatasetService, type DatasetService } from './datasets/dataset-service.ts';
 import { createIdentityService, type IdentityService } from './identity/identity-service.ts';
+import { createNotebookService, type NotebookService } from './notebooks/notebook-service.ts';
 import type { Authorizer } from './ports/authorizer.ts';
+import { createModelService, type ModelService } from './registry/model-service.ts';
 import { createJobRunner, type JobRunner } from './runner/job-runner.ts';
 import { openSecretBox } from './secrets/secret-box.ts';
 import { createSecretService, type SecretService } from './secrets/secret-service.ts';
@@ -51,6 +53,10 @@ export interface Platform {
   admission: ReturnType<typeof createAdmissionController>;
   secrets: SecretService;
   runner: JobRunner;
+  /** The model registry: scanned, immutable versions, aliases, lineage. */
+  models: ModelService;
+  /** Cost-capped Jupyter notebooks (idle stop, max lifetime, egress blocked) and their proxy checks. */
+  notebooks: NotebookService;
   /** Tells workloads where the API is, once the server listens. */
   setServerUrl(url: string): void;
   /** One pass of every controller: approvals expiry, admission, starting and metering jobs. */
@@ -90,10 +96,19 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       authorizer,
       catalog,
       stopRunning: (id, reason) => runner!.stop(id, reason),
+      onAdmitted: () => void runner?.startAdmitted().catch(() => {}),
     });
-    const approvals = createApprovalService({ store, audit, clock, jobs, catalog });
+    const approvals = createApprovalService({
+      store,
+      audit,
+      clock,
+      jobs,
+      catalog,
+      onAdmitted: () => void runner?.startAdmitted().catch(() => {}),
+    });
     const budgets = createBudgetService({ store, audit, clock });
     const admission = createAdmissionController({ store, audit, clock });
+    const models = createModelService({ store, audit, clock, dataDir: config.dataDir });
     runner = createJobRunner({
       store,
       audit,
@@ -105,8 +120,22 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       dataDir: config.dataDir,
       serverUrl: () => serverUrl,
       meterIntervalMs: config.meterIntervalMs,
+      onJobEnded: (job) => models.onJobEnded(job),
     });
     const jobRunner = runner;
+    const notebooks = createNotebookService({
+      store,
+      audit,
+      clock,
+      catalog,
+      identity,
+      authorizer,
+      executor: createLocalExecutor({ clock }),
+      dataDir: config.dataDir,
+      box: openSecretBox(join(config.dataDir, 'secret.key')),
+      serverUrl: () => serverUrl,
+      meterIntervalMs: config.meterIntervalMs,
+    });
     const seed = config.seedFile
       ? await seedDemo({
           store,
@@ -132,6 +161,8 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       admission,
       secrets,
       runner: jobRunner,
+      models,
+      notebooks,
       seed,
       setServerUrl(url) {
         serverUrl = url;
@@ -140,9 +171,11 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
         await approvals.expire();
         await admission.tick();
         await jobRunner.tick();
+        await notebooks.tick();
       },
       async close() {
         await jobRunner.shutdown();
+        await notebooks.close();
         await store.close();
       },
     };

@@ -47,6 +47,7 @@ export function createApprovalService(deps: {
   clock: Clock;
   jobs: JobService;
   catalog: CatalogService;
+  onAdmitted?: () => void;
 }): ApprovalService {
   const { store, audit, clock, jobs, catalog } = deps;
   const db = store.db;
@@ -172,6 +173,7 @@ export function createApprovalService(deps: {
       const { approval, admission } = await decide(actor, id, 'approved', reason);
       if (!admission)
         throw new AppError('conflict', `job ${approval.jobId} is no longer waiting for approval`);
+      if (admission.outcome === 'admitted') deps.onAdmitted?.();
       return { approval, admission };
     },
 

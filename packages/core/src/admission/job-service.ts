@@ -36,6 +36,8 @@ export interface JobServiceDeps {
   catalog: CatalogService;
   /** Called when a running job must stop (the executor's business). */
   stopRunning?: (jobId: string, reason: 'cancelled') => Promise<void>;
+  /** Called after a job was admitted, so the runner can start it at once. */
+  onAdmitted?: () => void;
 }
 
 /** Jobs: submission through admission (policy, approvals, quota, budget), listing, cancelling. */
@@ -454,6 +456,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
           budgetRefusal,
         };
       });
+      if (result.admission.outcome === 'admitted' && !parsed.dryRun) deps.onAdmitted?.();
       if (result.admission.outcome === 'rejected' && !parsed.dryRun) {
         const first = result.admission.reasons[0];
         throw new AppError(

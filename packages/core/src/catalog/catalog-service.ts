@@ -76,7 +76,13 @@ export function createCatalogService(deps: {
   const { store, audit, clock } = deps;
   const db = store.db;
 
+  // Products change rarely and are read on every submission and start: cache them, keyed by name, and
+  // drop the cache whenever this process writes the catalog (the only writer).
+  const cache = new Map<string, Product>();
+
   async function get(name: string): Promise<Product> {
+    const cached = cache.get(name);
+    if (cached) return cached;
     const row = await db.selectFrom('products').selectAll().where('name', '=', name).executeTakeFirst();
     if (!row) {
       const names = (await db.selectFrom('products').select('name').orderBy('name').execute()).map(
@@ -87,7 +93,13 @@ export function createCatalogService(deps: {
         `product '${name}' is not in the catalog; choose one of: ${names.join(', ')} (aicloud catalog list)`,
       );
     }
-    return toProduct(JSON.parse(row.spec) as ProductSpec, row.source as 'file' | 'api', row.updated_at);
+    const product = toProduct(
+      JSON.parse(row.spec) as ProductSpec,
+      row.source as 'file' | 'api',
+      row.updated_at,
+    );
+    cache.set(name, product);
+    return product;
   }
 
   return {
@@ -111,6 +123,7 @@ export function createCatalogService(deps: {
         throw new AppError('forbidden', 'only platform-admins curate the catalog');
       }
       const spec = validateProduct(input, 'product');
+      cache.clear();
       const now = isoNow(clock);
       await db.transaction().execute(async (trx) => {
         const existing = await trx
@@ -139,6 +152,7 @@ export function createCatalogService(deps: {
           details: { spec },
         });
       });
+      cache.clear();
       return get(spec.name);
     },
 
@@ -156,6 +170,7 @@ export function createCatalogService(deps: {
         return validateProduct(raw, `catalog file ${file}`);
       });
       const now = isoNow(clock);
+      cache.clear();
       await db.transaction().execute(async (trx) => {
         for (const spec of specs) {
           const existing = await trx
@@ -186,6 +201,7 @@ export function createCatalogService(deps: {
           });
         }
       });
+      cache.clear();
       return specs.length;
     },
   };

@@ -38,6 +38,8 @@ export interface JobRunnerDeps {
 export interface JobRunner {
   /** Re-attaches every job the store believes is running (call once at start). */
   recover(): Promise<void>;
+  /** Starts admitted jobs now (called right after an admission, so jobs need not wait for the next tick). */
+  startAdmitted(): Promise<void>;
   /** Starts admitted jobs that fit on free GPUs and accrues running ones into the ledger. */
   tick(): Promise<void>;
   /** Stops a running job (cancel path: SIGTERM, grace, SIGKILL). */
@@ -263,12 +265,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     },
   ): Promise<void> {
     const ended = await db.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom('jobs')
-        .selectAll()
-        .where('id', '=', jobId)
-        .where('status', '=', 'running')
-        .executeTakeFirst();
+      const row = await lockedJob(trx, jobId).executeTakeFirst();
       if (!row) return null;
       await meter(trx, row, end.endedAt);
       const metered = await trx
@@ -402,6 +399,44 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     if (rows.length > 0) await db.insertInto('job_metrics').values(rows).execute();
   }
 
+  async function startAllAdmitted(): Promise<void> {
+    const admitted = await db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('status', '=', 'admitted')
+      .orderBy('admitted_at')
+      .orderBy('id')
+      .execute();
+    for (const row of admitted) {
+      if (executors[row.executor]) await start(row);
+    }
+  }
+
+  // One start pass at a time; a kick during a pass makes it run once more, so no admission waits for the next tick.
+  let startPass: Promise<void> | null = null;
+  let again = false;
+  function startAdmitted(): Promise<void> {
+    if (startPass) {
+      again = true;
+      return startPass;
+    }
+    startPass = (async () => {
+      do {
+        again = false;
+        await startAllAdmitted();
+      } while (again);
+    })().finally(() => {
+      startPass = null;
+    });
+    return startPass;
+  }
+
+  /** Selects a job row for update inside a transaction (a row lock on PostgreSQL; SQLite serializes writers). */
+  function lockedJob(trx: Transaction<Database>, jobId: string) {
+    const query = trx.selectFrom('jobs').selectAll().where('id', '=', jobId).where('status', '=', 'running');
+    return store.dialect === 'postgres' ? query.forUpdate() : query;
+  }
+
   return {
     async recover() {
       const running = await db.selectFrom('jobs').selectAll().where('status', '=', 'running').execute();
@@ -445,17 +480,10 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       }
     },
 
+    startAdmitted,
+
     async tick() {
-      const admitted = await db
-        .selectFrom('jobs')
-        .selectAll()
-        .where('status', '=', 'admitted')
-        .orderBy('admitted_at')
-        .orderBy('id')
-        .execute();
-      for (const row of admitted) {
-        if (executors[row.executor]) await start(row);
-      }
+      await startAdmitted();
       const now = clock.now();
       const due = new Date(now - meterInterval).toISOString();
       const running = await db
@@ -466,12 +494,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         .execute();
       for (const row of running) {
         await db.transaction().execute(async (trx) => {
-          const current = await trx
-            .selectFrom('jobs')
-            .selectAll()
-            .where('id', '=', row.id)
-            .where('status', '=', 'running')
-            .executeTakeFirst();
+          const current = await lockedJob(trx, row.id).executeTakeFirst();
           if (current) await meter(trx, current, now);
         });
       }
