@@ -3,12 +3,16 @@ import { exitCodeOf } from '@aicloud/contracts';
 import { Command, CommanderError } from 'commander';
 import { approvalsCommand } from './commands/approvals.ts';
 import { auditCommand } from './commands/audit.ts';
+import { billCommand } from './commands/bill.ts';
 import { budgetsCommand } from './commands/budgets.ts';
 import { catalogCommand } from './commands/catalog.ts';
 import { createCommand } from './commands/create-job.ts';
 import { datasetsCommand } from './commands/datasets.ts';
+import { deployCommand, endpointsCommand, keysCommand } from './commands/endpoints.ts';
 import { jobsCommand } from './commands/jobs.ts';
 import { loginCommand } from './commands/login.ts';
+import { lineageCommand, modelsCommand } from './commands/models.ts';
+import { notebooksCommand } from './commands/notebooks.ts';
 import { policyCommand } from './commands/policy.ts';
 import { secretsCommand } from './commands/secrets.ts';
 import { teamsCommand } from './commands/teams.ts';
@@ -24,6 +28,8 @@ export function buildProgram(): Command {
       'aicloud: the self-service AI developer platform (jobs, notebooks, models, endpoints, spend)',
     )
     .version('0.1.0')
+    // Program options only before the subcommand, so `deploy model --version 5` is the model version.
+    .enablePositionalOptions()
     .showHelpAfterError('(add --help for usage)')
     .addHelpText(
       'after',
@@ -44,11 +50,18 @@ Environment: AICLOUD_URL and AICLOUD_TOKEN override the saved login.`,
   program.addCommand(datasetsCommand());
   program.addCommand(createCommand());
   program.addCommand(jobsCommand());
+  program.addCommand(notebooksCommand());
   program.addCommand(approvalsCommand());
   program.addCommand(budgetsCommand());
+  program.addCommand(deployCommand());
+  program.addCommand(endpointsCommand());
+  program.addCommand(keysCommand());
+  program.addCommand(billCommand());
   program.addCommand(policyCommand());
   program.addCommand(secretsCommand());
   program.addCommand(auditCommand());
+  program.addCommand(modelsCommand());
+  program.addCommand(lineageCommand());
   return program;
 }
 

@@ -2,6 +2,7 @@ import { type ErrorBody, type ErrorCode, httpStatusOf } from '@aicloud/contracts
 import { AppError } from '@aicloud/core';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
+import { isOpenAIPath, sendOpenAIError } from './routes/openai-routes.ts';
 
 /** Turns anything thrown into the one error body; unexpected errors are logged and answered as `internal`. */
 export function toErrorBody(
@@ -50,6 +51,17 @@ export function toErrorBody(
 
 /** Fastify error handler that answers with the one error body. */
 export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  if (isOpenAIPath(request.url) && !request.actor) {
+    // Malformed JSON and oversized bodies on the data plane get OpenAI's error shape.
+    const { status, body } = toErrorBody(error, request.id);
+    reply.hijack();
+    sendOpenAIError(reply, {
+      status: status >= 500 ? 500 : status,
+      retryAfter: null,
+      body: () => ({ error: { message: body.error.message, type: status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: null } }),
+    });
+    return;
+  }
   const { status, body, expected } = toErrorBody(error, request.id);
   if (!expected) request.log.error({ err: error }, 'unexpected error');
   reply.status(status).send(body);

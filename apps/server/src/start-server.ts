@@ -81,6 +81,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   platform.setServerUrl(url);
   // Re-attach what was running before a restart, then keep the controllers going.
   await platform.runner.recover();
+  await platform.replicas.recover();
   const stopControllers = startControllerLoop(platform, options.tickIntervalMs ?? 1000, (message) =>
     process.stderr.write(`${message}\n`),
   );

@@ -5,8 +5,18 @@ import {
   type AuditQuery,
   type AuditRecord,
   type AuditVerifyResult,
+  type Bill,
+  type BillQuery,
+  type BillRowsQuery,
   type Budget,
+  type CreatedKey,
+  type CreateKeyRequest,
+  type DeployModelRequest,
+  type Endpoint,
+  type EndpointKey,
+  type BudgetAlert,
   type CreatedToken,
+  type CreateNotebookRequest,
   type CreatePolicyExceptionRequest,
   type CreateTokenRequest,
   type Dataset,
@@ -15,13 +25,24 @@ import {
   type JobDecision,
   type JobMetrics,
   type JobQuery,
+  type LedgerRow,
+  type Model,
+  type ModelDetail,
+  type ModelLineage,
+  type ModelVersion,
+  type Notebook,
+  type NotebookLoginUrl,
+  type NotebookQuery,
   type PolicyException,
   type Product,
   type RegisterDatasetRequest,
+  type RegisterModelRequest,
   type SecretInfo,
   type SubmitJobRequest,
   type SubmitJobResponse,
   type Team,
+  type TeamsBill,
+  type TeamsBillQuery,
   type TokenInfo,
   type WhoAmI,
 } from '@aicloud/contracts';
@@ -173,6 +194,17 @@ export function createClient(options: ClientOptions) {
           offset: options.offset,
         }),
     },
+    notebooks: {
+      create: (notebook: CreateNotebookRequest) => request<Notebook>('POST', '/v1/notebooks', notebook),
+      list: (query: Partial<NotebookQuery> = {}) =>
+        request<{ items: Notebook[] }>('GET', '/v1/notebooks', undefined, query),
+      get: (id: string) => request<Notebook>('GET', `/v1/notebooks/${encodeURIComponent(id)}`),
+      stop: (id: string) => request<Notebook>('POST', `/v1/notebooks/${encodeURIComponent(id)}/stop`),
+      snooze: (id: string) => request<Notebook>('POST', `/v1/notebooks/${encodeURIComponent(id)}/snooze`),
+      /** A one-time login URL for the browser (valid 60 s). */
+      loginUrl: (id: string) =>
+        request<NotebookLoginUrl>('POST', `/v1/notebooks/${encodeURIComponent(id)}/login-url`),
+    },
     approvals: {
       list: (status?: Approval['status']) =>
         request<{ items: Approval[] }>('GET', '/v1/approvals', undefined, { status }),
@@ -206,6 +238,19 @@ export function createClient(options: ClientOptions) {
           `/v1/teams/${encodeURIComponent(team)}/secrets/${encodeURIComponent(name)}`,
         ),
     },
+    endpoints: {
+      deploy: (deployment: DeployModelRequest) => request<Endpoint>('POST', '/v1/endpoints', deployment),
+      list: () => request<{ items: Endpoint[] }>('GET', '/v1/endpoints'),
+      get: (name: string) => request<Endpoint>('GET', `/v1/endpoints/${encodeURIComponent(name)}`),
+      scale: (name: string, scale: { minReplicas?: number; maxReplicas?: number }) =>
+        request<Endpoint>('POST', `/v1/endpoints/${encodeURIComponent(name)}/scale`, scale),
+      delete: (name: string) => request<Endpoint>('DELETE', `/v1/endpoints/${encodeURIComponent(name)}`),
+    },
+    keys: {
+      create: (key: CreateKeyRequest) => request<CreatedKey>('POST', '/v1/keys', key),
+      list: (endpoint?: string) => request<{ items: EndpointKey[] }>('GET', '/v1/keys', undefined, { endpoint }),
+      revoke: (id: string) => request<EndpointKey>('DELETE', `/v1/keys/${encodeURIComponent(id)}`),
+    },
     budgets: {
       show: (team: string) =>
         request<{ budget: Budget | null }>('GET', `/v1/budgets/${encodeURIComponent(team)}`),
@@ -218,6 +263,65 @@ export function createClient(options: ClientOptions) {
           ceiling?: number | null;
         },
       ) => request<Budget>('PUT', `/v1/budgets/${encodeURIComponent(team)}`, budget),
+    },
+    models: {
+      list: (team?: string) => request<{ items: Model[] }>('GET', '/v1/models', undefined, { team }),
+      register: (model: RegisterModelRequest) => request<ModelVersion>('POST', '/v1/models', model),
+      show: (name: string, team?: string) =>
+        request<ModelDetail>('GET', `/v1/models/${encodeURIComponent(name)}`, undefined, { team }),
+      versions: (name: string, team?: string) =>
+        request<{ items: ModelVersion[] }>(
+          'GET',
+          `/v1/models/${encodeURIComponent(name)}/versions`,
+          undefined,
+          {
+            team,
+          },
+        ),
+      version: (name: string, version: number | string, team?: string) =>
+        request<ModelVersion>(
+          'GET',
+          `/v1/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(String(version))}`,
+          undefined,
+          { team },
+        ),
+      setAlias: (name: string, alias: string, version: number, team?: string) =>
+        request<Model>(
+          'PUT',
+          `/v1/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`,
+          { version },
+          { team },
+        ),
+      /** The chain dataset → job → model version → endpoints; `version` is a number or an alias. */
+      lineage: (name: string, version: number | string, team?: string) =>
+        request<ModelLineage>(
+          'GET',
+          `/v1/lineage/models/${encodeURIComponent(name)}/${encodeURIComponent(String(version))}`,
+          undefined,
+          { team },
+        ),
+    },
+    bill: {
+      /** A team's bill (or every team you see): totals, breakdown, budget, forecast. */
+      get: (query: Omit<BillQuery, 'format'> = {}) => request<Bill>('GET', '/v1/bill', undefined, query),
+      /** The same bill as csv text for finance. */
+      csv: async (query: Omit<BillQuery, 'format'> = {}) => {
+        let text = '';
+        for await (const chunk of stream('/v1/bill.csv', query)) text += chunk;
+        return text;
+      },
+      /** Every team side by side. */
+      teams: (query: TeamsBillQuery = {}) => request<TeamsBill>('GET', '/v1/bill/teams', undefined, query),
+      teamsCsv: async (query: TeamsBillQuery = {}) => {
+        let text = '';
+        for await (const chunk of stream('/v1/bill/teams', { ...query, format: 'csv' })) text += chunk;
+        return text;
+      },
+      /** The ledger rows behind a bill line. */
+      rows: (query: BillRowsQuery) =>
+        request<{ items: LedgerRow[] }>('GET', '/v1/bill/rows', undefined, query),
+      alerts: (team: string) =>
+        request<{ items: BudgetAlert[] }>('GET', `/v1/budgets/${encodeURIComponent(team)}/alerts`),
     },
     audit: {
       list: (query: Partial<AuditQuery> = {}) =>

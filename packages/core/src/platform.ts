@@ -4,12 +4,18 @@ import { createAdmissionController } from './admission/admission-controller.ts';
 import { type ApprovalService, createApprovalService } from './admission/approval-service.ts';
 import { createJobService, type JobService } from './admission/job-service.ts';
 import { type AuditService, createAuditService } from './audit/audit-service.ts';
+import { budgetAlertTick } from './billing/budget-alerts.ts';
 import { type BudgetService, createBudgetService } from './billing/budget-service.ts';
+import { storageTick } from './billing/storage-meter.ts';
 import { type CatalogService, createCatalogService } from './catalog/catalog-service.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { createDatasetService, type DatasetService } from './datasets/dataset-service.ts';
 import { createIdentityService, type IdentityService } from './identity/identity-service.ts';
 import { createNotebookService, type NotebookService } from './notebooks/notebook-service.ts';
+import { createEndpointService, type EndpointService } from './serving/endpoint-service.ts';
+import { createGateway, type Gateway } from './serving/gateway.ts';
+import { createReplicaPool, type ReplicaPool } from './serving/replica-pool.ts';
+import { runtimeTemplates } from './serving/runtimes.ts';
 import type { Authorizer } from './ports/authorizer.ts';
 import { createModelService, type ModelService } from './registry/model-service.ts';
 import { createJobRunner, type JobRunner } from './runner/job-runner.ts';
@@ -35,6 +41,10 @@ export interface PlatformConfig {
   executors?: Record<string, Executor>;
   /** How often running work accrues into the ledger (default 30 s). */
   meterIntervalMs?: number;
+  /** Where the repository is (for the example model server's runtime); defaults to this checkout. */
+  repoRoot?: string;
+  /** How long a request waits for a replica to start (default 120 s). */
+  coldStartTimeoutMs?: number;
 }
 
 /** The services of one running platform, wired together. */
@@ -57,6 +67,11 @@ export interface Platform {
   models: ModelService;
   /** Cost-capped Jupyter notebooks (idle stop, max lifetime, egress blocked) and their proxy checks. */
   notebooks: NotebookService;
+  /** Private OpenAI-compatible endpoints, their replicas and keys. */
+  endpoints: EndpointService;
+  replicas: ReplicaPool;
+  /** The OpenAI-compatible data plane. */
+  gateway: Gateway;
   /** Tells workloads where the API is, once the server listens. */
   setServerUrl(url: string): void;
   /** One pass of every controller: approvals expiry, admission, starting and metering jobs. */
@@ -136,6 +151,30 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       serverUrl: () => serverUrl,
       meterIntervalMs: config.meterIntervalMs,
     });
+    const runtimes = runtimeTemplates(config.repoRoot ?? join(import.meta.dirname, '../../..'));
+    const replicas = createReplicaPool({
+      store,
+      audit,
+      clock,
+      catalog,
+      executor: createLocalExecutor({ clock }),
+      dataDir: config.dataDir,
+      runtimes,
+      meterIntervalMs: config.meterIntervalMs,
+      coldStartTimeoutMs: config.coldStartTimeoutMs,
+    });
+    const gateway = createGateway({ store, clock, pool: replicas });
+    const endpoints = createEndpointService({
+      store,
+      audit,
+      clock,
+      catalog,
+      models,
+      pool: replicas,
+      runtimes,
+      publicUrl: () => serverUrl,
+      onKeyRevoked: (hash) => gateway.forgetKey(hash),
+    });
     const seed = config.seedFile
       ? await seedDemo({
           store,
@@ -163,6 +202,9 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       runner: jobRunner,
       models,
       notebooks,
+      endpoints,
+      replicas,
+      gateway,
       seed,
       setServerUrl(url) {
         serverUrl = url;
@@ -172,10 +214,17 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
         await admission.tick();
         await jobRunner.tick();
         await notebooks.tick();
+        await replicas.tick();
+        await gateway.flush();
+        await storageTick({ store, clock, dataDir: config.dataDir });
+        await budgetAlertTick({ store, audit, clock, stopJob: (id) => jobRunner.stop(id, 'cancelled') });
       },
       async close() {
         await jobRunner.shutdown();
         await notebooks.close();
+        await gateway.flush().catch(() => {});
+        await gateway.close();
+        await replicas.shutdown();
         await store.close();
       },
     };

@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, PostgresAdapter, sql } from 'kysely';
 
 // Migrations are code, ordered by name, and never edited once shipped: add a new one instead.
 const migrations: Record<string, Migration> = {
@@ -236,6 +236,252 @@ const migrations: Record<string, Migration> = {
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('updated_at', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('secrets_pk', ['team', 'name'])
+        .execute();
+    },
+  },
+  '0003_notebooks': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('notebooks')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('owner', 'text', (c) => c.notNull())
+        .addColumn('product', 'text', (c) => c.notNull())
+        .addColumn('gpus', 'integer', (c) => c.notNull())
+        .addColumn('gpu_type', 'text')
+        .addColumn('gpu_indexes', 'text', (c) => c.notNull())
+        .addColumn('egress', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('host', 'text')
+        .addColumn('port', 'integer')
+        .addColumn('token_sealed', 'text', (c) => c.notNull())
+        .addColumn('netns', 'text')
+        .addColumn('work_dir', 'text', (c) => c.notNull())
+        .addColumn('rate_micros', 'bigint', (c) => c.notNull())
+        .addColumn('estimate_micros', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text')
+        .addColumn('last_activity_at', 'text')
+        .addColumn('idle_timeout_s', 'integer', (c) => c.notNull())
+        .addColumn('max_lifetime_s', 'integer', (c) => c.notNull())
+        .addColumn('warned_at', 'text')
+        .addColumn('warning', 'text')
+        .addColumn('snoozed_until', 'text')
+        .addColumn('stopped_at', 'text')
+        .addColumn('stop_reason', 'text')
+        .addColumn('stop_message', 'text')
+        .addColumn('metered_until', 'text')
+        .addColumn('cost_micros', 'bigint', (c) => c.notNull())
+        .addColumn('external_id', 'text')
+        .execute();
+      await db.schema
+        .createIndex('notebooks_team_status')
+        .on('notebooks')
+        .columns(['team', 'status'])
+        .execute();
+      await db.schema.createIndex('notebooks_status').on('notebooks').column('status').execute();
+    },
+  },
+  '0004_models': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('models')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('models_team_name')
+        .on('models')
+        .columns(['team', 'name'])
+        .unique()
+        .execute();
+      await db.schema
+        .createTable('model_versions')
+        .addColumn('model_id', 'text', (c) => c.notNull().references('models.id'))
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('runtime', 'text', (c) => c.notNull())
+        .addColumn('files', 'text', (c) => c.notNull())
+        .addColumn('digest', 'text')
+        .addColumn('artifact_dir', 'text')
+        .addColumn('metrics', 'text', (c) => c.notNull())
+        .addColumn('tags', 'text', (c) => c.notNull())
+        .addColumn('scan', 'text', (c) => c.notNull())
+        .addColumn('scan_verdict', 'text', (c) => c.notNull())
+        .addColumn('trust_remote_code', 'integer', (c) => c.notNull())
+        .addColumn('lineage', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('model_versions_pk', ['model_id', 'version'])
+        .execute();
+      await db.schema
+        .createTable('model_aliases')
+        .addColumn('model_id', 'text', (c) => c.notNull().references('models.id'))
+        .addColumn('alias', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('updated_by', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('model_aliases_pk', ['model_id', 'alias'])
+        .execute();
+    },
+  },
+  '0005_billing': {
+    async up(db: Kysely<unknown>) {
+      const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+      // The all-teams summary and the burn rate read a window across teams: index-only on this.
+      await db.schema
+        .createIndex('usage_ledger_window')
+        .on('usage_ledger')
+        .columns(['window_start', 'team', 'category', 'cost_micros'])
+        .execute();
+      // Spend per team, UTC day (of window_start), category, user, workload, resource and unit, kept
+      // equal to the ledger by triggers: whole days of a bill are read here, partial days from the ledger.
+      const key = ['team', 'day', 'category', 'user_name', 'source_kind', 'source_id', 'resource', 'unit'];
+      await db.schema
+        .createTable('usage_daily')
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('day', 'text', (c) => c.notNull())
+        .addColumn('category', 'text', (c) => c.notNull())
+        .addColumn('user_name', 'text', (c) => c.notNull())
+        .addColumn('source_kind', 'text', (c) => c.notNull())
+        .addColumn('source_id', 'text', (c) => c.notNull())
+        .addColumn('resource', 'text', (c) => c.notNull())
+        .addColumn('unit', 'text', (c) => c.notNull())
+        .addColumn('project', 'text')
+        .addColumn('quantity', 'double precision', (c) => c.notNull())
+        .addColumn('cost_micros', 'bigint', (c) => c.notNull())
+        .addColumn('row_count', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('usage_daily_pk', key as ['team'])
+        .execute();
+      await db.schema
+        .createIndex('usage_daily_day')
+        .on('usage_daily')
+        .columns(['day', 'team', 'category', 'cost_micros'])
+        .execute();
+      await sql
+        .raw(`insert into usage_daily (${key.join(', ')}, project, quantity, cost_micros, row_count)
+          select team, substr(window_start, 1, 10), category, user_name, source_kind, source_id, resource, unit,
+            max(project), sum(quantity), sum(cost_micros), count(*)
+          from usage_ledger
+          group by team, substr(window_start, 1, 10), category, user_name, source_kind, source_id, resource, unit`)
+        .execute(db);
+      const add = (row: 'new' | 'old', sign: '+' | '-') => `
+        insert into usage_daily (${key.join(', ')}, project, quantity, cost_micros, row_count)
+        values (${row}.team, substr(${row}.window_start, 1, 10), ${row}.category, ${row}.user_name,
+          ${row}.source_kind, ${row}.source_id, ${row}.resource, ${row}.unit, ${row}.project,
+          ${sign}${row}.quantity, ${sign}${row}.cost_micros, ${sign}1)
+        on conflict (${key.join(', ')}) do update set
+          quantity = usage_daily.quantity + excluded.quantity,
+          cost_micros = usage_daily.cost_micros + excluded.cost_micros,
+          row_count = usage_daily.row_count + excluded.row_count;`;
+      if (postgres) {
+        await sql
+          .raw(`create function usage_daily_sync() returns trigger language plpgsql as $$
+            begin
+              if tg_op in ('UPDATE', 'DELETE') then ${add('old', '-')} end if;
+              if tg_op in ('INSERT', 'UPDATE') then ${add('new', '+')} end if;
+              return null;
+            end $$`)
+          .execute(db);
+        await sql
+          .raw(`create trigger usage_ledger_daily after insert or update or delete on usage_ledger
+            for each row execute function usage_daily_sync()`)
+          .execute(db);
+      } else {
+        await sql
+          .raw(
+            `create trigger usage_ledger_daily_insert after insert on usage_ledger begin ${add('new', '+')} end`,
+          )
+          .execute(db);
+        await sql
+          .raw(
+            `create trigger usage_ledger_daily_delete after delete on usage_ledger begin ${add('old', '-')} end`,
+          )
+          .execute(db);
+        await sql
+          .raw(
+            `create trigger usage_ledger_daily_update after update on usage_ledger begin ${add('old', '-')} ${add('new', '+')} end`,
+          )
+          .execute(db);
+      }
+      // Budget alerts: one per team, budget period and threshold (50, 80, 100 or soft).
+      await db.schema
+        .createTable('budget_alerts')
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('period_start', 'text', (c) => c.notNull())
+        .addColumn('threshold', 'text', (c) => c.notNull())
+        .addColumn('fired_at', 'text', (c) => c.notNull())
+        .addColumn('spent_micros', 'bigint', (c) => c.notNull())
+        .addColumn('max_budget_micros', 'bigint', (c) => c.notNull())
+        .addColumn('delivery', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('budget_alerts_pk', ['team', 'period_start', 'threshold'])
+        .execute();
+      // Hours of storage already accrued into the ledger, so an hour is never charged twice.
+      await db.schema
+        .createTable('storage_meter_hours')
+        .addColumn('hour_start', 'text', (c) => c.primaryKey())
+        .addColumn('bytes', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+  '0006_endpoints': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('endpoints')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('model_id', 'text', (c) => c.notNull())
+        .addColumn('model_name', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('runtime', 'text', (c) => c.notNull())
+        .addColumn('artifact_dir', 'text', (c) => c.notNull())
+        .addColumn('product', 'text', (c) => c.notNull())
+        .addColumn('gpus', 'integer', (c) => c.notNull())
+        .addColumn('gpu_type', 'text')
+        .addColumn('min_replicas', 'integer', (c) => c.notNull())
+        .addColumn('max_replicas', 'integer', (c) => c.notNull())
+        .addColumn('target_concurrency', 'integer', (c) => c.notNull())
+        .addColumn('idle_timeout_s', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('deleted_at', 'text')
+        .execute();
+      await db.schema
+        .createTable('endpoint_keys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('endpoint_id', 'text', (c) => c.notNull())
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('prefix', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull().unique())
+        .addColumn('rpm', 'integer')
+        .addColumn('tpm', 'integer')
+        .addColumn('max_tokens_per_period', 'bigint')
+        .addColumn('period', 'text')
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text')
+        .execute();
+      await db.schema
+        .createTable('endpoint_replicas')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('endpoint_id', 'text', (c) => c.notNull())
+        .addColumn('port', 'integer', (c) => c.notNull())
+        .addColumn('external_id', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('gpu_indexes', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('ready_at', 'text')
+        .addColumn('stopped_at', 'text')
+        .addColumn('metered_until', 'text')
+        .addColumn('cold_start_ms', 'double precision')
         .execute();
     },
   },

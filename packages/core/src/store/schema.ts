@@ -150,4 +150,168 @@ export interface Database {
     created_at: string;
     updated_at: string;
   };
+  notebooks: {
+    /** `nb_…`. */
+    id: string;
+    name: string;
+    team: string;
+    owner: string;
+    product: string;
+    gpus: number;
+    gpu_type: string | null;
+    /** JSON array of GPU device indexes. */
+    gpu_indexes: string;
+    /** `blocked` (own network namespace) or `allowed`. */
+    egress: string;
+    /** `starting`, `running`, `stopping`, `stopped` or `failed`. */
+    status: string;
+    /** The address Jupyter listens on: 127.0.0.1, or the inside end of the notebook's veth pair. */
+    host: string | null;
+    port: number | null;
+    /** Jupyter's token, sealed with the platform's secret key; only the proxy ever opens it. */
+    token_sealed: string;
+    /** The network namespace (`aic-…`) of an egress-blocked notebook. */
+    netns: string | null;
+    work_dir: string;
+    /** Micro-dollars per GPU-hour (or instance-hour) at creation. */
+    rate_micros: number;
+    estimate_micros: number;
+    created_at: string;
+    started_at: string | null;
+    last_activity_at: string | null;
+    idle_timeout_s: number;
+    max_lifetime_s: number;
+    warned_at: string | null;
+    /** `idle` or `max_lifetime`: which stop the warning announced. */
+    warning: string | null;
+    snoozed_until: string | null;
+    stopped_at: string | null;
+    /** `user`, `idle`, `max_lifetime`, `exited`, `start_failed`, `lost`. */
+    stop_reason: string | null;
+    stop_message: string | null;
+    metered_until: string | null;
+    cost_micros: number;
+    external_id: string | null;
+  };
+  models: {
+    /** `mdl_…`. */
+    id: string;
+    /** Unique per team. */
+    name: string;
+    team: string;
+    created_by: string;
+    created_at: string;
+  };
+  /** Immutable: a row is never updated once written. */
+  model_versions: {
+    model_id: string;
+    version: number;
+    /** `job:<id>`, `path:<local path>` or `hf://org/name@revision`. */
+    source: string;
+    /** The runtime that serves it: `aicloud-tiny`, `vllm`, `llama.cpp`, … */
+    runtime: string;
+    /** JSON array of { path, sha256, size }. */
+    files: string;
+    /** sha256 over the file list: names the content-addressed copy. Null when nothing was fetched. */
+    digest: string | null;
+    /** The content-addressed copy under `<dataDir>/artifacts/`; null when nothing was fetched. */
+    artifact_dir: string | null;
+    /** JSON object name → number. */
+    metrics: string;
+    /** JSON object name → text. */
+    tags: string;
+    /** JSON of the scanner's result. */
+    scan: string;
+    /** `passed`, `needs_review`, `blocked` or `quarantined`. */
+    scan_verdict: string;
+    trust_remote_code: number;
+    /** JSON { datasets: string[], jobId: string | null }. */
+    lineage: string;
+    created_by: string;
+    created_at: string;
+  };
+  model_aliases: {
+    model_id: string;
+    alias: string;
+    version: number;
+    updated_by: string;
+    updated_at: string;
+  };
+  /** usage_ledger summed per team, UTC day of window_start, category, user, workload, resource and unit (triggers). */
+  usage_daily: {
+    team: string;
+    day: string;
+    category: string;
+    user_name: string;
+    source_kind: string;
+    source_id: string;
+    resource: string;
+    unit: string;
+    project: string | null;
+    quantity: number;
+    cost_micros: number;
+    row_count: number;
+  };
+  /** One row per team, budget period and threshold (`50`, `80`, `100`, `soft`): an alert fires once. */
+  budget_alerts: {
+    team: string;
+    period_start: string;
+    threshold: string;
+    fired_at: string;
+    spent_micros: number;
+    max_budget_micros: number;
+    /** `none` (no webhook), `queued`, `delivered` or `failed`. */
+    delivery: string;
+  };
+  /** Hours of storage already accrued into the ledger. */
+  storage_meter_hours: { hour_start: string; bytes: number; created_at: string };
+  endpoints: {
+    id: string;
+    name: string;
+    team: string;
+    model_id: string;
+    model_name: string;
+    version: number;
+    runtime: string;
+    artifact_dir: string;
+    product: string;
+    gpus: number;
+    gpu_type: string | null;
+    min_replicas: number;
+    max_replicas: number;
+    target_concurrency: number;
+    idle_timeout_s: number;
+    status: string;
+    created_by: string;
+    created_at: string;
+    deleted_at: string | null;
+  };
+  endpoint_keys: {
+    id: string;
+    endpoint_id: string;
+    team: string;
+    name: string;
+    prefix: string;
+    hash: string;
+    rpm: number | null;
+    tpm: number | null;
+    max_tokens_per_period: number | null;
+    period: string | null;
+    created_by: string;
+    created_at: string;
+    revoked_at: string | null;
+  };
+  endpoint_replicas: {
+    id: string;
+    endpoint_id: string;
+    port: number;
+    external_id: string | null;
+    status: string;
+    gpu_indexes: string;
+    started_at: string;
+    ready_at: string | null;
+    stopped_at: string | null;
+    metered_until: string | null;
+    cold_start_ms: number | null;
+  };
 }

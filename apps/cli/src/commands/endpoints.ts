@@ -1,0 +1,235 @@
+import type { Endpoint } from '@aicloud/contracts';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { client } from '../context.ts';
+import { outputFormat, print, table } from '../output.ts';
+
+const outputOption = () => new Option('-o, --output <format>', 'table or json').default('table');
+
+function count(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('must be a whole number');
+  return parsed;
+}
+
+const ms = (value: number | null) => (value === null ? '-' : `${value.toFixed(1)} ms`);
+
+/** The detail view of one endpoint. */
+export function endpointText(endpoint: Endpoint): string {
+  const { stats } = endpoint;
+  return [
+    `${endpoint.name}: ${endpoint.model} version ${endpoint.version} (${endpoint.runtime}) for ${endpoint.team}`,
+    `  status           ${endpoint.status}`,
+    `  replicas         ${endpoint.replicas.length} (min ${endpoint.minReplicas}, max ${endpoint.maxReplicas}, target concurrency ${endpoint.targetConcurrency}, idle stop after ${endpoint.idleTimeoutSeconds}s)`,
+    `  requests         ${stats.requests} (${stats.errors} errors, ${stats.inFlight} in flight)`,
+    `  latency          p50 ${ms(stats.latencyP50Ms)}, p99 ${ms(stats.latencyP99Ms)}`,
+    `  first token      p50 ${ms(stats.timeToFirstTokenP50Ms)}`,
+    `  tokens           ${stats.tokensIn} in, ${stats.tokensOut} out, ${stats.tokensPerSecond === null ? '-' : stats.tokensPerSecond.toFixed(1)} tokens/s`,
+    `  cold starts      ${stats.coldStarts}${stats.lastColdStartMs === null ? '' : ` (last ${(stats.lastColdStartMs / 1000).toFixed(2)} s)`}`,
+    `  base URL         ${endpoint.url}  (model: "${endpoint.name}")`,
+  ].join('\n');
+}
+
+/** `aicloud deploy model …`. */
+export function deployCommand(): Command {
+  const deploy = new Command('deploy').description('deploy models as private OpenAI-compatible endpoints');
+  deploy
+    .command('model')
+    .description('scan-checked, policy-checked deployment of a model version behind keys')
+    .requiredOption('--name <model>', 'the registered model')
+    .requiredOption('--version <version>', 'a version number or an alias (champion)')
+    .option('--endpoint <name>', 'endpoint name (default: the model name)')
+    .addOption(
+      new Option('--endpoint-type <type>', 'real-time endpoint product')
+        .choices(['real-time'])
+        .default('real-time'),
+    )
+    .option('--scale-to-zero', 'no replica while idle; the first request waits for one to start', false)
+    .option('--min-replicas <n>', 'replicas kept running (0 with --scale-to-zero)', count)
+    .option('--max-replicas <n>', 'the most replicas under load', count, 1)
+    .option('--target-concurrency <n>', 'requests per replica before another starts', count, 4)
+    .option('--idle-timeout <duration>', 'stop idle replicas after this long (default: the product’s, 15m)')
+    .option('--team <team>', 'the model’s team, if you are in several')
+    .addOption(outputOption())
+    .action(
+      async (options: {
+        name: string;
+        version: string;
+        endpoint?: string;
+        scaleToZero: boolean;
+        minReplicas?: number;
+        maxReplicas: number;
+        targetConcurrency: number;
+        idleTimeout?: string;
+        team?: string;
+        output: string;
+      }) => {
+        const format = outputFormat(options.output);
+        const endpoint = await client().endpoints.deploy({
+          model: options.name,
+          version: /^\d+$/.test(options.version) ? Number(options.version) : options.version,
+          ...(options.endpoint ? { name: options.endpoint } : {}),
+          scaleToZero: options.scaleToZero,
+          minReplicas: options.scaleToZero ? 0 : (options.minReplicas ?? 1),
+          maxReplicas: options.maxReplicas,
+          targetConcurrency: options.targetConcurrency,
+          ...(options.idleTimeout ? { idleTimeout: options.idleTimeout } : {}),
+          ...(options.team ? { team: options.team } : {}),
+        });
+        print(format, endpoint, () =>
+          [
+            `Deployed ${endpoint.model} version ${endpoint.version} as endpoint ${endpoint.name}${endpoint.minReplicas === 0 ? ' (scaled to zero until the first request)' : ''}.`,
+            'Next:',
+            `  aicloud keys create --endpoint ${endpoint.name}`,
+            `  curl ${endpoint.url}/chat/completions -H "Authorization: Bearer $KEY" -H 'content-type: application/json' -d '{"model":"${endpoint.name}","messages":[{"role":"user","content":"What is a force majeure clause?"}]}'`,
+            `  aicloud endpoints show ${endpoint.name}`,
+          ].join('\n'),
+        );
+      },
+    );
+  return deploy;
+}
+
+/** `aicloud endpoints list|show|scale|delete`. */
+export function endpointsCommand(): Command {
+  const endpoints = new Command('endpoints').description('deployed endpoints');
+  endpoints
+    .command('list')
+    .description("your teams' endpoints")
+    .addOption(outputOption())
+    .action(async (options: { output: string }) => {
+      const format = outputFormat(options.output);
+      const { items } = await client().endpoints.list();
+      print(format, items, () =>
+        table(
+          ['NAME', 'MODEL', 'VERSION', 'TEAM', 'STATUS', 'REPLICAS', 'REQUESTS', 'P50', 'P99', 'COLD STARTS'],
+          items.map((item) => [
+            item.name,
+            item.model,
+            item.version,
+            item.team,
+            item.status,
+            `${item.replicas.length}/${item.minReplicas}-${item.maxReplicas}`,
+            item.stats.requests,
+            ms(item.stats.latencyP50Ms),
+            ms(item.stats.latencyP99Ms),
+            item.stats.coldStarts,
+          ]),
+        ),
+      );
+    });
+  endpoints
+    .command('show')
+    .description('one endpoint with its live numbers')
+    .argument('<name>')
+    .addOption(outputOption())
+    .action(async (name: string, options: { output: string }) => {
+      const format = outputFormat(options.output);
+      const endpoint = await client().endpoints.get(name);
+      print(format, endpoint, () => endpointText(endpoint));
+    });
+  endpoints
+    .command('scale')
+    .description('change min/max replicas (min 0: scale to zero when idle)')
+    .argument('<name>')
+    .option('--min-replicas <n>', 'replicas kept running', count)
+    .option('--max-replicas <n>', 'the most replicas under load', count)
+    .addOption(outputOption())
+    .action(async (name: string, options: { minReplicas?: number; maxReplicas?: number; output: string }) => {
+      const format = outputFormat(options.output);
+      const endpoint = await client().endpoints.scale(name, {
+        minReplicas: options.minReplicas,
+        maxReplicas: options.maxReplicas,
+      });
+      print(
+        format,
+        endpoint,
+        () => `Endpoint ${endpoint.name}: min ${endpoint.minReplicas}, max ${endpoint.maxReplicas} replicas.`,
+      );
+    });
+  endpoints
+    .command('delete')
+    .description('delete an endpoint: replicas stop, keys are revoked')
+    .argument('<name>')
+    .addOption(outputOption())
+    .action(async (name: string, options: { output: string }) => {
+      const format = outputFormat(options.output);
+      const endpoint = await client().endpoints.delete(name);
+      print(format, endpoint, () => `Deleted endpoint ${endpoint.name}; its keys are revoked.`);
+    });
+  return endpoints;
+}
+
+/** `aicloud keys create|list|revoke`. */
+export function keysCommand(): Command {
+  const keys = new Command('keys').description('API keys of endpoints, with rate limits and token quotas');
+  keys
+    .command('create')
+    .description('create a key; the secret is shown once')
+    .requiredOption('--endpoint <name>', 'the endpoint it may call')
+    .option('--name <name>', 'a name to recognise it by', 'default')
+    .option('--rpm <n>', 'requests per minute', count)
+    .option('--tpm <n>', 'tokens per minute', count)
+    .option('--max-tokens-per-period <n>', 'token quota per period', count)
+    .option('--period <period>', 'quota period, e.g. 30d')
+    .addOption(outputOption())
+    .action(
+      async (options: {
+        endpoint: string;
+        name: string;
+        rpm?: number;
+        tpm?: number;
+        maxTokensPerPeriod?: number;
+        period?: string;
+        output: string;
+      }) => {
+        const format = outputFormat(options.output);
+        const key = await client().keys.create({
+          endpoint: options.endpoint,
+          name: options.name,
+          ...(options.rpm ? { rpm: options.rpm } : {}),
+          ...(options.tpm ? { tpm: options.tpm } : {}),
+          ...(options.maxTokensPerPeriod ? { maxTokensPerPeriod: options.maxTokensPerPeriod } : {}),
+          ...(options.period ? { period: options.period } : {}),
+        });
+        print(
+          format,
+          key,
+          () =>
+            `Created key ${key.id} for ${key.endpoint}. Copy it now: it is not shown again.\n\n${key.key}`,
+        );
+      },
+    );
+  keys
+    .command('list')
+    .description('keys of your teams (never their secrets)')
+    .option('--endpoint <name>', 'only this endpoint')
+    .addOption(outputOption())
+    .action(async (options: { endpoint?: string; output: string }) => {
+      const format = outputFormat(options.output);
+      const { items } = await client().keys.list(options.endpoint);
+      print(format, items, () =>
+        table(
+          ['ID', 'ENDPOINT', 'NAME', 'PREFIX', 'RPM', 'TPM', 'QUOTA', 'REVOKED'],
+          items.map((key) => [
+            key.id,
+            key.endpoint,
+            key.name,
+            `${key.prefix}…`,
+            key.rpm,
+            key.tpm,
+            key.maxTokensPerPeriod ? `${key.maxTokensPerPeriod}/${key.period}` : null,
+            key.revokedAt,
+          ]),
+        ),
+      );
+    });
+  keys
+    .command('revoke')
+    .description('revoke a key at once')
+    .argument('<id>')
+    .action(async (id: string) => {
+      const key = await client().keys.revoke(id);
+      process.stdout.write(`Revoked key ${key.id} of ${key.endpoint}.\n`);
+    });
+  return keys;
+}

@@ -1,0 +1,99 @@
+import { z } from 'zod';
+
+const DurationText = z.string().regex(/^\d+(s|m|h)$/, 'must be a duration such as 90s, 15m or 1h');
+
+/** Deploy a model version as a private OpenAI-compatible endpoint. */
+export const DeployModelRequest = z.strictObject({
+  model: z.string().min(1),
+  /** A version number or an alias (`champion`). */
+  version: z.union([z.number().int().positive(), z.string().min(1)]),
+  name: z.string().regex(/^[a-z][a-z0-9-]{1,62}$/, 'lower-case letters, digits and dashes').optional(),
+  team: z.string().optional(),
+  product: z.string().default('realtime-endpoint'),
+  gpus: z.number().int().min(0).max(8).default(0),
+  gpuType: z.string().optional(),
+  minReplicas: z.number().int().min(0).max(16).default(1),
+  maxReplicas: z.number().int().min(1).max(16).default(1),
+  scaleToZero: z.boolean().default(false),
+  targetConcurrency: z.number().int().min(1).max(1000).default(4),
+  idleTimeout: DurationText.optional(),
+});
+export type DeployModelRequest = z.input<typeof DeployModelRequest>;
+
+/** Live numbers of an endpoint since the server started. */
+export const EndpointStats = z.object({
+  requests: z.number(),
+  errors: z.number(),
+  latencyP50Ms: z.number().nullable(),
+  latencyP99Ms: z.number().nullable(),
+  timeToFirstTokenP50Ms: z.number().nullable(),
+  tokensPerSecond: z.number().nullable(),
+  tokensIn: z.number(),
+  tokensOut: z.number(),
+  coldStarts: z.number(),
+  lastColdStartMs: z.number().nullable(),
+  inFlight: z.number(),
+});
+export type EndpointStats = z.infer<typeof EndpointStats>;
+
+/** A deployed endpoint. */
+export const Endpoint = z.object({
+  id: z.string(),
+  name: z.string(),
+  team: z.string(),
+  model: z.string(),
+  version: z.number(),
+  runtime: z.string(),
+  product: z.string(),
+  gpus: z.number(),
+  gpuType: z.string().nullable(),
+  minReplicas: z.number(),
+  maxReplicas: z.number(),
+  targetConcurrency: z.number(),
+  idleTimeoutSeconds: z.number(),
+  status: z.enum(['ready', 'scaled_to_zero', 'starting', 'deleted']),
+  replicas: z.array(z.object({ id: z.string(), status: z.string(), port: z.number(), startedAt: z.string(), readyAt: z.string().nullable() })),
+  stats: EndpointStats,
+  createdBy: z.string(),
+  createdAt: z.string(),
+  url: z.string(),
+});
+export type Endpoint = z.infer<typeof Endpoint>;
+
+/** Create a key for an endpoint, with optional limits. */
+export const CreateKeyRequest = z.strictObject({
+  endpoint: z.string().min(1),
+  name: z.string().min(1).max(64).default('default'),
+  rpm: z.number().int().positive().optional(),
+  tpm: z.number().int().positive().optional(),
+  maxTokensPerPeriod: z.number().int().positive().optional(),
+  period: z.string().regex(/^\d+(d|h)$/, 'e.g. 30d or 24h').optional(),
+});
+export type CreateKeyRequest = z.input<typeof CreateKeyRequest>;
+
+/** An endpoint key without its secret. */
+export const EndpointKey = z.object({
+  id: z.string(),
+  endpoint: z.string(),
+  team: z.string(),
+  name: z.string(),
+  prefix: z.string(),
+  rpm: z.number().nullable(),
+  tpm: z.number().nullable(),
+  maxTokensPerPeriod: z.number().nullable(),
+  period: z.string().nullable(),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  revokedAt: z.string().nullable(),
+});
+export type EndpointKey = z.infer<typeof EndpointKey>;
+
+/** A new key: the secret is in this response only. */
+export const CreatedKey = EndpointKey.extend({ key: z.string() });
+export type CreatedKey = z.infer<typeof CreatedKey>;
+
+/** Scale an endpoint. */
+export const ScaleEndpointRequest = z.strictObject({
+  minReplicas: z.number().int().min(0).max(16).optional(),
+  maxReplicas: z.number().int().min(1).max(16).optional(),
+});

@@ -1,0 +1,477 @@
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  type CreatedKey,
+  CreateKeyRequest,
+  DeployModelRequest,
+  type Endpoint,
+  type EndpointKey,
+} from '@aicloud/contracts';
+import type { Selectable } from 'kysely';
+import { readBudget } from '../admission/team-usage.ts';
+import { AppError, notFound } from '../app-error.ts';
+import type { AuditService } from '../audit/audit-service.ts';
+import type { CatalogService } from '../catalog/catalog-service.ts';
+import { type Clock, isoNow } from '../clock.ts';
+import { parseDuration } from '../duration.ts';
+import { type Actor, canSeeTeam } from '../identity/principal.ts';
+import { newId } from '../ids.ts';
+import type { ModelService } from '../registry/model-service.ts';
+import type { Store } from '../store/open-store.ts';
+import type { Database } from '../store/schema.ts';
+import type { ReplicaPool } from './replica-pool.ts';
+import type { RuntimeTemplate } from './runtimes.ts';
+
+type EndpointRow = Selectable<Database['endpoints']>;
+type KeyRow = Selectable<Database['endpoint_keys']>;
+
+/** The hash an endpoint key is stored under. */
+export function hashKey(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+function toKey(row: KeyRow, endpoint: string): EndpointKey {
+  return {
+    id: row.id,
+    endpoint,
+    team: row.team,
+    name: row.name,
+    prefix: row.prefix,
+    rpm: row.rpm,
+    tpm: row.tpm,
+    maxTokensPerPeriod: row.max_tokens_per_period,
+    period: row.period,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+/** Endpoints: deploy a scanned model version, list, scale, delete; and their keys. */
+export interface EndpointService {
+  deploy(actor: Actor, request: DeployModelRequest): Promise<Endpoint>;
+  list(actor: Actor): Promise<Endpoint[]>;
+  get(actor: Actor, name: string): Promise<Endpoint>;
+  scale(
+    actor: Actor,
+    name: string,
+    request: { minReplicas?: number; maxReplicas?: number },
+  ): Promise<Endpoint>;
+  delete(actor: Actor, name: string): Promise<Endpoint>;
+  createKey(actor: Actor, request: CreateKeyRequest): Promise<CreatedKey>;
+  listKeys(actor: Actor, endpoint?: string): Promise<EndpointKey[]>;
+  revokeKey(actor: Actor, id: string): Promise<EndpointKey>;
+}
+
+/** What the endpoint service needs. */
+export interface EndpointServiceDeps {
+  store: Store;
+  audit: AuditService;
+  clock: Clock;
+  catalog: CatalogService;
+  models: ModelService;
+  pool: ReplicaPool;
+  runtimes: Record<string, RuntimeTemplate>;
+  /** Base URL clients call (`…/v1`). */
+  publicUrl: () => string;
+  /** Called when a key is revoked, so the gateway forgets it at once. */
+  onKeyRevoked?: (hash: string) => void;
+}
+
+/** Creates the endpoint service. */
+export function createEndpointService(deps: EndpointServiceDeps): EndpointService {
+  const { store, audit, clock, catalog, models, pool, runtimes } = deps;
+  const db = store.db;
+
+  async function view(row: EndpointRow): Promise<Endpoint> {
+    const replicas = await db
+      .selectFrom('endpoint_replicas')
+      .selectAll()
+      .where('endpoint_id', '=', row.id)
+      .where('status', 'in', ['starting', 'ready'])
+      .orderBy('started_at')
+      .execute();
+    return {
+      id: row.id,
+      name: row.name,
+      team: row.team,
+      model: row.model_name,
+      version: row.version,
+      runtime: row.runtime,
+      product: row.product,
+      gpus: row.gpus,
+      gpuType: row.gpu_type,
+      minReplicas: row.min_replicas,
+      maxReplicas: row.max_replicas,
+      targetConcurrency: row.target_concurrency,
+      idleTimeoutSeconds: row.idle_timeout_s,
+      status:
+        row.status === 'deleted'
+          ? 'deleted'
+          : replicas.some((replica) => replica.status === 'ready')
+            ? 'ready'
+            : replicas.length > 0
+              ? 'starting'
+              : 'scaled_to_zero',
+      replicas: replicas.map((replica) => ({
+        id: replica.id,
+        status: replica.status,
+        port: replica.port,
+        startedAt: replica.started_at,
+        readyAt: replica.ready_at,
+      })),
+      stats: pool.stats(row.id).snapshot(),
+      createdBy: row.created_by,
+      createdAt: row.created_at,
+      url: `${deps.publicUrl()}/v1`,
+    };
+  }
+
+  async function visible(actor: Actor, name: string): Promise<EndpointRow> {
+    const row = await db
+      .selectFrom('endpoints')
+      .selectAll()
+      .where('name', '=', name)
+      .where('status', '!=', 'deleted')
+      .executeTakeFirst();
+    if (!row || !canSeeTeam(actor.principal, row.team)) throw notFound('endpoint', name);
+    return row;
+  }
+
+  async function refuse(
+    actor: Actor,
+    resource: string,
+    team: string,
+    code: 'policy_denied' | 'budget_exceeded' | 'approval_required' | 'forbidden',
+    rule: string,
+    message: string,
+  ): Promise<never> {
+    await audit.record({
+      actor: actor.principal.userName,
+      action: 'endpoint.deploy',
+      resource,
+      team,
+      outcome: 'deny',
+      requestId: actor.requestId,
+      details: { rule, message },
+    });
+    throw new AppError(code, message, { details: { rule } });
+  }
+
+  return {
+    async deploy(actor, input) {
+      const request = DeployModelRequest.parse(input);
+      const version = await models.version(
+        actor,
+        request.model,
+        request.version,
+        request.team ? { team: request.team } : undefined,
+      );
+      const team = version.team;
+      const product = await catalog.get(request.product);
+      if (product.kind !== 'endpoint')
+        throw new AppError(
+          'invalid_input',
+          `product ${product.name} is a ${product.kind}, not an endpoint product`,
+          { issues: [{ path: ['product'], message: 'not an endpoint product' }] },
+        );
+      const name = request.name ?? request.model;
+      const resource = `endpoint/${name}`;
+      if (version.scanVerdict === 'blocked' || version.scanVerdict === 'quarantined') {
+        await refuse(
+          actor,
+          resource,
+          team,
+          'policy_denied',
+          'model-scan-passed',
+          `${request.model} version ${version.version} is ${version.scanVerdict} by the security scan and never deploys; fix the artifact and register a new version (see aicloud models show ${request.model})`,
+        );
+      }
+      if (version.scanVerdict === 'needs_review' && !actor.principal.platformAdmin) {
+        await refuse(
+          actor,
+          resource,
+          team,
+          'approval_required',
+          'model-scan-review',
+          `${request.model} version ${version.version} imports code outside the allow-list and needs a platform-admin's review; a platform-admin can deploy it after reviewing the scan (aicloud models versions ${request.model})`,
+        );
+      }
+      if (version.trustRemoteCode && !/@[0-9a-f]{7,}$|^path:|^job:/.test(version.source)) {
+        await refuse(
+          actor,
+          resource,
+          team,
+          'policy_denied',
+          'trust-remote-code-pinned',
+          'trust_remote_code is allowed only for sources pinned to a revision',
+        );
+      }
+      if (!version.artifactDir)
+        await refuse(
+          actor,
+          resource,
+          team,
+          'policy_denied',
+          'artifact-present',
+          `${request.model} version ${version.version} has no artifact on this platform to serve`,
+        );
+      const runtime = runtimes[version.runtime];
+      if (!runtime)
+        throw new AppError(
+          'invalid_input',
+          `runtime ${version.runtime} is unknown; known: ${Object.keys(runtimes).join(', ')}`,
+        );
+      if (!runtime.runsHere)
+        throw new AppError(
+          'unavailable',
+          `runtime ${version.runtime} cannot run on this machine (its binaries and GPUs are not here); its command template is documented in examples/README.md`,
+        );
+      if (request.gpus > product.gpu.max) {
+        await refuse(
+          actor,
+          resource,
+          team,
+          'policy_denied',
+          'gpu-max-per-product',
+          `asked for ${request.gpus} GPUs; product ${product.name} allows at most ${product.gpu.max}`,
+        );
+      }
+      const minReplicas = request.scaleToZero ? 0 : request.minReplicas;
+      if (request.maxReplicas < Math.max(minReplicas, 1))
+        throw new AppError('invalid_input', 'maxReplicas must be at least minReplicas (and 1)', {
+          issues: [{ path: ['maxReplicas'], message: 'too small' }],
+        });
+      const idleTimeout = request.idleTimeout
+        ? parseDuration(request.idleTimeout, 'idleTimeout')
+        : (product.idleDurationSeconds ?? 900);
+      const budget = await db.transaction().execute((trx) => readBudget(store, trx, team, clock.now()));
+      if (budget && budget.remainingMicros <= 0) {
+        await refuse(
+          actor,
+          resource,
+          team,
+          'budget_exceeded',
+          'budget-exhausted',
+          `the budget of ${team} is exhausted; a manager can raise it (aicloud budgets set --team ${team} --max-budget <usd>)`,
+        );
+      }
+      const row: EndpointRow = {
+        id: newId('ep'),
+        name,
+        team,
+        model_id: (
+          await db
+            .selectFrom('models')
+            .select('id')
+            .where('name', '=', version.model)
+            .where('team', '=', team)
+            .executeTakeFirstOrThrow()
+        ).id,
+        model_name: version.model,
+        version: version.version,
+        runtime: version.runtime,
+        artifact_dir: version.artifactDir!,
+        product: product.name,
+        gpus: request.gpus,
+        gpu_type: request.gpus > 0 ? (request.gpuType ?? product.gpu.types[0] ?? null) : null,
+        min_replicas: minReplicas,
+        max_replicas: request.maxReplicas,
+        target_concurrency: request.targetConcurrency,
+        idle_timeout_s: idleTimeout,
+        status: minReplicas === 0 ? 'scaled_to_zero' : 'starting',
+        created_by: actor.principal.userName,
+        created_at: isoNow(clock),
+        deleted_at: null,
+      };
+      await db.transaction().execute(async (trx) => {
+        const existing = await trx
+          .selectFrom('endpoints')
+          .select('team')
+          .where('name', '=', name)
+          .where('status', '!=', 'deleted')
+          .executeTakeFirst();
+        if (existing)
+          throw new AppError(
+            'conflict',
+            `an endpoint named ${name} exists; choose another --name or delete it (aicloud endpoints delete ${name})`,
+          );
+        await trx.deleteFrom('endpoints').where('name', '=', name).where('status', '=', 'deleted').execute();
+        await trx.insertInto('endpoints').values(row).execute();
+        await audit.append(trx, {
+          actor: actor.principal.userName,
+          action: 'endpoint.deployed',
+          resource: `endpoint/${name}`,
+          team,
+          outcome: 'allow',
+          requestId: actor.requestId,
+          details: {
+            model: version.model,
+            version: version.version,
+            scan: version.scanVerdict,
+            digest: version.digest,
+            minReplicas,
+            maxReplicas: request.maxReplicas,
+          },
+        });
+      });
+      return view(row);
+    },
+
+    async list({ principal }) {
+      let query = db.selectFrom('endpoints').selectAll().where('status', '!=', 'deleted').orderBy('name');
+      if (!principal.platformAdmin) {
+        const teams = [...principal.teams.keys()];
+        if (teams.length === 0) return [];
+        query = query.where('team', 'in', teams);
+      }
+      return Promise.all((await query.execute()).map(view));
+    },
+
+    async get(actor, name) {
+      return view(await visible(actor, name));
+    },
+
+    async scale(actor, name, request) {
+      const row = await visible(actor, name);
+      const min = request.minReplicas ?? row.min_replicas;
+      const max = request.maxReplicas ?? row.max_replicas;
+      if (max < Math.max(min, 1))
+        throw new AppError('invalid_input', 'maxReplicas must be at least minReplicas (and 1)');
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('endpoints')
+          .set({ min_replicas: min, max_replicas: max })
+          .where('id', '=', row.id)
+          .execute();
+        await audit.append(trx, {
+          actor: actor.principal.userName,
+          action: 'endpoint.scaled',
+          resource: `endpoint/${name}`,
+          team: row.team,
+          outcome: 'success',
+          requestId: actor.requestId,
+          details: { minReplicas: min, maxReplicas: max },
+        });
+      });
+      return view({ ...row, min_replicas: min, max_replicas: max });
+    },
+
+    async delete(actor, name) {
+      const row = await visible(actor, name);
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('endpoints')
+          .set({ status: 'deleted', deleted_at: isoNow(clock) })
+          .where('id', '=', row.id)
+          .execute();
+        await trx
+          .updateTable('endpoint_keys')
+          .set({ revoked_at: isoNow(clock) })
+          .where('endpoint_id', '=', row.id)
+          .where('revoked_at', 'is', null)
+          .execute();
+        await audit.append(trx, {
+          actor: actor.principal.userName,
+          action: 'endpoint.deleted',
+          resource: `endpoint/${name}`,
+          team: row.team,
+          outcome: 'success',
+          requestId: actor.requestId,
+        });
+      });
+      const keys = await db
+        .selectFrom('endpoint_keys')
+        .select('hash')
+        .where('endpoint_id', '=', row.id)
+        .execute();
+      for (const key of keys) deps.onKeyRevoked?.(key.hash);
+      await pool.stopAll(row.id, 'endpoint_deleted');
+      return view({ ...row, status: 'deleted' });
+    },
+
+    async createKey(actor, input) {
+      const request = CreateKeyRequest.parse(input);
+      const endpoint = await visible(actor, request.endpoint);
+      if (request.maxTokensPerPeriod !== undefined && !request.period) {
+        throw new AppError('invalid_input', '--max-tokens-per-period needs --period (e.g. 30d)', {
+          issues: [{ path: ['period'], message: 'required with maxTokensPerPeriod' }],
+        });
+      }
+      const secret = `sk-aic-${randomBytes(24).toString('base64url')}`;
+      const row: KeyRow = {
+        id: newId('key'),
+        endpoint_id: endpoint.id,
+        team: endpoint.team,
+        name: request.name,
+        prefix: secret.slice(0, 12),
+        hash: hashKey(secret),
+        rpm: request.rpm ?? null,
+        tpm: request.tpm ?? null,
+        max_tokens_per_period: request.maxTokensPerPeriod ?? null,
+        period: request.period ?? null,
+        created_by: actor.principal.userName,
+        created_at: isoNow(clock),
+        revoked_at: null,
+      };
+      await db.transaction().execute(async (trx) => {
+        await trx.insertInto('endpoint_keys').values(row).execute();
+        await audit.append(trx, {
+          actor: actor.principal.userName,
+          action: 'endpoint_key.created',
+          resource: `endpoint/${endpoint.name}`,
+          team: endpoint.team,
+          outcome: 'success',
+          requestId: actor.requestId,
+          details: {
+            key: row.id,
+            rpm: row.rpm,
+            tpm: row.tpm,
+            maxTokensPerPeriod: row.max_tokens_per_period,
+            period: row.period,
+          },
+        });
+      });
+      return { ...toKey(row, endpoint.name), key: secret };
+    },
+
+    async listKeys({ principal }, endpointName) {
+      let query = db
+        .selectFrom('endpoint_keys')
+        .innerJoin('endpoints', 'endpoints.id', 'endpoint_keys.endpoint_id')
+        .selectAll('endpoint_keys')
+        .select('endpoints.name as endpoint_name')
+        .orderBy('endpoint_keys.created_at');
+      if (!principal.platformAdmin)
+        query = query.where('endpoint_keys.team', 'in', [...principal.teams.keys(), '']);
+      if (endpointName) query = query.where('endpoints.name', '=', endpointName);
+      return (await query.execute()).map((row) => toKey(row, row.endpoint_name));
+    },
+
+    async revokeKey(actor, id) {
+      const row = await db
+        .selectFrom('endpoint_keys')
+        .innerJoin('endpoints', 'endpoints.id', 'endpoint_keys.endpoint_id')
+        .selectAll('endpoint_keys')
+        .select('endpoints.name as endpoint_name')
+        .where('endpoint_keys.id', '=', id)
+        .executeTakeFirst();
+      if (!row || !canSeeTeam(actor.principal, row.team)) throw notFound('key', id);
+      if (row.revoked_at) throw new AppError('conflict', `key ${id} was already revoked`);
+      const revokedAt = isoNow(clock);
+      await db.transaction().execute(async (trx) => {
+        await trx.updateTable('endpoint_keys').set({ revoked_at: revokedAt }).where('id', '=', id).execute();
+        await audit.append(trx, {
+          actor: actor.principal.userName,
+          action: 'endpoint_key.revoked',
+          resource: `endpoint/${row.endpoint_name}`,
+          team: row.team,
+          outcome: 'success',
+          requestId: actor.requestId,
+          details: { key: id },
+        });
+      });
+      deps.onKeyRevoked?.(row.hash);
+      return toKey({ ...row, revoked_at: revokedAt }, row.endpoint_name);
+    },
+  };
+}

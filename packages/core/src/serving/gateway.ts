@@ -1,0 +1,404 @@
+import type { ServerResponse } from 'node:http';
+import type { Selectable } from 'kysely';
+import { Agent, request } from 'undici';
+import { readBudget } from '../admission/team-usage.ts';
+import { appendUsage, type UsageEntry } from '../billing/ledger.ts';
+import type { Clock } from '../clock.ts';
+import { parseDuration } from '../duration.ts';
+import type { Store } from '../store/open-store.ts';
+import type { Database } from '../store/schema.ts';
+import { hashKey } from './endpoint-service.ts';
+import { createGatewayMetrics } from './gateway-metrics.ts';
+import { OpenAIError } from './openai-error.ts';
+import { estimateTokens, type Operation, validateOpenAIRequest } from './openai-validation.ts';
+import { SlidingWindowLimiter } from './rate-limiter.ts';
+import type { ReplicaPool } from './replica-pool.ts';
+
+type KeyRow = Selectable<Database['endpoint_keys']>;
+type EndpointRow = Selectable<Database['endpoints']>;
+
+const PATHS: Record<Operation, string> = {
+  chat: '/v1/chat/completions',
+  text_completion: '/v1/completions',
+  embeddings: '/v1/embeddings',
+};
+
+/** The OpenAI-compatible data plane: keys, limits, replica routing, streaming, token metering. */
+export interface Gateway {
+  /** Serves one request, writing the answer to `response`; throws OpenAIError before anything is written. */
+  handle(
+    operation: Operation,
+    authorization: string | undefined,
+    body: unknown,
+    response: ServerResponse,
+    requestId: string,
+  ): Promise<void>;
+  /** `GET /v1/models` for a key: the endpoint it may call. */
+  listModels(authorization: string | undefined): Promise<unknown>;
+  forgetKey(hash: string): void;
+  /** Writes accumulated token usage into the ledger. */
+  flush(): Promise<void>;
+  metrics: ReturnType<typeof createGatewayMetrics>;
+  close(): Promise<void>;
+}
+
+interface PendingUsage {
+  team: string;
+  user: string;
+  endpointId: string;
+  endpointName: string;
+  keyId: string;
+  tokensIn: number;
+  tokensOut: number;
+  since: number;
+}
+
+/** Creates the gateway. */
+export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaPool }): Gateway {
+  const { store, clock, pool } = deps;
+  const db = store.db;
+  const agent = new Agent({ keepAliveTimeout: 30_000, connections: 128 });
+  const limiter = new SlidingWindowLimiter(() => clock.now());
+  const metrics = createGatewayMetrics();
+  const keys = new Map<string, { key: KeyRow; endpoint: EndpointRow; loadedAt: number }>();
+  const periodUse = new Map<string, { start: number; used: number }>();
+  const budgets = new Map<string, { exhausted: boolean; at: number }>();
+  const pending = new Map<string, PendingUsage>();
+
+  async function authenticate(authorization: string | undefined) {
+    const secret = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+    const refused = new OpenAIError(
+      401,
+      'Incorrect API key provided. Create one with: aicloud keys create --endpoint NAME',
+      'invalid_request_error',
+      'invalid_api_key',
+    );
+    if (!secret)
+      throw new OpenAIError(
+        401,
+        "You didn't provide an API key: send 'Authorization: Bearer <key>'.",
+        'invalid_request_error',
+        'invalid_api_key',
+      );
+    const hash = hashKey(secret);
+    const cached = keys.get(hash);
+    // Endpoint settings (replicas, status) change: reload a key's endpoint at most every 2 s.
+    if (cached && clock.now() - cached.loadedAt < 2000) return cached;
+    const key = await db.selectFrom('endpoint_keys').selectAll().where('hash', '=', hash).executeTakeFirst();
+    if (!key || key.revoked_at) throw refused;
+    const endpoint = await db
+      .selectFrom('endpoints')
+      .selectAll()
+      .where('id', '=', key.endpoint_id)
+      .executeTakeFirst();
+    if (!endpoint || endpoint.status === 'deleted') throw refused;
+    const entry = { key, endpoint, loadedAt: clock.now() };
+    keys.set(hash, entry);
+    return entry;
+  }
+
+  async function periodUsed(key: KeyRow): Promise<{ used: number; end: number }> {
+    const length = parseDuration(key.period ?? '30d', 'period') * 1000;
+    const created = Date.parse(key.created_at);
+    const start = created + Math.floor((clock.now() - created) / length) * length;
+    let entry = periodUse.get(key.id);
+    if (!entry || entry.start !== start) {
+      const row = await db
+        .selectFrom('usage_ledger')
+        .select((eb) => eb.fn.sum<number>('quantity').as('tokens'))
+        .where('project', '=', key.id)
+        .where('unit', '=', 'token')
+        .where('window_start', '>=', new Date(start).toISOString())
+        .executeTakeFirst();
+      const unflushed = pending.get(key.id);
+      entry = {
+        start,
+        used: Number(row?.tokens ?? 0) + (unflushed ? unflushed.tokensIn + unflushed.tokensOut : 0),
+      };
+      periodUse.set(key.id, entry);
+    }
+    return { used: entry.used, end: start + length };
+  }
+
+  async function budgetExhausted(team: string): Promise<boolean> {
+    const cached = budgets.get(team);
+    if (cached && clock.now() - cached.at < 5000) return cached.exhausted;
+    const state = await db.transaction().execute((trx) => readBudget(store, trx, team, clock.now()));
+    const exhausted = state !== null && state.remainingMicros <= 0;
+    budgets.set(team, { exhausted, at: clock.now() });
+    return exhausted;
+  }
+
+  function account(key: KeyRow, endpoint: EndpointRow, tokensIn: number, tokensOut: number): void {
+    const entry = pending.get(key.id) ?? {
+      team: endpoint.team,
+      user: key.created_by,
+      endpointId: endpoint.id,
+      endpointName: endpoint.name,
+      keyId: key.id,
+      tokensIn: 0,
+      tokensOut: 0,
+      since: clock.now(),
+    };
+    entry.tokensIn += tokensIn;
+    entry.tokensOut += tokensOut;
+    pending.set(key.id, entry);
+    const period = periodUse.get(key.id);
+    if (period) period.used += tokensIn + tokensOut;
+  }
+
+  async function admit(operation: Operation, authorization: string | undefined, body: unknown) {
+    const { key, endpoint } = await authenticate(authorization);
+    const { model, promptText, stream } = validateOpenAIRequest(operation, body);
+    if (model !== endpoint.name) {
+      throw new OpenAIError(
+        404,
+        `The model \`${model}\` does not exist or you do not have access to it.`,
+        'invalid_request_error',
+        'model_not_found',
+        'model',
+      );
+    }
+    const requestWait = limiter.requestWait(key.id, key.rpm);
+    if (requestWait > 0)
+      throw new OpenAIError(
+        429,
+        `Rate limit reached for ${endpoint.name} on requests per min (RPM): Limit ${key.rpm}. Please try again in ${requestWait}s.`,
+        'requests',
+        'rate_limit_exceeded',
+        null,
+        Math.min(requestWait, 60),
+      );
+    const tokenWait = limiter.tokenWait(key.id, key.tpm);
+    if (tokenWait > 0)
+      throw new OpenAIError(
+        429,
+        `Rate limit reached for ${endpoint.name} on tokens per min (TPM): Limit ${key.tpm}. Please try again in ${tokenWait}s.`,
+        'tokens',
+        'rate_limit_exceeded',
+        null,
+        Math.min(tokenWait, 60),
+      );
+    if (key.max_tokens_per_period !== null) {
+      const { used, end } = await periodUsed(key);
+      if (used >= key.max_tokens_per_period) {
+        throw new OpenAIError(
+          429,
+          `This key used its quota of ${key.max_tokens_per_period} tokens per ${key.period}; it renews at ${new Date(end).toISOString()}. Ask for a new quota: aicloud keys create --endpoint ${endpoint.name} --max-tokens-per-period N --period ${key.period}`,
+          'insufficient_quota',
+          'insufficient_quota',
+          null,
+          Math.min(60, Math.ceil((end - clock.now()) / 1000)),
+        );
+      }
+    }
+    if (await budgetExhausted(endpoint.team)) {
+      throw new OpenAIError(
+        429,
+        `The budget of team ${endpoint.team} is exhausted; a manager can raise it: aicloud budgets set --team ${endpoint.team} --max-budget <usd>`,
+        'budget_exceeded',
+        'budget_exceeded',
+        null,
+        60,
+      );
+    }
+    return { key, endpoint, promptText, stream };
+  }
+
+  return {
+    metrics,
+
+    async listModels(authorization) {
+      const { endpoint } = await authenticate(authorization);
+      return {
+        object: 'list',
+        data: [
+          {
+            id: endpoint.name,
+            object: 'model',
+            created: Math.floor(Date.parse(endpoint.created_at) / 1000),
+            owned_by: endpoint.team,
+          },
+        ],
+      };
+    },
+
+    async handle(operation, authorization, body, response, requestId) {
+      const started = performance.now();
+      const { key, endpoint, promptText, stream } = await admit(operation, authorization, body);
+      const hit = limiter.hit(key.id);
+      const recorder = pool.stats(endpoint.id);
+      const labels = {
+        gen_ai_operation_name: operation,
+        gen_ai_provider_name: 'aicloud',
+        gen_ai_request_model: endpoint.name,
+      };
+      let lease: Awaited<ReturnType<ReplicaPool['acquire']>>;
+      try {
+        lease = await pool.acquire(endpoint);
+      } catch (error) {
+        recorder.record({
+          ok: false,
+          latencyMs: performance.now() - started,
+          firstTokenMs: null,
+          tokensIn: 0,
+          tokensOut: 0,
+        });
+        metrics.requestDuration.observe(
+          { ...labels, error_type: 'unavailable' },
+          (performance.now() - started) / 1000,
+        );
+        throw new OpenAIError(
+          503,
+          `${(error as Error).message}; try again shortly`,
+          'server_error',
+          'replica_unavailable',
+          null,
+          30,
+        );
+      }
+      if (lease.coldStartMs !== null) metrics.coldStarts.inc({ endpoint: endpoint.name });
+      let tokensIn = 0;
+      let tokensOut = 0;
+      let firstTokenMs: number | null = null;
+      let ok = false;
+      try {
+        const upstream = await request(`http://127.0.0.1:${lease.port}${PATHS[operation]}`, {
+          method: 'POST',
+          dispatcher: agent,
+          headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+          body: JSON.stringify(body),
+          headersTimeout: 300_000,
+          bodyTimeout: 300_000,
+        });
+        const headers: Record<string, string> = {
+          'content-type': String(upstream.headers['content-type'] ?? 'application/json'),
+          'x-request-id': requestId,
+        };
+        if (lease.coldStartMs !== null)
+          headers['x-aicloud-cold-start-ms'] = String(Math.round(lease.coldStartMs));
+        if (stream && upstream.statusCode === 200) {
+          headers['cache-control'] = 'no-cache';
+          response.writeHead(200, headers);
+          let buffered = '';
+          let completionText = '';
+          const seen: { usage: { prompt_tokens?: number; completion_tokens?: number } | null } = {
+            usage: null,
+          };
+          for await (const chunk of upstream.body) {
+            if (firstTokenMs === null) firstTokenMs = performance.now() - started;
+            response.write(chunk);
+            buffered += (chunk as Buffer).toString('utf8');
+            let newline = buffered.indexOf('\n');
+            while (newline >= 0) {
+              const line = buffered.slice(0, newline).trim();
+              buffered = buffered.slice(newline + 1);
+              if (line.startsWith('data: {')) {
+                try {
+                  const event = JSON.parse(line.slice(6)) as {
+                    usage?: typeof seen.usage;
+                    choices?: { delta?: { content?: string }; text?: string }[];
+                  };
+                  if (event.usage) seen.usage = event.usage;
+                  for (const choice of event.choices ?? [])
+                    completionText += choice.delta?.content ?? choice.text ?? '';
+                } catch {
+                  // Not JSON: pass it through untouched.
+                }
+              }
+              newline = buffered.indexOf('\n');
+            }
+          }
+          response.end();
+          tokensIn = seen.usage?.prompt_tokens ?? estimateTokens(promptText);
+          tokensOut = seen.usage?.completion_tokens ?? estimateTokens(completionText);
+          ok = true;
+        } else {
+          const text = await upstream.body.text();
+          firstTokenMs = performance.now() - started;
+          response.writeHead(upstream.statusCode, headers);
+          response.end(text);
+          ok = upstream.statusCode < 400;
+          if (ok) {
+            try {
+              const parsed = JSON.parse(text) as {
+                usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number };
+              };
+              tokensIn = parsed.usage?.prompt_tokens ?? estimateTokens(promptText);
+              tokensOut = parsed.usage?.completion_tokens ?? 0;
+            } catch {
+              tokensIn = estimateTokens(promptText);
+            }
+          }
+        }
+      } catch (error) {
+        if (!response.headersSent)
+          throw new OpenAIError(
+            502,
+            `the model server failed: ${(error as Error).message}`,
+            'server_error',
+            'upstream_error',
+          );
+        // Mid-stream failure: tell the client in the stream, as OpenAI does.
+        response.end(
+          `data: ${JSON.stringify(new OpenAIError(502, 'the model server failed mid-stream', 'server_error', 'upstream_error').body())}\n\n`,
+        );
+      } finally {
+        lease.release();
+        const seconds = (performance.now() - started) / 1000;
+        hit.addTokens(tokensIn + tokensOut);
+        if (tokensIn + tokensOut > 0) account(key, endpoint, tokensIn, tokensOut);
+        recorder.record({
+          ok,
+          latencyMs: seconds * 1000,
+          firstTokenMs: stream ? firstTokenMs : null,
+          tokensIn,
+          tokensOut,
+        });
+        metrics.requestDuration.observe({ ...labels, error_type: ok ? '' : 'upstream_error' }, seconds);
+        if (stream && firstTokenMs !== null) metrics.timeToFirstToken.observe(labels, firstTokenMs / 1000);
+        metrics.tokenUsage.observe({ ...labels, gen_ai_token_type: 'input' }, tokensIn);
+        if (operation !== 'embeddings')
+          metrics.tokenUsage.observe({ ...labels, gen_ai_token_type: 'output' }, tokensOut);
+      }
+    },
+
+    forgetKey(hash) {
+      keys.delete(hash);
+    },
+
+    async flush() {
+      if (pending.size === 0) return;
+      const now = clock.now();
+      const entries = [...pending.values()];
+      pending.clear();
+      const rows: UsageEntry[] = entries.flatMap((entry) => {
+        const base = {
+          team: entry.team,
+          user: entry.user,
+          project: entry.keyId,
+          category: 'inference' as const,
+          unit: 'token',
+          rateMicros: 0,
+          sourceKind: 'endpoint' as const,
+          sourceId: entry.endpointId,
+          windowStart: new Date(entry.since).toISOString(),
+          windowEnd: new Date(now).toISOString(),
+        };
+        return [
+          ...(entry.tokensIn > 0
+            ? [{ ...base, resource: `tokens_in:${entry.endpointName}`, quantity: entry.tokensIn }]
+            : []),
+          ...(entry.tokensOut > 0
+            ? [{ ...base, resource: `tokens_out:${entry.endpointName}`, quantity: entry.tokensOut }]
+            : []),
+        ];
+      });
+      await db.transaction().execute((trx) => appendUsage(trx, clock, rows));
+    },
+
+    async close() {
+      await agent.close();
+    },
+  };
+}

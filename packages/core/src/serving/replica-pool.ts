@@ -1,0 +1,476 @@
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { Executor, ExecutorEvent } from '@aicloud/executors';
+import type { Selectable } from 'kysely';
+import { request } from 'undici';
+import { AppError } from '../app-error.ts';
+import type { AuditService } from '../audit/audit-service.ts';
+import { appendUsage } from '../billing/ledger.ts';
+import type { CatalogService } from '../catalog/catalog-service.ts';
+import { type Clock, isoNow } from '../clock.ts';
+import { newId } from '../ids.ts';
+import { toMicros } from '../money.ts';
+import type { Store } from '../store/open-store.ts';
+import type { Database } from '../store/schema.ts';
+import { EndpointStatsRecorder } from './endpoint-stats.ts';
+import { type RuntimeTemplate, renderCommand } from './runtimes.ts';
+
+type EndpointRow = Selectable<Database['endpoints']>;
+
+/** A model server process of an endpoint, as the pool tracks it. */
+interface Replica {
+  id: string;
+  port: number;
+  status: 'starting' | 'ready' | 'stopping';
+  inFlight: number;
+  ready: Promise<void>;
+}
+
+/** What the pool needs. */
+export interface ReplicaPoolDeps {
+  store: Store;
+  audit: AuditService;
+  clock: Clock;
+  catalog: CatalogService;
+  executor: Executor;
+  dataDir: string;
+  runtimes: Record<string, RuntimeTemplate>;
+  /** How long a request waits for a replica to start before 503 (default 120 s). */
+  coldStartTimeoutMs?: number;
+  meterIntervalMs?: number;
+}
+
+/** Replicas of endpoints: started through the executor, probed for readiness, scaled by load and idleness. */
+export interface ReplicaPool {
+  /** A ready replica for one request (starting one if none runs: scale from zero); call release() when done. */
+  acquire(endpoint: EndpointRow): Promise<{ port: number; release(): void; coldStartMs: number | null }>;
+  stats(endpointId: string): EndpointStatsRecorder;
+  /** Keeps min replicas, adds replicas under load, stops idle ones, meters their time. */
+  tick(): Promise<void>;
+  stopAll(endpointId: string, reason: string): Promise<void>;
+  recover(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/** Creates the replica pool. */
+export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
+  const { store, audit, clock, catalog, executor, dataDir, runtimes } = deps;
+  const db = store.db;
+  const timeout = deps.coldStartTimeoutMs ?? 120_000;
+  const meterInterval = deps.meterIntervalMs ?? 30_000;
+  const pools = new Map<string, Map<string, Replica>>();
+  const recorders = new Map<string, EndpointStatsRecorder>();
+  const replicaEndpoint = new Map<string, string>();
+
+  const unsubscribe = executor.onEvent((event: ExecutorEvent) => {
+    if (event.type !== 'ended') return;
+    const endpointId = replicaEndpoint.get(event.id);
+    if (!endpointId) return;
+    pools.get(endpointId)?.delete(event.id);
+    replicaEndpoint.delete(event.id);
+    void markStopped(event.id, event.status.reason ?? event.status.state);
+  });
+
+  function stats(endpointId: string): EndpointStatsRecorder {
+    let recorder = recorders.get(endpointId);
+    if (!recorder) {
+      recorder = new EndpointStatsRecorder();
+      recorders.set(endpointId, recorder);
+    }
+    return recorder;
+  }
+
+  function poolOf(endpointId: string): Map<string, Replica> {
+    let pool = pools.get(endpointId);
+    if (!pool) {
+      pool = new Map();
+      pools.set(endpointId, pool);
+    }
+    return pool;
+  }
+
+  async function markStopped(replicaId: string, reason: string): Promise<void> {
+    const at = clock.now();
+    await db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('endpoint_replicas')
+        .selectAll()
+        .where('id', '=', replicaId)
+        .executeTakeFirst();
+      if (!row || row.status === 'stopped') return;
+      await meterReplica(trx, row, at);
+      await trx
+        .updateTable('endpoint_replicas')
+        .set({ status: 'stopped', stopped_at: new Date(at).toISOString() })
+        .where('id', '=', replicaId)
+        .execute();
+      const endpoint = await trx
+        .selectFrom('endpoints')
+        .select(['team', 'name'])
+        .where('id', '=', row.endpoint_id)
+        .executeTakeFirst();
+      await audit.append(trx, {
+        actor: 'system',
+        action: 'endpoint.replica_stopped',
+        resource: `endpoint/${endpoint?.name ?? row.endpoint_id}`,
+        team: endpoint?.team ?? null,
+        outcome: 'success',
+        details: { replica: replicaId, reason },
+      });
+    });
+  }
+
+  async function meterReplica(
+    trx: import('kysely').Transaction<Database>,
+    row: Selectable<Database['endpoint_replicas']>,
+    until: number,
+  ): Promise<void> {
+    const from = Date.parse(row.metered_until ?? row.started_at);
+    if (until <= from) return;
+    const endpoint = await trx
+      .selectFrom('endpoints')
+      .selectAll()
+      .where('id', '=', row.endpoint_id)
+      .executeTakeFirst();
+    if (!endpoint) return;
+    const product = await catalog.get(endpoint.product);
+    const key = endpoint.gpus > 0 ? (endpoint.gpu_type ?? '') : 'cpu';
+    const hourly = product.prices[key]?.onDemand ?? 0;
+    await appendUsage(trx, clock, [
+      {
+        team: endpoint.team,
+        user: endpoint.created_by,
+        project: endpoint.name,
+        category: 'inference',
+        resource: endpoint.gpus > 0 ? `gpu:${endpoint.gpu_type}` : 'cpu',
+        quantity: ((until - from) / 3_600_000) * Math.max(endpoint.gpus, 1),
+        unit: endpoint.gpus > 0 ? 'gpu_hour' : 'instance_hour',
+        rateMicros: toMicros(hourly),
+        sourceKind: 'endpoint',
+        sourceId: endpoint.id,
+        windowStart: new Date(from).toISOString(),
+        windowEnd: new Date(until).toISOString(),
+      },
+    ]);
+    await trx
+      .updateTable('endpoint_replicas')
+      .set({ metered_until: new Date(until).toISOString() })
+      .where('id', '=', row.id)
+      .execute();
+  }
+
+  async function probe(port: number, healthPath: string): Promise<boolean> {
+    try {
+      const response = await request(`http://127.0.0.1:${port}${healthPath}`, {
+        headersTimeout: 2000,
+        bodyTimeout: 2000,
+      });
+      await response.body.dump();
+      return response.statusCode === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  async function startReplica(endpoint: EndpointRow, onDemand: boolean): Promise<Replica> {
+    const runtime = runtimes[endpoint.runtime];
+    if (!runtime)
+      throw new AppError('unavailable', `runtime ${endpoint.runtime} is not configured on this platform`);
+    const product = await catalog.get(endpoint.product);
+    const port = await freePort();
+    const id = newId('rep');
+    const started = clock.now();
+    const dir = join(dataDir, 'endpoints', endpoint.id);
+    mkdirSync(dir, { recursive: true });
+    await db
+      .insertInto('endpoint_replicas')
+      .values({
+        id,
+        endpoint_id: endpoint.id,
+        port,
+        external_id: null,
+        status: 'starting',
+        gpu_indexes: '[]',
+        started_at: new Date(started).toISOString(),
+        ready_at: null,
+        stopped_at: null,
+        metered_until: new Date(started).toISOString(),
+        cold_start_ms: null,
+      })
+      .execute();
+    const replica: Replica = { id, port, status: 'starting', inFlight: 0, ready: Promise.resolve() };
+    poolOf(endpoint.id).set(id, replica);
+    replicaEndpoint.set(id, endpoint.id);
+    replica.ready = (async () => {
+      const handle = await executor.start({
+        id,
+        command: renderCommand(runtime, { modelDir: endpoint.artifact_dir, port, name: endpoint.name }),
+        workDir: join(dir, id),
+        env: { AICLOUD_ENDPOINT: endpoint.name },
+        gpus: [],
+        maxRuntimeSeconds: product.maxDurationSeconds,
+        graceSeconds: product.graceSeconds,
+        secrets: {},
+        logFile: join(dir, `${id}.log`),
+        outputDir: join(dir, id, 'output'),
+        checkpointDir: join(dir, id, 'checkpoints'),
+      });
+      await db
+        .updateTable('endpoint_replicas')
+        .set({ external_id: handle.externalId })
+        .where('id', '=', id)
+        .execute();
+      const deadline = started + timeout;
+      while (!(await probe(port, runtime.healthPath))) {
+        if (!replicaEndpoint.has(id))
+          throw new AppError(
+            'unavailable',
+            `replica ${id} of ${endpoint.name} exited while starting; see ${join(dir, `${id}.log`)}`,
+          );
+        if (clock.now() > deadline) {
+          await executor.cancel(id, 'start_timeout');
+          throw new AppError(
+            'unavailable',
+            `replica of ${endpoint.name} did not become ready within ${Math.round(timeout / 1000)}s`,
+            { details: { retryAfter: 30 } },
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const coldStartMs = clock.now() - started;
+      replica.status = 'ready';
+      await db
+        .updateTable('endpoint_replicas')
+        .set({ status: 'ready', ready_at: isoNow(clock), cold_start_ms: coldStartMs })
+        .where('id', '=', id)
+        .execute();
+      if (onDemand) {
+        const recorder = stats(endpoint.id);
+        recorder.coldStarts += 1;
+        recorder.lastColdStartMs = coldStartMs;
+      }
+      await db
+        .updateTable('endpoints')
+        .set({ status: 'ready' })
+        .where('id', '=', endpoint.id)
+        .where('status', '!=', 'deleted')
+        .execute();
+    })();
+    replica.ready.catch(() => {
+      poolOf(endpoint.id).delete(id);
+    });
+    return replica;
+  }
+
+  async function stopReplica(endpointId: string, replica: Replica, reason: string): Promise<void> {
+    replica.status = 'stopping';
+    await executor.cancel(replica.id, reason);
+  }
+
+  return {
+    stats,
+
+    async acquire(endpoint) {
+      const pool = poolOf(endpoint.id);
+      const ready = [...pool.values()].filter((replica) => replica.status === 'ready');
+      let coldStartMs: number | null = null;
+      let chosen = ready.sort((a, b) => a.inFlight - b.inFlight)[0];
+      const starting = [...pool.values()].filter((replica) => replica.status === 'starting');
+      if (
+        chosen &&
+        chosen.inFlight >= endpoint.target_concurrency &&
+        ready.length + starting.length < endpoint.max_replicas
+      ) {
+        // Over the target concurrency: add a replica for the requests to come; this one still goes through.
+        void startReplica(endpoint, false).catch(() => {});
+      }
+      if (!chosen) {
+        const waitFor = starting.length > 0 ? starting : [await startReplica(endpoint, true)];
+        const began = clock.now();
+        let timer: NodeJS.Timeout | undefined;
+        const expired = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new AppError(
+                  'unavailable',
+                  `no replica of ${endpoint.name} became ready within ${Math.round(timeout / 1000)}s`,
+                  { details: { retryAfter: 30 } },
+                ),
+              ),
+            timeout,
+          );
+        });
+        try {
+          await Promise.race([Promise.any(waitFor.map((replica) => replica.ready)), expired]);
+        } catch (error) {
+          if (error instanceof AggregateError)
+            throw (
+              error.errors[0] ?? new AppError('unavailable', `no replica of ${endpoint.name} could start`)
+            );
+          throw error;
+        } finally {
+          clearTimeout(timer);
+        }
+        coldStartMs = clock.now() - began;
+        chosen = [...pool.values()]
+          .filter((replica) => replica.status === 'ready')
+          .sort((a, b) => a.inFlight - b.inFlight)[0];
+        if (!chosen)
+          throw new AppError('unavailable', `no replica of ${endpoint.name} is ready`, {
+            details: { retryAfter: 5 },
+          });
+      }
+      const replica = chosen;
+      replica.inFlight += 1;
+      const recorder = stats(endpoint.id);
+      recorder.inFlight += 1;
+      recorder.lastRequestAt = clock.now();
+      let released = false;
+      return {
+        port: replica.port,
+        coldStartMs,
+        release() {
+          if (released) return;
+          released = true;
+          replica.inFlight -= 1;
+          recorder.inFlight -= 1;
+          recorder.lastRequestAt = clock.now();
+        },
+      };
+    },
+
+    async tick() {
+      const endpoints = await db
+        .selectFrom('endpoints')
+        .selectAll()
+        .where('status', '!=', 'deleted')
+        .execute();
+      const now = clock.now();
+      for (const endpoint of endpoints) {
+        const pool = poolOf(endpoint.id);
+        const live = [...pool.values()].filter((replica) => replica.status !== 'stopping');
+        const recorder = stats(endpoint.id);
+        const idleFor = now - Math.max(recorder.lastRequestAt, Date.parse(endpoint.created_at));
+        if (live.length < endpoint.min_replicas) {
+          for (let count = live.length; count < endpoint.min_replicas; count += 1)
+            void startReplica(endpoint, false).catch(() => {});
+        } else if (
+          live.length > endpoint.min_replicas &&
+          idleFor >= endpoint.idle_timeout_s * 1000 &&
+          recorder.inFlight === 0
+        ) {
+          const extra = live
+            .filter((replica) => replica.inFlight === 0)
+            .slice(0, live.length - endpoint.min_replicas);
+          for (const replica of extra) await stopReplica(endpoint.id, replica, 'idle');
+          if (endpoint.min_replicas === 0 && extra.length === live.length) {
+            await db
+              .updateTable('endpoints')
+              .set({ status: 'scaled_to_zero' })
+              .where('id', '=', endpoint.id)
+              .execute();
+            await audit.record({
+              actor: 'system',
+              action: 'endpoint.scaled_to_zero',
+              resource: `endpoint/${endpoint.name}`,
+              team: endpoint.team,
+              outcome: 'success',
+              details: { idleSeconds: Math.round(idleFor / 1000) },
+            });
+          }
+        }
+      }
+      const due = new Date(now - meterInterval).toISOString();
+      const running = await db
+        .selectFrom('endpoint_replicas')
+        .selectAll()
+        .where('status', 'in', ['starting', 'ready'])
+        .where('metered_until', '<=', due)
+        .execute();
+      for (const row of running) {
+        await db.transaction().execute((trx) => meterReplica(trx, row, now));
+      }
+    },
+
+    async stopAll(endpointId, reason) {
+      for (const replica of poolOf(endpointId).values()) await stopReplica(endpointId, replica, reason);
+    },
+
+    async recover() {
+      const rows = await db
+        .selectFrom('endpoint_replicas')
+        .selectAll()
+        .where('status', 'in', ['starting', 'ready'])
+        .execute();
+      for (const row of rows) {
+        const endpoint = await db
+          .selectFrom('endpoints')
+          .selectAll()
+          .where('id', '=', row.endpoint_id)
+          .executeTakeFirst();
+        const runtime = endpoint ? runtimes[endpoint.runtime] : undefined;
+        if (!endpoint || !runtime || !row.external_id) {
+          await markStopped(row.id, 'lost');
+          continue;
+        }
+        const dir = join(dataDir, 'endpoints', endpoint.id);
+        const product = await catalog.get(endpoint.product);
+        replicaEndpoint.set(row.id, endpoint.id);
+        const status = await executor.reattach({
+          id: row.id,
+          externalId: row.external_id,
+          startedAt: Date.parse(row.started_at),
+          spec: {
+            id: row.id,
+            command: renderCommand(runtime, {
+              modelDir: endpoint.artifact_dir,
+              port: row.port,
+              name: endpoint.name,
+            }),
+            workDir: join(dir, row.id),
+            env: {},
+            gpus: [],
+            maxRuntimeSeconds: product.maxDurationSeconds,
+            graceSeconds: product.graceSeconds,
+            secrets: {},
+            logFile: join(dir, `${row.id}.log`),
+            outputDir: join(dir, row.id, 'output'),
+            checkpointDir: join(dir, row.id, 'checkpoints'),
+          },
+        });
+        if (status.state !== 'running') {
+          replicaEndpoint.delete(row.id);
+          await markStopped(row.id, status.reason ?? status.state);
+          continue;
+        }
+        poolOf(endpoint.id).set(row.id, {
+          id: row.id,
+          port: row.port,
+          status: 'ready',
+          inFlight: 0,
+          ready: Promise.resolve(),
+        });
+      }
+    },
+
+    async shutdown() {
+      unsubscribe();
+      await executor.shutdown();
+    },
+  };
+}
