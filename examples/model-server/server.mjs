@@ -364,7 +364,7 @@ async function chatCompletions(req, res, headers) {
         object: 'chat.completion',
         created,
         model: modelName,
-        system_fingerprint: null,
+        system_fingerprint: 'aicloud-tiny',
         choices,
         usage: {
           prompt_tokens: promptTokens,
@@ -383,7 +383,7 @@ async function chatCompletions(req, res, headers) {
     object: 'chat.completion.chunk',
     created,
     model: modelName,
-    system_fingerprint: null,
+    system_fingerprint: 'aicloud-tiny',
     choices,
     ...(options.includeUsage ? { usage: null } : {}),
   });
@@ -417,7 +417,7 @@ async function chatCompletions(req, res, headers) {
         object: 'chat.completion.chunk',
         created,
         model: modelName,
-        system_fingerprint: null,
+        system_fingerprint: 'aicloud-tiny',
         choices: [],
         usage: {
           prompt_tokens: promptTokens,
@@ -498,7 +498,7 @@ async function completions(req, res, headers) {
         object: 'text_completion',
         created,
         model: modelName,
-        system_fingerprint: null,
+        system_fingerprint: 'aicloud-tiny',
         choices,
         usage: {
           prompt_tokens: promptTokens,
@@ -517,7 +517,7 @@ async function completions(req, res, headers) {
     object: 'text_completion',
     created,
     model: modelName,
-    system_fingerprint: null,
+    system_fingerprint: 'aicloud-tiny',
     choices,
     ...(options.includeUsage ? { usage: null } : {}),
   });
@@ -547,7 +547,7 @@ async function completions(req, res, headers) {
         object: 'text_completion',
         created,
         model: modelName,
-        system_fingerprint: null,
+        system_fingerprint: 'aicloud-tiny',
         choices: [],
         usage: {
           prompt_tokens: promptTokens,

@@ -286,6 +286,8 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
 
     async acquire(endpoint) {
       const pool = poolOf(endpoint.id);
+      // A waiting request counts as activity, so the idle check never stops the replica it waits for.
+      stats(endpoint.id).lastRequestAt = clock.now();
       const ready = [...pool.values()].filter((replica) => replica.status === 'ready');
       let coldStartMs: number | null = null;
       let chosen = ready.sort((a, b) => a.inFlight - b.inFlight)[0];
@@ -375,7 +377,7 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
           recorder.inFlight === 0
         ) {
           const extra = live
-            .filter((replica) => replica.inFlight === 0)
+            .filter((replica) => replica.inFlight === 0 && replica.status === 'ready')
             .slice(0, live.length - endpoint.min_replicas);
           for (const replica of extra) await stopReplica(endpoint.id, replica, 'idle');
           if (endpoint.min_replicas === 0 && extra.length === live.length) {
