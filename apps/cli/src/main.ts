@@ -8,6 +8,7 @@ import { budgetsCommand } from './commands/budgets.ts';
 import { catalogCommand } from './commands/catalog.ts';
 import { createCommand } from './commands/create-job.ts';
 import { datasetsCommand } from './commands/datasets.ts';
+import { demoCommand } from './commands/demo.ts';
 import { deployCommand, endpointsCommand, keysCommand } from './commands/endpoints.ts';
 import { jobsCommand } from './commands/jobs.ts';
 import { loginCommand } from './commands/login.ts';
@@ -60,6 +61,7 @@ Environment: AICLOUD_URL and AICLOUD_TOKEN override the saved login.`,
   program.addCommand(policyCommand());
   program.addCommand(secretsCommand());
   program.addCommand(auditCommand());
+  program.addCommand(demoCommand());
   program.addCommand(modelsCommand());
   program.addCommand(lineageCommand());
   return program;
