@@ -1,4 +1,4 @@
-import { AppError, createPlatform, type Platform } from '@aicloud/core';
+import { AppError, createPlatform, type Platform, type PlatformConfig } from '@aicloud/core';
 import { createCedarAuthorizer } from '@aicloud/policy';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './build-app.ts';
@@ -21,6 +21,8 @@ export interface ServerOptions {
   tickIntervalMs?: number;
   /** How often running work accrues into the ledger (default 30 s). */
   meterIntervalMs?: number;
+  /** Extra model runtimes by name (command templates). */
+  runtimes?: PlatformConfig['runtimes'];
 }
 
 /** A started platform: its URL and how to stop it cleanly. */
@@ -50,6 +52,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     catalogDir: options.catalogDir ?? shipped.catalogDir,
     authorizer,
     meterIntervalMs: options.meterIntervalMs,
+    runtimes: options.runtimes,
   });
   let app: FastifyInstance | undefined;
   try {

@@ -4,6 +4,7 @@ export type { JobService } from './admission/job-service.ts';
 export { AppError, notFound } from './app-error.ts';
 export type { AuditEntry, AuditScope, AuditService } from './audit/audit-service.ts';
 export { auditHash, createAuditService } from './audit/audit-service.ts';
+export * from './billing/index.ts';
 export { appendUsage, categoryOfKind, type UsageEntry } from './billing/ledger.ts';
 export { type Clock, isoNow, systemClock } from './clock.ts';
 export { formatDuration, parseDuration } from './duration.ts';

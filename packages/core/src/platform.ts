@@ -15,7 +15,7 @@ import { createNotebookService, type NotebookService } from './notebooks/noteboo
 import { createEndpointService, type EndpointService } from './serving/endpoint-service.ts';
 import { createGateway, type Gateway } from './serving/gateway.ts';
 import { createReplicaPool, type ReplicaPool } from './serving/replica-pool.ts';
-import { runtimeTemplates } from './serving/runtimes.ts';
+import { type RuntimeTemplate, runtimeTemplates } from './serving/runtimes.ts';
 import type { Authorizer } from './ports/authorizer.ts';
 import { createModelService, type ModelService } from './registry/model-service.ts';
 import { createJobRunner, type JobRunner } from './runner/job-runner.ts';
@@ -45,6 +45,8 @@ export interface PlatformConfig {
   repoRoot?: string;
   /** How long a request waits for a replica to start (default 120 s). */
   coldStartTimeoutMs?: number;
+  /** Extra model runtimes (name → command template), e.g. a site's own inference server. */
+  runtimes?: Record<string, RuntimeTemplate>;
 }
 
 /** The services of one running platform, wired together. */
@@ -151,7 +153,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       serverUrl: () => serverUrl,
       meterIntervalMs: config.meterIntervalMs,
     });
-    const runtimes = runtimeTemplates(config.repoRoot ?? join(import.meta.dirname, '../../..'));
+    const runtimes = { ...runtimeTemplates(config.repoRoot ?? join(import.meta.dirname, '../../..')), ...config.runtimes };
     const replicas = createReplicaPool({
       store,
       audit,

@@ -1,55 +1,37 @@
+import { randomBytes } from 'node:crypto';
 import type { Insertable, Transaction } from 'kysely';
 import { type AuditService, auditHash } from '../audit/audit-service.ts';
 import { type Clock, isoNow } from '../clock.ts';
-import { newId } from '../ids.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
 import { GPU_HOLDING_STATES } from './team-usage.ts';
 
 /** Rows per multi-row statement: well under SQLite's and PostgreSQL's bound-parameter limits. */
 const CHUNK = 500;
-
-interface Candidate {
-  id: string;
-  team: string;
-  gpus: number;
-  gpu_type: string | null;
-  created_at: string;
-}
+/** Fewest queued rows read per page. */
+const MIN_PAGE = 64;
 
 /**
  * Admits queued jobs in order as quota and GPUs free up; one transaction per tick. Returns how many.
  *
- * Queues are strict FIFO per team and GPU type, ordered by (created_at, id); capacity of a GPU type is
- * shared across teams in that same global order. A tick reads only the heads of the queues that can move:
- * every queued job needs at least one GPU, so a queue with room for R GPUs (the smaller of its quota left and
- * its type's free GPUs) can admit at most its first R jobs; the rest cannot move this tick and are not read.
+ * Queues are strict FIFO per team and GPU type, in (created_at, id) order; the GPUs of a type are shared
+ * across teams in that same order. A tick walks the queued jobs in that order, a page at a time, and reads
+ * only rows that can still move: a queued job always asks for at least one GPU of a type (admission never
+ * queues a job without GPUs), so jobs of a type with no free GPU left, and jobs behind a queue head that
+ * did not fit, are filtered out in the database rather than read. The walk ends when no GPU is free or no
+ * row is left; with the queue heads admitted, that is usually one short page, however long the queues.
  */
 export function createAdmissionController(deps: { store: Store; audit: AuditService; clock: Clock }) {
   const { store, clock } = deps;
   return {
     async tick(): Promise<number> {
       return store.db.transaction().execute(async (trx) => {
-        // One pass over the queued rows inside the database: which queues wait, how long, the smallest ask.
-        const queues = await trx
-          .selectFrom('jobs')
-          .select([
-            'team',
-            'gpu_type',
-            (eb) => eb.fn.countAll<number>().as('waiting'),
-            (eb) => eb.fn.min<number>('gpus').as('smallest'),
-          ])
-          .where('status', '=', 'queued')
-          .groupBy(['team', 'gpu_type'])
-          .execute();
-        if (queues.length === 0) return 0;
         const holding = await trx
           .selectFrom('jobs')
           .select(['team', 'gpu_type', (eb) => eb.fn.sum<number>('gpus').as('gpus')])
           .where('status', 'in', [...GPU_HOLDING_STATES])
           .groupBy(['team', 'gpu_type'])
           .execute();
-        const quotas = await trx.selectFrom('quotas').selectAll().execute();
         const inventory = await trx
           .selectFrom('gpus')
           .select(['gpu_type', (eb) => eb.fn.countAll<number>().as('count')])
@@ -62,79 +44,97 @@ export function createAdmissionController(deps: { store: Store; audit: AuditServ
           teamUsed.set(key, Number(row.gpus));
           typeUsed.set(row.gpu_type ?? '', (typeUsed.get(row.gpu_type ?? '') ?? 0) + Number(row.gpus));
         }
-        const nominal = new Map(quotas.map((row) => [`${row.team}\u0000${row.gpu_type}`, row.nominal]));
         const capacity = new Map(inventory.map((row) => [row.gpu_type, Number(row.count)]));
+        const freeTypes = () =>
+          [...capacity]
+            .filter(([type, total]) => total - (typeUsed.get(type) ?? 0) > 0)
+            .map(([type]) => type);
+        let types = freeTypes();
+        if (types.length === 0) return 0;
+        const quotas = await trx.selectFrom('quotas').selectAll().execute();
+        const nominal = new Map(quotas.map((row) => [`${row.team}\u0000${row.gpu_type}`, row.nominal]));
 
-        // The heads of the queues that can move, merged back into the one global order.
-        const candidates: Candidate[] = [];
-        for (const queue of queues) {
-          const key = `${queue.team}\u0000${queue.gpu_type}`;
-          const type = queue.gpu_type ?? '';
-          const limit = nominal.get(key);
-          const quotaRoom = limit === undefined ? Number.POSITIVE_INFINITY : limit - (teamUsed.get(key) ?? 0);
-          const room = Math.min(quotaRoom, (capacity.get(type) ?? 0) - (typeUsed.get(type) ?? 0));
-          // A job asking for no GPU always fits, so such a queue is read whole (none is queued in practice).
-          const zeroAsks = Number(queue.smallest) <= 0;
-          if (room <= 0 && !zeroAsks) continue;
-          let heads = trx
+        const blocked = new Map<string, { team: string; gpuType: string }>();
+        const fitting: string[] = [];
+        let after: { createdAt: string; id: string } | null = null;
+        while (types.length > 0) {
+          const free = types.reduce(
+            (sum, type) => sum + (capacity.get(type) ?? 0) - (typeUsed.get(type) ?? 0),
+            0,
+          );
+          const pageSize = Math.max(MIN_PAGE, 2 * free);
+          let page = trx
             .selectFrom('jobs')
             .select(['id', 'team', 'gpus', 'gpu_type', 'created_at'])
             .where('status', '=', 'queued')
-            .where('team', '=', queue.team)
+            .where('gpu_type', 'in', types)
             .orderBy('created_at')
-            .orderBy('id');
-          heads =
-            queue.gpu_type === null
-              ? heads.where('gpu_type', 'is', null)
-              : heads.where('gpu_type', '=', queue.gpu_type);
-          if (!zeroAsks) heads = heads.limit(Math.min(room, Number(queue.waiting)));
-          candidates.push(...(await heads.execute()));
-        }
-        candidates.sort((left, right) =>
-          left.created_at < right.created_at
-            ? -1
-            : left.created_at > right.created_at
-              ? 1
-              : left.id < right.id
-                ? -1
-                : left.id > right.id
-                  ? 1
-                  : 0,
-        );
-
-        const blocked = new Set<string>();
-        const fitting: string[] = [];
-        for (const job of candidates) {
-          const key = `${job.team}\u0000${job.gpu_type}`;
-          if (blocked.has(key)) continue;
-          const type = job.gpu_type ?? '';
-          const used = teamUsed.get(key) ?? 0;
-          const limit = nominal.get(key);
-          const fitsQuota = limit === undefined || used + job.gpus <= limit;
-          const fitsCapacity = (typeUsed.get(type) ?? 0) + job.gpus <= (capacity.get(type) ?? 0);
-          if (!fitsQuota || !fitsCapacity) {
-            // Strict FIFO per team and GPU type: nobody overtakes the head of the queue.
-            blocked.add(key);
-            continue;
+            .orderBy('id')
+            .limit(pageSize);
+          if (blocked.size > 0) {
+            const heads = [...blocked.values()];
+            page = page.where((eb) =>
+              eb.not(
+                eb.or(
+                  heads.map((head) =>
+                    eb.and([eb('team', '=', head.team), eb('gpu_type', '=', head.gpuType)]),
+                  ),
+                ),
+              ),
+            );
           }
-          teamUsed.set(key, used + job.gpus);
-          typeUsed.set(type, (typeUsed.get(type) ?? 0) + job.gpus);
-          fitting.push(job.id);
+          if (after) {
+            const { createdAt, id } = after;
+            page = page
+              .where('created_at', '>=', createdAt)
+              .where((eb) =>
+                eb.or([
+                  eb('created_at', '>', createdAt),
+                  eb.and([eb('created_at', '=', createdAt), eb('id', '>', id)]),
+                ]),
+              );
+          }
+          const rows = await page.execute();
+          for (const job of rows) {
+            const key = `${job.team}\u0000${job.gpu_type}`;
+            if (blocked.has(key)) continue;
+            const type = job.gpu_type ?? '';
+            const used = teamUsed.get(key) ?? 0;
+            const limit = nominal.get(key);
+            const fitsQuota = limit === undefined || used + job.gpus <= limit;
+            const fitsCapacity = (typeUsed.get(type) ?? 0) + job.gpus <= (capacity.get(type) ?? 0);
+            if (!fitsQuota || !fitsCapacity) {
+              // Strict FIFO per team and GPU type: nobody overtakes the head of the queue.
+              blocked.set(key, { team: job.team, gpuType: type });
+              continue;
+            }
+            teamUsed.set(key, used + job.gpus);
+            typeUsed.set(type, (typeUsed.get(type) ?? 0) + job.gpus);
+            fitting.push(job.id);
+          }
+          const last = rows.at(-1);
+          if (!last || rows.length < pageSize) break;
+          after = { createdAt: last.created_at, id: last.id };
+          types = freeTypes();
         }
         if (fitting.length === 0) return 0;
         const now = isoNow(clock);
-        const admitted: { id: string; team: string }[] = [];
+        const updated = new Map<string, string>();
         for (let start = 0; start < fitting.length; start += CHUNK) {
-          // Still queued: a job cancelled meanwhile (PostgreSQL) stays cancelled and is not audited as admitted.
-          const updated = await trx
+          let update = trx
             .updateTable('jobs')
             .set({ status: 'admitted', admitted_at: now, reasons: '[]' })
-            .where('id', 'in', fitting.slice(start, start + CHUNK))
-            .where('status', '=', 'queued')
-            .returning(['id', 'team'])
-            .execute();
-          admitted.push(...updated);
+            .where('id', 'in', fitting.slice(start, start + CHUNK));
+          // On PostgreSQL a job cancelled meanwhile stays cancelled and is not audited as admitted. SQLite has one
+          // writer, so nothing changed since the read; the extra condition would make it walk the status index.
+          if (store.dialect === 'postgres') update = update.where('status', '=', 'queued');
+          const rows = await update.returning(['id', 'team']).execute();
+          for (const row of rows) updated.set(row.id, row.team);
         }
+        const admitted = fitting.flatMap((id) => {
+          const team = updated.get(id);
+          return team === undefined ? [] : [{ id, team }];
+        });
         if (admitted.length === 0) return 0;
         await appendAdmitted(store, trx, now, admitted);
         return admitted.length;
@@ -160,9 +160,11 @@ async function appendAdmitted(
   let seq = head.seq;
   let prevHash = head.hash;
   const details = JSON.stringify({ from: 'queued' });
-  const rows: Insertable<Database['audit_records']>[] = jobs.map((job) => {
+  // Ids as newId('aud') makes them, from one draw of random bytes rather than one per record.
+  const random = randomBytes(8 * jobs.length).toString('hex');
+  const rows: Insertable<Database['audit_records']>[] = jobs.map((job, index) => {
     const content = {
-      id: newId('aud'),
+      id: `aud_${random.slice(16 * index, 16 * index + 16)}`,
       time,
       actor: 'system',
       action: 'job.admitted',
