@@ -12,7 +12,14 @@ let alice: ReturnType<typeof createClient>;
 
 beforeAll(async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'aicloud-sdk-'));
-  server = await startServer({ host: '127.0.0.1', port: 0, dataDir, seedFile: join(repoRoot, 'seed/demo.yaml'), webRoot: null, tickIntervalMs: 200 });
+  server = await startServer({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir,
+    seedFile: join(repoRoot, 'seed/demo.yaml'),
+    webRoot: null,
+    tickIntervalMs: 200,
+  });
   const tokens = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8'));
   alice = createClient({ url: server.url, token: tokens.alice.token });
 });
@@ -66,7 +73,15 @@ describe('workload SDKs', () => {
       return true;
     }) as typeof process.stdout.write;
     try {
-      expect(await logMetrics({ loss: 2 }, 1, { jobId: null, outputDir: null, checkpointDir: null, datasets: [], client: null })).toBe('stdout');
+      expect(
+        await logMetrics({ loss: 2 }, 1, {
+          jobId: null,
+          outputDir: null,
+          checkpointDir: null,
+          datasets: [],
+          client: null,
+        }),
+      ).toBe('stdout');
     } finally {
       process.stdout.write = original;
     }
