@@ -14,3 +14,13 @@ export function client(): Client {
   }
   return createClient({ url, token });
 }
+
+/** The team to act for: the one given, else the caller's only team. */
+export async function teamOf(team: string | undefined): Promise<string> {
+  if (team) return team;
+  const me = await client().whoami();
+  if (me.memberships.length === 1) return me.memberships[0]!.team;
+  throw new UsageError(
+    `pass --team (you are in ${me.memberships.map((membership) => membership.team).join(', ') || 'no team'})`,
+  );
+}

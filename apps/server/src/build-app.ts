@@ -10,13 +10,13 @@ import { approvalRoutes } from './routes/approval-routes.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
 import { billRoutes } from './routes/bill-routes.ts';
 import { catalogRoutes } from './routes/catalog-routes.ts';
-import { identityRoutes } from './routes/identity-routes.ts';
 import { endpointRoutes } from './routes/endpoint-routes.ts';
+import { identityRoutes } from './routes/identity-routes.ts';
 import { jobRoutes } from './routes/job-routes.ts';
-import { isOpenAIPath, registerOpenAIRoutes, sendOpenAIError } from './routes/openai-routes.ts';
 import { isRegistryRequest, modelRoutes } from './routes/model-routes.ts';
 import { notebookProxy } from './routes/notebook-proxy.ts';
 import { notebookRoutes } from './routes/notebook-routes.ts';
+import { isOpenAIPath, registerOpenAIRoutes } from './routes/openai-routes.ts';
 import { workloadRoutes } from './routes/workload-routes.ts';
 
 declare module 'fastify' {
@@ -62,9 +62,13 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
 
   // Every /v1 route needs a valid token; the portal's static files are public (they hold no data).
   app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/v1/') && request.url !== '/v1' && !request.url.startsWith('/metrics')) return;
+    if (!request.url.startsWith('/v1/') && request.url !== '/v1' && !request.url.startsWith('/metrics'))
+      return;
     // The OpenAI-compatible data plane authenticates endpoint keys itself.
-    if (isOpenAIPath(request.url) && !isRegistryRequest(request.method, request.url, request.headers.authorization))
+    if (
+      isOpenAIPath(request.url) &&
+      !isRegistryRequest(request.method, request.url, request.headers.authorization)
+    )
       return;
     const header = request.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
@@ -100,7 +104,8 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
   await app.register(notebookProxy(platform));
   registerOpenAIRoutes(app, platform);
   app.get('/metrics', async (request, reply) => {
-    if (!request.actor?.principal.platformAdmin) throw new AppError('forbidden', 'only platform-admins (or their scrape tokens) read /metrics');
+    if (!request.actor?.principal.platformAdmin)
+      throw new AppError('forbidden', 'only platform-admins (or their scrape tokens) read /metrics');
     reply.type(platform.gateway.metrics.registry.contentType);
     return platform.gateway.metrics.registry.metrics();
   });

@@ -61,9 +61,16 @@ export function errorHandler(error: unknown, request: FastifyRequest, reply: Fas
     const { status, body } = toErrorBody(error, request.id);
     reply.hijack();
     sendOpenAIError(reply, {
-      status: status >= 500 ? 500 : status,
+      status: Math.min(status, 500),
       retryAfter: null,
-      body: () => ({ error: { message: body.error.message, type: status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: null } }),
+      body: () => ({
+        error: {
+          message: body.error.message,
+          type: status >= 500 ? 'server_error' : 'invalid_request_error',
+          param: null,
+          code: null,
+        },
+      }),
     });
     return;
   }

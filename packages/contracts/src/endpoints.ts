@@ -7,7 +7,10 @@ export const DeployModelRequest = z.strictObject({
   model: z.string().min(1),
   /** A version number or an alias (`champion`). */
   version: z.union([z.number().int().positive(), z.string().min(1)]),
-  name: z.string().regex(/^[a-z][a-z0-9-]{1,62}$/, 'lower-case letters, digits and dashes').optional(),
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{1,62}$/, 'lower-case letters, digits and dashes')
+    .optional(),
   team: z.string().optional(),
   product: z.string().default('realtime-endpoint'),
   gpus: z.number().int().min(0).max(8).default(0),
@@ -52,7 +55,15 @@ export const Endpoint = z.object({
   targetConcurrency: z.number(),
   idleTimeoutSeconds: z.number(),
   status: z.enum(['ready', 'scaled_to_zero', 'starting', 'deleted']),
-  replicas: z.array(z.object({ id: z.string(), status: z.string(), port: z.number(), startedAt: z.string(), readyAt: z.string().nullable() })),
+  replicas: z.array(
+    z.object({
+      id: z.string(),
+      status: z.string(),
+      port: z.number(),
+      startedAt: z.string(),
+      readyAt: z.string().nullable(),
+    }),
+  ),
   stats: EndpointStats,
   createdBy: z.string(),
   createdAt: z.string(),
@@ -67,7 +78,10 @@ export const CreateKeyRequest = z.strictObject({
   rpm: z.number().int().positive().optional(),
   tpm: z.number().int().positive().optional(),
   maxTokensPerPeriod: z.number().int().positive().optional(),
-  period: z.string().regex(/^\d+(d|h)$/, 'e.g. 30d or 24h').optional(),
+  period: z
+    .string()
+    .regex(/^\d+(d|h)$/, 'e.g. 30d or 24h')
+    .optional(),
 });
 export type CreateKeyRequest = z.input<typeof CreateKeyRequest>;
 

@@ -12,16 +12,16 @@ import { type Clock, systemClock } from './clock.ts';
 import { createDatasetService, type DatasetService } from './datasets/dataset-service.ts';
 import { createIdentityService, type IdentityService } from './identity/identity-service.ts';
 import { createNotebookService, type NotebookService } from './notebooks/notebook-service.ts';
-import { createEndpointService, type EndpointService } from './serving/endpoint-service.ts';
-import { createGateway, type Gateway } from './serving/gateway.ts';
-import { createReplicaPool, type ReplicaPool } from './serving/replica-pool.ts';
-import { type RuntimeTemplate, runtimeTemplates } from './serving/runtimes.ts';
 import type { Authorizer } from './ports/authorizer.ts';
 import { createModelService, type ModelService } from './registry/model-service.ts';
 import { createJobRunner, type JobRunner } from './runner/job-runner.ts';
 import { openSecretBox } from './secrets/secret-box.ts';
 import { createSecretService, type SecretService } from './secrets/secret-service.ts';
 import { type SeedResult, seedDemo } from './seed/seed-demo.ts';
+import { createEndpointService, type EndpointService } from './serving/endpoint-service.ts';
+import { createGateway, type Gateway } from './serving/gateway.ts';
+import { createReplicaPool, type ReplicaPool } from './serving/replica-pool.ts';
+import { type RuntimeTemplate, runtimeTemplates } from './serving/runtimes.ts';
 import { ensureDataDir, openStore, type Store } from './store/open-store.ts';
 
 /** How to start the platform's core. */
@@ -153,7 +153,10 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       serverUrl: () => serverUrl,
       meterIntervalMs: config.meterIntervalMs,
     });
-    const runtimes = { ...runtimeTemplates(config.repoRoot ?? join(import.meta.dirname, '../../..')), ...config.runtimes };
+    const runtimes = {
+      ...runtimeTemplates(config.repoRoot ?? join(import.meta.dirname, '../../..')),
+      ...config.runtimes,
+    };
     const replicas = createReplicaPool({
       store,
       audit,

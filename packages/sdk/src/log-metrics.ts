@@ -5,7 +5,11 @@ import { type RunContext, runContext } from './run-context.ts';
  * or when the API cannot be reached, as a `{"event":"metric",…}` JSON line on stdout (which the platform
  * also reads). Never throws: metrics must not crash training.
  */
-export async function logMetrics(metrics: Record<string, number>, step?: number, context: RunContext = runContext()): Promise<'api' | 'stdout'> {
+export async function logMetrics(
+  metrics: Record<string, number>,
+  step?: number,
+  context: RunContext = runContext(),
+): Promise<'api' | 'stdout'> {
   if (context.client && context.jobId) {
     try {
       await context.client.jobs.reportMetrics(context.jobId, metrics, step);
@@ -14,6 +18,8 @@ export async function logMetrics(metrics: Record<string, number>, step?: number,
       // Fall through to stdout: the platform parses JSON lines too.
     }
   }
-  process.stdout.write(`${JSON.stringify({ event: 'metric', ...(step === undefined ? {} : { step }), ...metrics })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ event: 'metric', ...(step === undefined ? {} : { step }), ...metrics })}\n`,
+  );
   return 'stdout';
 }

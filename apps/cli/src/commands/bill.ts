@@ -68,8 +68,10 @@ export function billText(bill: Bill): string {
     const parts = [`${usd(forecast.burnRatePerDay)}/day over the last ${forecast.lookbackHours} h`];
     if (forecast.projectedTo > bill.generatedAt)
       parts.push(`${usd(forecast.projectedTotal)} by ${day(forecast.projectedTo)}`);
-    if (forecast.projectedPeriodSpend !== null && budget)
-      parts.push(`${usd(forecast.projectedPeriodSpend)} by the budget period's end`);
+    if (forecast.projectedPeriodSpend !== null && budget && budget.periodEnd !== forecast.projectedTo)
+      parts.push(
+        `${usd(forecast.projectedPeriodSpend)} by the budget period's end (${day(budget.periodEnd)})`,
+      );
     lines.push(`Forecast   ${parts.join('; ')}`);
     lines.push(
       `Runs out   ${
@@ -85,15 +87,22 @@ export function billText(bill: Bill): string {
   }
   lines.push('');
   lines.push(`By ${bill.by}:`);
+  const showCategory = bill.by !== 'category';
   if (bill.breakdown.length === 0) lines.push('  no usage in this window');
   else
     lines.push(
       table(
-        [bill.by.toUpperCase(), ...(bill.by === 'workload' ? ['NAME'] : []), 'CATEGORY', 'QUANTITY', 'COST'],
+        [
+          bill.by.toUpperCase(),
+          ...(bill.by === 'workload' ? ['NAME'] : []),
+          ...(showCategory ? ['CATEGORY'] : []),
+          'QUANTITY',
+          'COST',
+        ],
         bill.breakdown.map((line) => [
           line.key,
           ...(bill.by === 'workload' ? [line.label] : []),
-          line.category ?? 'mixed',
+          ...(showCategory ? [line.category ?? 'mixed'] : []),
           quantity(line),
           usd(line.cost),
         ]),

@@ -1,21 +1,12 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { client } from '../context.ts';
-import { outputFormat, print, UsageError } from '../output.ts';
+import { client, teamOf } from '../context.ts';
+import { outputFormat, print } from '../output.ts';
 
 function usd(value: string): number {
   const parsed = Number(value);
   if (!Number.isFinite(parsed) || parsed < 0)
     throw new InvalidArgumentError('must be an amount in USD, e.g. 500');
   return parsed;
-}
-
-async function teamOf(team: string | undefined): Promise<string> {
-  if (team) return team;
-  const me = await client().whoami();
-  if (me.memberships.length === 1) return me.memberships[0]!.team;
-  throw new UsageError(
-    `pass --team (you are in ${me.memberships.map((membership) => membership.team).join(', ') || 'no team'})`,
-  );
 }
 
 /** `aicloud budgets show|set`. */

@@ -1,16 +1,7 @@
 import { Command, Option } from 'commander';
-import { client } from '../context.ts';
+import { client, teamOf } from '../context.ts';
 import { outputFormat, print, table, UsageError } from '../output.ts';
 import { readSecretValue } from '../secret-input.ts';
-
-async function teamOf(team: string | undefined): Promise<string> {
-  if (team) return team;
-  const me = await client().whoami();
-  if (me.memberships.length === 1) return me.memberships[0]!.team;
-  throw new UsageError(
-    `pass --team (you are in ${me.memberships.map((membership) => membership.team).join(', ') || 'no team'})`,
-  );
-}
 
 /** `aicloud secrets set|list|delete`. */
 export function secretsCommand(): Command {

@@ -96,8 +96,11 @@ export function workloadRoutes(platform: RouteDeps) {
           .orderBy('seq')
           .execute();
         const series: JobMetrics['series'] = {};
-        for (const row of rows)
-          (series[row.name] ??= []).push({ step: row.step, value: row.value, time: row.time });
+        for (const row of rows) {
+          const points = series[row.name] ?? [];
+          points.push({ step: row.step, value: row.value, time: row.time });
+          series[row.name] = points;
+        }
         return { jobId: job.id, series };
       },
     }),

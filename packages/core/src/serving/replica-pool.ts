@@ -276,7 +276,7 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
     return replica;
   }
 
-  async function stopReplica(endpointId: string, replica: Replica, reason: string): Promise<void> {
+  async function stopReplica(replica: Replica, reason: string): Promise<void> {
     replica.status = 'stopping';
     await executor.cancel(replica.id, reason);
   }
@@ -379,7 +379,7 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
           const extra = live
             .filter((replica) => replica.inFlight === 0 && replica.status === 'ready')
             .slice(0, live.length - endpoint.min_replicas);
-          for (const replica of extra) await stopReplica(endpoint.id, replica, 'idle');
+          for (const replica of extra) await stopReplica(replica, 'idle');
           if (endpoint.min_replicas === 0 && extra.length === live.length) {
             await db
               .updateTable('endpoints')
@@ -410,7 +410,7 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
     },
 
     async stopAll(endpointId, reason) {
-      for (const replica of poolOf(endpointId).values()) await stopReplica(endpointId, replica, reason);
+      for (const replica of poolOf(endpointId).values()) await stopReplica(replica, reason);
     },
 
     async recover() {
