@@ -3,9 +3,13 @@ import { useQueryClient } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
 import { ApprovalsPage } from './pages/approvals-page.tsx';
 import { AuditPage } from './pages/audit-page.tsx';
+import { BillPage } from './pages/bill-page.tsx';
 import { CatalogPage } from './pages/catalog-page.tsx';
+import { EndpointsPage } from './pages/endpoints-page.tsx';
 import { HomePage } from './pages/home-page.tsx';
 import { JobsPage } from './pages/jobs-page.tsx';
+import { ModelsPage } from './pages/models-page.tsx';
+import { NotebooksPage } from './pages/notebooks-page.tsx';
 import { PlaceholderPage } from './pages/placeholder-page.tsx';
 import { PoliciesPage } from './pages/policies-page.tsx';
 import { SignInPage } from './pages/sign-in-page.tsx';
@@ -30,9 +34,13 @@ function page(path: string, client: Client) {
   if (path === '/') return <HomePage client={client} />;
   if (path === '/catalog') return <CatalogPage client={client} />;
   if (path === '/jobs') return <JobsPage client={client} />;
+  if (path === '/notebooks') return <NotebooksPage client={client} />;
+  if (path === '/models') return <ModelsPage client={client} />;
+  if (path === '/endpoints') return <EndpointsPage client={client} />;
   if (path === '/approvals') return <ApprovalsPage client={client} />;
   if (path === '/policies') return <PoliciesPage client={client} />;
   if (path === '/audit') return <AuditPage client={client} />;
+  if (path === '/bill') return <BillPage client={client} />;
   const area = areas.find((candidate) => candidate.path === path);
   return <PlaceholderPage title={area?.label ?? 'Not found'} known={area !== undefined} />;
 }
