@@ -21,6 +21,8 @@ export interface ServerOptions {
   tickIntervalMs?: number;
   /** How often running work accrues into the ledger (default 30 s). */
   meterIntervalMs?: number;
+  /** A Slurm cluster for jobs with `executor: slurm`. */
+  slurm?: PlatformConfig['slurm'];
   /** Extra model runtimes by name (command templates). */
   runtimes?: PlatformConfig['runtimes'];
 }
@@ -53,6 +55,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     authorizer,
     meterIntervalMs: options.meterIntervalMs,
     runtimes: options.runtimes,
+    slurm: options.slurm,
   });
   let app: FastifyInstance | undefined;
   try {

@@ -122,7 +122,8 @@ export const Job = z.object({
   cost: z.number(),
   approvalId: z.string().nullable(),
   gpuIndexes: z.array(z.number()),
-  gpuSource: z.enum(['declared', 'detected']).nullable(),
+  /** Where the GPUs came from: the declared or detected inventory, or a cluster scheduler (Slurm) that picks them. */
+  gpuSource: z.enum(['declared', 'detected', 'scheduler']).nullable(),
   exitCode: z.number().nullable(),
   createdAt: z.string(),
   admittedAt: z.string().nullable(),

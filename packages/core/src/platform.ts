@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { createLocalExecutor, type Executor } from '@aicloud/executors';
+import { createLocalExecutor, createSlurmExecutor, type Executor } from '@aicloud/executors';
 import { createAdmissionController } from './admission/admission-controller.ts';
 import { type ApprovalService, createApprovalService } from './admission/approval-service.ts';
 import { createJobService, type JobService } from './admission/job-service.ts';
@@ -45,6 +45,8 @@ export interface PlatformConfig {
   repoRoot?: string;
   /** How long a request waits for a replica to start (default 120 s). */
   coldStartTimeoutMs?: number;
+  /** A Slurm cluster reachable with the Slurm commands on this host: jobs with `executor: slurm` go there. */
+  slurm?: { partition: string } | undefined;
   /** Extra model runtimes (name → command template), e.g. a site's own inference server. */
   runtimes?: Record<string, RuntimeTemplate>;
 }
@@ -105,6 +107,10 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       clock,
       box: openSecretBox(join(config.dataDir, 'secret.key')),
     });
+    const executors: Record<string, Executor> = config.executors ?? {
+      local: createLocalExecutor({ clock }),
+      ...(config.slurm ? { slurm: createSlurmExecutor({ partition: config.slurm.partition, clock }) } : {}),
+    };
     let runner: JobRunner | undefined;
     const jobs = createJobService({
       store,
@@ -113,6 +119,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       authorizer,
       catalog,
       stopRunning: (id, reason) => runner!.stop(id, reason),
+      executorNames: () => Object.keys(executors),
       onAdmitted: () => void runner?.startAdmitted().catch(() => {}),
     });
     const approvals = createApprovalService({
@@ -133,7 +140,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       identity,
       catalog,
       secrets,
-      executors: config.executors ?? { local: createLocalExecutor({ clock }) },
+      executors,
       dataDir: config.dataDir,
       serverUrl: () => serverUrl,
       meterIntervalMs: config.meterIntervalMs,

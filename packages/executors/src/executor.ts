@@ -22,6 +22,10 @@ export interface WorkloadSpec {
   outputDir: string;
   /** Directory for the workload's checkpoints, exported as AICLOUD_CHECKPOINT_DIR; created when missing. */
   checkpointDir: string;
+  /** CPU cores the workload needs (Slurm `--cpus-per-task`); the backend's default when absent. Ignored locally. */
+  cpus?: number;
+  /** Memory the workload needs in MiB (Slurm `--mem`); the backend's default when absent. Ignored locally. */
+  memoryMiB?: number;
 }
 
 /** Every state a workload can be in, as data for schemas and exhaustive checks. */

@@ -25,3 +25,25 @@ export { type GpuProcess, parseGpuProcessesCsv } from './gpu/parse-gpu-processes
 export { gpuQueryFields, parseGpuQueryCsv } from './gpu/parse-gpu-query-csv.ts';
 export { parseNvidiaSmiXml } from './gpu/parse-nvidia-smi-xml.ts';
 export { createLocalExecutor, type LocalExecutorDeps } from './local/local-executor.ts';
+export { renderBatchScript, slurmComment, slurmJobName, timeLimitMinutes } from './slurm/batch-script.ts';
+export {
+  type LocalSlurmRunnerOptions,
+  localSlurmRunner,
+  type SlurmCommandResult,
+  type SlurmCommandRunner,
+} from './slurm/slurm-command.ts';
+export {
+  createSlurmExecutor,
+  type SlurmExecutor,
+  type SlurmExecutorDeps,
+  type SlurmPollStats,
+  SlurmSubmitError,
+} from './slurm/slurm-executor.ts';
+export {
+  parseSacct,
+  parseSbatchParsable,
+  parseScontrolShowJob,
+  parseSqueueJson,
+  type SlurmJob,
+} from './slurm/slurm-jobs.ts';
+export { slurmOutcome } from './slurm/slurm-outcome.ts';

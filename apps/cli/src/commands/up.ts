@@ -20,6 +20,10 @@ export function upCommand(): Command {
     .option('--no-seed', 'do not seed the demo organisation on first start')
     .option('--log', 'log every request as JSON lines')
     .option(
+      '--slurm-partition <name>',
+      'also run jobs on the Slurm cluster this host reaches (jobs with --executor slurm)',
+    )
+    .option(
       '--seed-file <file>',
       'the organisation to seed on first start (default: the demo, seed/demo.yaml)',
     )
@@ -33,6 +37,7 @@ export function upCommand(): Command {
         databaseUrl?: string;
         seed: boolean;
         seedFile?: string;
+        slurmPartition?: string;
         catalogDir?: string;
         policiesDir?: string;
         log?: boolean;
@@ -49,6 +54,7 @@ export function upCommand(): Command {
           databaseUrl: options.databaseUrl,
           seedFile: options.seed && existsSync(seedFile) ? seedFile : null,
           ...(options.catalogDir ? { catalogDir: resolve(options.catalogDir) } : {}),
+          ...(options.slurmPartition ? { slurm: { partition: options.slurmPartition } } : {}),
           ...(options.policiesDir ? { policiesDir: resolve(options.policiesDir) } : {}),
           webRoot,
           logger: options.log ?? false,

@@ -36,6 +36,8 @@ export interface JobServiceDeps {
   catalog: CatalogService;
   /** Called when a running job must stop (the executor's business). */
   stopRunning?: (jobId: string, reason: 'cancelled') => Promise<void>;
+  /** Names of the executors this platform has (`local`, `slurm`). */
+  executorNames?: () => string[];
   /** Called after a job was admitted, so the runner can start it at once. */
   onAdmitted?: () => void;
 }
@@ -325,6 +327,17 @@ export function createJobService(deps: JobServiceDeps): JobService {
             },
           );
         }
+      }
+      const executor = parsed.executor ?? ask.product.executor;
+      const available = deps.executorNames?.() ?? ['local'];
+      if (!available.includes(executor)) {
+        throw new AppError(
+          'unavailable',
+          `executor ${executor} is not configured on this platform (it has: ${available.join(', ')}); a platform engineer starts aicloud with --slurm-partition NAME (see docs/slurm.md)`,
+          {
+            issues: [{ path: ['executor'], message: `not configured: ${executor}` }],
+          },
+        );
       }
       const jobId = newId('job');
       const estimate = estimateMicros(ask);

@@ -119,7 +119,9 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
 
   /** Accrues a running job's usage from where metering stopped up to `until`, in the caller's transaction. */
   async function meter(trx: Transaction<Database>, row: JobRow, until: number): Promise<void> {
-    const from = Date.parse(row.metered_until ?? row.started_at ?? isoNow(clock));
+    // Not metered before the executor reports the workload really started (a Slurm job may wait in its queue).
+    if (!row.metered_until) return;
+    const from = Date.parse(row.metered_until);
     if (until <= from) return;
     const product = await productPrices(row.product);
     const priceKey = row.gpus > 0 ? (row.gpu_type ?? '') : 'cpu';
@@ -176,7 +178,11 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       if (!current) return null;
       let indexes: number[] = [];
       let source: string | null = null;
-      if (current.gpus > 0 && current.gpu_type) {
+      if (current.gpus > 0 && current.executor !== 'local') {
+        // A cluster scheduler (Slurm) picks the devices itself; it only needs the count.
+        indexes = Array.from({ length: current.gpus }, (_, index) => index);
+        source = 'scheduler';
+      } else if (current.gpus > 0 && current.gpu_type) {
         const inventory = await trx
           .selectFrom('gpus')
           .select(['device_index', 'source'])
@@ -207,7 +213,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         .set({
           status: 'running',
           started_at: startedAt,
-          metered_until: startedAt,
+          metered_until: current.executor === 'local' ? startedAt : null,
           gpu_indexes: JSON.stringify(indexes),
           gpu_source: source,
           reasons: '[]',
@@ -234,8 +240,12 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         .updateTable('jobs')
         .set({
           external_id: handle.externalId,
-          started_at: new Date(handle.startedAt).toISOString(),
-          metered_until: new Date(handle.startedAt).toISOString(),
+          ...(claimed.row.executor === 'local'
+            ? {
+                started_at: new Date(handle.startedAt).toISOString(),
+                metered_until: new Date(handle.startedAt).toISOString(),
+              }
+            : {}),
         })
         .where('id', '=', row.id)
         .execute();
@@ -261,12 +271,28 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       reason: string | null;
       exitCode: number | null;
       endedAt: number;
+      startedAt?: number;
       message?: string;
     },
   ): Promise<void> {
     const ended = await db.transaction().execute(async (trx) => {
-      const row = await lockedJob(trx, jobId).executeTakeFirst();
-      if (!row) return null;
+      const found = await lockedJob(trx, jobId).executeTakeFirst();
+      if (!found) return null;
+      // A workload that ended before its start event was handled still started at the executor's time.
+      const row =
+        !found.metered_until && end.startedAt
+          ? {
+              ...found,
+              started_at: new Date(end.startedAt).toISOString(),
+              metered_until: new Date(end.startedAt).toISOString(),
+            }
+          : found;
+      if (row !== found)
+        await trx
+          .updateTable('jobs')
+          .set({ started_at: row.started_at, metered_until: row.metered_until })
+          .where('id', '=', jobId)
+          .execute();
       await meter(trx, row, end.endedAt);
       const metered = await trx
         .selectFrom('jobs')
@@ -363,6 +389,18 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       await recordMetric(event.id, event.metric, event.at);
       return;
     }
+    if (event.type === 'started') {
+      // The executor's own start time (Slurm's, for a queued cluster job) is where metering begins.
+      const at = new Date(event.startedAt).toISOString();
+      await db
+        .updateTable('jobs')
+        .set({ started_at: at, metered_until: at })
+        .where('id', '=', event.id)
+        .where('status', '=', 'running')
+        .where('metered_until', 'is', null)
+        .execute();
+      return;
+    }
     if (event.type === 'ended') {
       const status = event.status;
       await finish(event.id, {
@@ -370,6 +408,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         reason: status.reason,
         exitCode: status.exitCode,
         endedAt: status.endedAt ?? clock.now(),
+        startedAt: status.startedAt,
       });
     }
   }

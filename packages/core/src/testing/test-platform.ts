@@ -23,7 +23,13 @@ export function storeTargets(pgUrl: string | null): StoreTarget[] {
 export async function createTestPlatform(
   target: StoreTarget,
   pgUrl: string | null,
-  options: { clock?: Clock; seed?: boolean; catalogDir?: string; meterIntervalMs?: number } = {},
+  options: {
+    clock?: Clock;
+    seed?: boolean;
+    catalogDir?: string;
+    meterIntervalMs?: number;
+    slurm?: { partition: string };
+  } = {},
 ): Promise<Platform & { dataDir: string; dispose(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'aicloud-test-'));
   let databaseUrl: string | undefined;
@@ -53,6 +59,7 @@ export async function createTestPlatform(
     clock: options.clock,
     catalogDir: options.catalogDir ?? join(repoRoot, 'catalog'),
     meterIntervalMs: options.meterIntervalMs,
+    slurm: options.slurm,
     authorizer: createCedarAuthorizer({ policiesDir: join(repoRoot, 'policies') }),
   });
   return Object.assign(platform, {
