@@ -122,7 +122,10 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     // Not metered before the executor reports the workload really started (a Slurm job may wait in its queue).
     if (!row.metered_until) return;
     const from = Date.parse(row.metered_until);
-    if (until <= from) return;
+    // Settling a job's end earlier than metering already reached (the executor's own end time, e.g. Slurm's
+    // whole seconds) appends a correcting row with a negative quantity: the ledger stays append-only and the
+    // job's cost equals its runtime × rate.
+    if (until === from) return;
     const product = await productPrices(row.product);
     const priceKey = row.gpus > 0 ? (row.gpu_type ?? '') : 'cpu';
     const price = product[priceKey];
@@ -143,8 +146,8 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         rateMicros: toMicros(hourly),
         sourceKind: 'job',
         sourceId: row.id,
-        windowStart: new Date(from).toISOString(),
-        windowEnd: new Date(until).toISOString(),
+        windowStart: new Date(Math.min(from, until)).toISOString(),
+        windowEnd: new Date(Math.max(from, until)).toISOString(),
       },
     ]);
     await trx
