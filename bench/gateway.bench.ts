@@ -1,13 +1,14 @@
 // npm run bench:gateway: direct to a stub upstream vs. through the gateway (keys, rate limits, quota and
-// metering on), in one run on loopback. Added latency p50/p99 at concurrency 1, throughput at 32, and the
+// metering on), in one run on loopback; the load comes from a separate thread for both paths. Added latency p50/p99 at concurrency 1, throughput at 32, and the
 // cold-start overhead of scaling from zero vs. starting the same server process directly.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { createClient } from '@aicloud/client';
 import { startServer } from '@aicloud/server';
-import { Pool, request } from 'undici';
+import { request } from 'undici';
 
 const repoRoot = join(import.meta.dirname, '..');
 const stub = join(repoRoot, 'bench/stub-upstream.mjs');
@@ -32,30 +33,13 @@ async function waitHealthy(port: number): Promise<number> {
 }
 
 async function load(origin: string, headers: Record<string, string>, concurrency: number, total: number) {
-  const pool = new Pool(origin, { connections: concurrency });
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        next += 1;
-        const t0 = performance.now();
-        const response = await pool.request({
-          method: 'POST',
-          path: '/v1/chat/completions',
-          headers: { 'content-type': 'application/json', ...headers },
-          body: payload,
-        });
-        await response.body.text();
-        if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode}`);
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  await pool.close();
-  return { latencies, perSecond: total / seconds };
+  const worker = new Worker(join(import.meta.dirname, 'load-worker.mjs'), {
+    workerData: { origin, headers, concurrency, total, payload },
+  });
+  return new Promise<{ latencies: number[]; perSecond: number }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
 }
 
 const work = mkdtempSync(join(tmpdir(), 'aicloud-bench-gateway-'));

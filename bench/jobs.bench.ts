@@ -44,6 +44,7 @@ for (const pid of baseline.pids) {
 }
 
 async function throughPlatform() {
+  global.gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
   const latencies: number[] = [];
   const ids: string[] = [];
@@ -69,6 +70,7 @@ async function throughPlatform() {
     latencies.push(performance.now() - t0);
   }
   const seconds = (performance.now() - started) / 1000;
+  global.gc?.();
   const heapPerJob = (process.memoryUsage().heapUsed - heapBefore) / count;
   for (const id of ids) await platform.runner.stop(id, 'cancelled').catch(() => {});
   await new Promise((resolve) => setTimeout(resolve, 1500));

@@ -65,14 +65,17 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
   const budgets = new Map<string, { exhausted: boolean; at: number }>();
   const pending = new Map<string, PendingUsage>();
 
-  async function authenticate(authorization: string | undefined) {
-    const secret = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
-    const refused = new OpenAIError(
+  // Built only when needed: an Error captures a stack trace, too costly for every request.
+  const refused = () =>
+    new OpenAIError(
       401,
       'Incorrect API key provided. Create one with: aicloud keys create --endpoint NAME',
       'invalid_request_error',
       'invalid_api_key',
     );
+
+  async function authenticate(authorization: string | undefined) {
+    const secret = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
     if (!secret)
       throw new OpenAIError(
         401,
@@ -85,13 +88,13 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
     // Endpoint settings (replicas, status) change: reload a key's endpoint at most every 2 s.
     if (cached && clock.now() - cached.loadedAt < 2000) return cached;
     const key = await db.selectFrom('endpoint_keys').selectAll().where('hash', '=', hash).executeTakeFirst();
-    if (!key || key.revoked_at) throw refused;
+    if (!key || key.revoked_at) throw refused();
     const endpoint = await db
       .selectFrom('endpoints')
       .selectAll()
       .where('id', '=', key.endpoint_id)
       .executeTakeFirst();
-    if (!endpoint || endpoint.status === 'deleted') throw refused;
+    if (!endpoint || endpoint.status === 'deleted') throw refused();
     const entry = { key, endpoint, loadedAt: clock.now() };
     keys.set(hash, entry);
     return entry;
