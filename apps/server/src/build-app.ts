@@ -115,29 +115,21 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
   if (options.webRoot && existsSync(options.webRoot)) {
     await app.register(fastifyStatic, { root: options.webRoot, prefix: '/', wildcard: false });
   }
+  const portalBuilt = options.webRoot !== null && existsSync(options.webRoot);
   app.setNotFoundHandler((request, reply) => {
-    if (
-      request.url.startsWith('/v1') ||
-      request.method !== 'GET' ||
-      !options.webRoot ||
-      !existsSync(options.webRoot)
-    ) {
-      if (!request.url.startsWith('/v1') && request.method === 'GET') {
-        reply
-          .status(404)
-          .type('text/plain')
-          .send('The portal is not built: run `npm run build` (aicloud up builds it on start).\n');
-        return;
-      }
-      errorHandler(
-        new AppError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
-        request,
-        reply,
-      );
-      return;
+    if (request.method === 'GET' && !request.url.startsWith('/v1')) {
+      // Client-side routes of the portal all load its index page.
+      if (portalBuilt) return reply.sendFile('index.html');
+      return reply
+        .status(404)
+        .type('text/plain')
+        .send('The portal is not built: run `npm run build` (aicloud up builds it on start).\n');
     }
-    // Client-side routes of the portal all load its index page.
-    reply.sendFile('index.html');
+    errorHandler(
+      new AppError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
+      request,
+      reply,
+    );
   });
   return app;
 }
