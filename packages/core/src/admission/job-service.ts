@@ -13,7 +13,7 @@ import type { AuditService } from '../audit/audit-service.ts';
 import type { CatalogService } from '../catalog/catalog-service.ts';
 import { type Clock, isoNow } from '../clock.ts';
 import { formatDuration, parseDuration } from '../duration.ts';
-import { type Actor, canSeeTeam } from '../identity/principal.ts';
+import { type Actor, canSeeTeam, teamsToList } from '../identity/principal.ts';
 import { newId } from '../ids.ts';
 import { fromMicros, microsToCents, toMicros } from '../money.ts';
 import type { Authorizer, PolicyDecision, PolicyRequest } from '../ports/authorizer.ts';
@@ -490,14 +490,9 @@ export function createJobService(deps: JobServiceDeps): JobService {
         .orderBy('created_at', 'desc')
         .orderBy('id', 'desc')
         .limit(query.limit);
-      if (query.team) {
-        if (!canSeeTeam(principal, query.team)) throw notFound('team', query.team);
-        select = select.where('team', '=', query.team);
-      } else if (!principal.platformAdmin) {
-        const teams = [...principal.teams.keys()];
-        if (teams.length === 0) return [];
-        select = select.where('team', 'in', teams);
-      }
+      const teams = teamsToList(principal, query.team);
+      if (teams?.length === 0) return [];
+      if (teams) select = select.where('team', 'in', teams);
       if (query.status) select = select.where('status', '=', query.status);
       const rows = await select.execute();
       return Promise.all(rows.map(async (row) => toJob(row, await queuePosition(db, row))));

@@ -1,4 +1,5 @@
 import type { TeamRole } from '@aicloud/contracts';
+import { notFound } from '../app-error.ts';
 
 /** The authenticated caller of one request. */
 export interface Principal {
@@ -28,4 +29,16 @@ export function canSeeTeam(principal: Principal, team: string): boolean {
 /** Whether the principal manages the team or is a platform-admin. */
 export function managesTeam(principal: Principal, team: string): boolean {
   return principal.platformAdmin || principal.teams.get(team) === 'manager';
+}
+
+/**
+ * The teams a listing may show: the one asked for (not_found if the caller cannot see it), else the
+ * caller's teams; null means every team (platform-admins asking for no team in particular).
+ */
+export function teamsToList(principal: Principal, team?: string): string[] | null {
+  if (team) {
+    if (!canSeeTeam(principal, team)) throw notFound('team', team);
+    return [team];
+  }
+  return principal.platformAdmin ? null : [...principal.teams.keys()];
 }

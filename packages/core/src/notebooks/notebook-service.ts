@@ -19,7 +19,7 @@ import type { CatalogService } from '../catalog/catalog-service.ts';
 import { type Clock, isoNow } from '../clock.ts';
 import { formatDuration, parseDuration } from '../duration.ts';
 import type { IdentityService } from '../identity/identity-service.ts';
-import { type Actor, canSeeTeam } from '../identity/principal.ts';
+import { type Actor, canSeeTeam, teamsToList } from '../identity/principal.ts';
 import { newId } from '../ids.ts';
 import { formatUsd, toMicros } from '../money.ts';
 import type { Authorizer } from '../ports/authorizer.ts';
@@ -1030,14 +1030,9 @@ export function createNotebookService(deps: NotebookServiceDeps): NotebookServic
       const parsed = NotebookQuery.parse(query);
       const { principal } = actor;
       let select = db.selectFrom('notebooks').selectAll();
-      if (parsed.team) {
-        if (!canSeeTeam(principal, parsed.team)) throw notFound('team', parsed.team);
-        select = select.where('team', '=', parsed.team);
-      } else if (!principal.platformAdmin) {
-        const teams = [...principal.teams.keys()];
-        if (teams.length === 0) return [];
-        select = select.where('team', 'in', teams);
-      }
+      const teams = teamsToList(principal, parsed.team);
+      if (teams?.length === 0) return [];
+      if (teams) select = select.where('team', 'in', teams);
       if (parsed.status) select = select.where('status', '=', parsed.status);
       const rows = await select
         .orderBy('created_at', 'desc')
