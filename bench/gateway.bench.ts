@@ -128,5 +128,7 @@ console.log(
   `cold start: first request through the gateway ${gatewayCold.toFixed(0)} ms vs. starting the process directly ${directCold.toFixed(0)} ms (overhead ${(gatewayCold - directCold).toFixed(0)} ms)`,
 );
 direct.kill('SIGTERM');
+await alice.endpoints.delete('bench-stub');
+await new Promise((resolve) => setTimeout(resolve, 1500));
 await server.stop();
 process.exit(0);

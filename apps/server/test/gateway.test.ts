@@ -60,7 +60,13 @@ beforeAll(async () => {
   await alice.endpoints.deploy({ model: 'legal-answerer', version: 1, scaleToZero: true, idleTimeout: '3s' });
   key = (await alice.keys.create({ endpoint: 'legal-answerer', name: 'tests' })).key;
 }, 120_000);
-afterAll(async () => server?.stop());
+afterAll(async () => {
+  // Replicas outlive a server stop by design (they are re-attached on restart): delete the endpoint so
+  // the test leaves no model server behind.
+  await alice?.endpoints.delete('legal-answerer').catch(() => {});
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  await server?.stop();
+});
 
 const openai = (apiKey: string, options: { maxRetries?: number } = {}) =>
   new OpenAI({ baseURL: `${server.url}/v1`, apiKey, maxRetries: options.maxRetries ?? 0 });
