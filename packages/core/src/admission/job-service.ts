@@ -208,14 +208,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
     request: SubmitJobRequest,
   ): Promise<{ ask: JobAsk; parsed: ReturnType<typeof SubmitJobRequest.parse> }> {
     const parsed = SubmitJobRequest.parse(request);
-    const product = await catalog.get(parsed.product).catch((error: unknown) => {
-      if (error instanceof AppError && error.code === 'not_found') {
-        throw new AppError('invalid_input', error.message, {
-          issues: [{ path: ['product'], message: 'unknown product' }],
-        });
-      }
-      throw error;
-    });
+    const product = await catalog.requested(parsed.product);
     if (product.kind === 'notebook' || product.kind === 'endpoint') {
       throw new AppError(
         'invalid_input',

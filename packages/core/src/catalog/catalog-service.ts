@@ -16,6 +16,8 @@ export const PLATFORM_MAX_RUNTIME_SECONDS = 12 * 3600;
 export interface CatalogService {
   list(): Promise<Product[]>;
   get(name: string): Promise<Product>;
+  /** A product a request names: an unknown name is the caller's mistake (invalid_input on `product`). */
+  requested(name: string): Promise<Product>;
   /** Creates or replaces a product (platform-admins only). */
   put(actor: Actor, spec: unknown): Promise<Product>;
   /** Loads the YAML files into the store; file products are replaced, API products kept. */
@@ -104,6 +106,15 @@ export function createCatalogService(deps: {
 
   return {
     get,
+    requested: (name) =>
+      get(name).catch((error: unknown) => {
+        if (error instanceof AppError && error.code === 'not_found') {
+          throw new AppError('invalid_input', error.message, {
+            issues: [{ path: ['product'], message: 'unknown product' }],
+          });
+        }
+        throw error;
+      }),
     async list() {
       const rows = await db.selectFrom('products').selectAll().orderBy('name').execute();
       return rows.map((row) =>

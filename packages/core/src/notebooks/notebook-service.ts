@@ -787,14 +787,7 @@ export function createNotebookService(deps: NotebookServiceDeps): NotebookServic
     async create(actor, request) {
       if (closed) throw new AppError('unavailable', 'the platform is shutting down');
       const parsed = CreateNotebookRequest.parse(request);
-      const product = await catalog.get(parsed.product).catch((error: unknown) => {
-        if (error instanceof AppError && error.code === 'not_found') {
-          throw new AppError('invalid_input', error.message, {
-            issues: [{ path: ['product'], message: 'unknown product' }],
-          });
-        }
-        throw error;
-      });
+      const product = await catalog.requested(parsed.product);
       if (product.kind !== 'notebook') {
         throw new AppError(
           'invalid_input',

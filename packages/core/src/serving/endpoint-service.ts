@@ -167,7 +167,7 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
         request.team ? { team: request.team } : undefined,
       );
       const team = version.team;
-      const product = await catalog.get(request.product);
+      const product = await catalog.requested(request.product);
       if (product.kind !== 'endpoint')
         throw new AppError(
           'invalid_input',
