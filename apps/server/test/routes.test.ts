@@ -174,6 +174,20 @@ describe('bad input', () => {
     expect(teams.json().items.map((team: { name: string }) => team.name)).not.toContain('x'.repeat(10));
   });
 
+  it('answers a job for an unknown product with invalid_input on the product field, storing nothing', async () => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: as('alice'),
+      payload: { product: 'no-such-product', gpus: 1 },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toMatchObject({ code: 'invalid_input', issues: [{ path: ['product'] }] });
+    expect(response.json().error.message).toContain('fine-tune');
+    const jobs = (await app.inject({ method: 'GET', url: '/v1/jobs', headers: as('alice') })).json().items;
+    expect(jobs).toEqual([]);
+  });
+
   it('answers unknown routes with not_found', async () => {
     const response = await app.inject({ method: 'GET', url: '/v1/nothing-here', headers: as('alice') });
     expect(response.statusCode).toBe(404);
