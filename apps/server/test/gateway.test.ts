@@ -215,6 +215,69 @@ describe('OpenAI-compatible endpoints through the real openai SDK', () => {
     expect(mine.every((row) => row.team === 'legal-rag' && row.category === 'inference')).toBe(true);
   });
 
+  it('never serves more than a key’s token quota, even to concurrent requests', async () => {
+    const quota = 40;
+    const created = await alice.keys.create({
+      endpoint: 'legal-answerer',
+      name: 'quota',
+      maxTokensPerPeriod: quota,
+      period: '30d',
+    });
+    const ask = (maxTokens: number) =>
+      fetch(`${server.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${created.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'legal-answerer',
+          max_tokens: maxTokens,
+          messages: [{ role: 'user', content: 'What is arbitration?' }],
+        }),
+      });
+    let served = 0;
+    let answered = 0;
+    const settle = async (response: Response) => {
+      const body = await response.json();
+      if (response.status === 200) {
+        answered += 1;
+        served += body.usage.total_tokens;
+      } else {
+        expect(response.status, JSON.stringify(body)).toBe(429);
+        expect(body.error).toMatchObject({ type: 'insufficient_quota', code: 'insufficient_quota' });
+      }
+      return { status: response.status, body, shouldRetry: response.headers.get('x-should-retry') };
+    };
+    // Twelve at once: each reserves its prompt and max_tokens, so only as many as fit run.
+    const outcomes = await Promise.all(Array.from({ length: 12 }, () => ask(8).then(settle)));
+    expect(answered).toBeGreaterThan(0);
+    expect(outcomes.some((outcome) => outcome.status === 429)).toBe(true);
+    expect(served).toBeLessThanOrEqual(quota);
+    // More, one after another, until the quota cannot hold another: refused with x-should-retry: false.
+    let last = await settle(await ask(8));
+    for (let tries = 0; last.status === 200 && tries < 10; tries += 1) last = await settle(await ask(8));
+    expect(last.status).toBe(429);
+    expect(last.shouldRetry).toBe('false');
+    expect(last.body.error.message).toMatch(/quota of 40 tokens per 30d/);
+    expect(served).toBeLessThanOrEqual(quota);
+    // The SDK does not retry what will not fit; a request larger than the quota never runs.
+    await expect(
+      openai(created.key, { maxRetries: 3 }).chat.completions.create({
+        model: 'legal-answerer',
+        max_tokens: quota + 1,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    ).rejects.toMatchObject({ status: 429, code: 'insufficient_quota' });
+    await server.platform.gateway.flush();
+    const rows = await server.platform.store.db
+      .selectFrom('usage_ledger')
+      .select('quantity')
+      .where('unit', '=', 'token')
+      .where('project', '=', created.id)
+      .execute();
+    const metered = rows.reduce((sum, row) => sum + row.quantity, 0);
+    expect(metered).toBe(served);
+    expect(metered).toBeLessThanOrEqual(quota);
+  });
+
   it('scales to zero after the idle timeout and back on the next request', async () => {
     await until(
       () => alice.endpoints.get('legal-answerer'),

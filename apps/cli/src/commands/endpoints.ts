@@ -169,7 +169,11 @@ export function keysCommand(): Command {
     .option('--name <name>', 'a name to recognise it by', 'default')
     .option('--rpm <n>', 'requests per minute', count)
     .option('--tpm <n>', 'tokens per minute', count)
-    .option('--max-tokens-per-period <n>', 'token quota per period', count)
+    .option(
+      '--max-tokens-per-period <n>',
+      'token quota per period: each request reserves its prompt and max_tokens (1024 when not given, also sent as its cap) until it ends, and is refused (429) when that does not fit',
+      count,
+    )
     .option('--period <period>', 'quota period, e.g. 30d')
     .addOption(outputOption())
     .action(

@@ -14,6 +14,7 @@ export function isOpenAIPath(url: string): boolean {
 interface OpenAIFailure {
   status: number;
   retryAfter: number | null;
+  shouldRetry?: boolean | null;
   body(): unknown;
 }
 
@@ -42,6 +43,7 @@ export function sendOpenAIError(reply: FastifyReply, error: unknown): void {
     'x-request-id': String(reply.request.id),
   };
   if (failure.retryAfter !== null) headers['retry-after'] = String(failure.retryAfter);
+  if (typeof failure.shouldRetry === 'boolean') headers['x-should-retry'] = String(failure.shouldRetry);
   reply.raw.writeHead(failure.status, headers);
   reply.raw.end(JSON.stringify(failure.body()));
 }
@@ -50,7 +52,7 @@ const CORS = {
   'access-control-allow-origin': '*',
   'access-control-allow-headers': '*',
   'access-control-allow-methods': 'GET, POST, OPTIONS',
-  'access-control-expose-headers': 'x-request-id, retry-after',
+  'access-control-expose-headers': 'x-request-id, retry-after, x-should-retry',
 };
 
 /** Registers the OpenAI-compatible routes; the gateway does auth, limits, routing and metering. */

@@ -17,6 +17,13 @@ import type { ReplicaPool } from './replica-pool.ts';
 type KeyRow = Selectable<Database['endpoint_keys']>;
 type EndpointRow = Selectable<Database['endpoints']>;
 
+/**
+ * Output tokens a request reserves against its key's period quota when it sets neither `max_tokens` nor
+ * `max_completion_tokens`; for a key with a quota, the gateway also sends this cap to the runtime, so that
+ * no answer can use more than it reserved.
+ */
+export const DEFAULT_QUOTA_MAX_TOKENS = 1024;
+
 const PATHS: Record<Operation, string> = {
   chat: '/v1/chat/completions',
   text_completion: '/v1/completions',
@@ -64,6 +71,8 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
   const periodUse = new Map<string, { start: number; used: number }>();
   const budgets = new Map<string, { exhausted: boolean; at: number }>();
   const pending = new Map<string, PendingUsage>();
+  /** Tokens reserved by requests in flight, per key with a period quota; settled to actual usage at the end. */
+  const reserved = new Map<string, number>();
 
   // Built only when needed: an Error captures a stack trace, too costly for every request.
   const refused = () =>
@@ -114,11 +123,16 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
         .where('window_start', '>=', new Date(start).toISOString())
         .executeTakeFirst();
       const unflushed = pending.get(key.id);
-      entry = {
-        start,
-        used: Number(row?.tokens ?? 0) + (unflushed ? unflushed.tokensIn + unflushed.tokensOut : 0),
-      };
-      periodUse.set(key.id, entry);
+      const current = periodUse.get(key.id);
+      // A concurrent load of the same period got there first and may have counted usage since: keep it.
+      if (current && current.start === start) entry = current;
+      else {
+        entry = {
+          start,
+          used: Number(row?.tokens ?? 0) + (unflushed ? unflushed.tokensIn + unflushed.tokensOut : 0),
+        };
+        periodUse.set(key.id, entry);
+      }
     }
     return { used: entry.used, end: start + length };
   }
@@ -182,19 +196,6 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
         null,
         Math.min(tokenWait, 60),
       );
-    if (key.max_tokens_per_period !== null) {
-      const { used, end } = await periodUsed(key);
-      if (used >= key.max_tokens_per_period) {
-        throw new OpenAIError(
-          429,
-          `This key used its quota of ${key.max_tokens_per_period} tokens per ${key.period}; it renews at ${new Date(end).toISOString()}. Ask for a new quota: aicloud keys create --endpoint ${endpoint.name} --max-tokens-per-period N --period ${key.period}`,
-          'insufficient_quota',
-          'insufficient_quota',
-          null,
-          Math.min(60, Math.ceil((end - clock.now()) / 1000)),
-        );
-      }
-    }
     if (await budgetExhausted(endpoint.team)) {
       throw new OpenAIError(
         429,
@@ -205,7 +206,83 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
         60,
       );
     }
-    return { key, endpoint, promptText, stream };
+    // Last: nothing may refuse the request once its tokens are reserved.
+    const reservation = await reserveQuota(operation, key, endpoint, body, promptText);
+    return { key, endpoint, promptText, stream, reservation };
+  }
+
+  /** What a request may use at most: its prompt's estimate plus its output cap (× n choices). */
+  function tokensNeeded(operation: Operation, body: unknown, promptText: string) {
+    const request = body as Record<string, unknown>;
+    const prompt = estimateTokens(promptText);
+    if (operation === 'embeddings') return { tokens: prompt, injectCap: false };
+    const absent = (value: unknown) => value === undefined || value === null;
+    const cap = absent(request.max_completion_tokens) ? request.max_tokens : request.max_completion_tokens;
+    // A malformed cap is the runtime's to refuse (400); it reserves the default meanwhile.
+    const given = typeof cap === 'number' && Number.isInteger(cap) && cap > 0 ? cap : undefined;
+    const n = typeof request.n === 'number' && Number.isInteger(request.n) && request.n > 1 ? request.n : 1;
+    const injectCap = absent(request.max_completion_tokens) && absent(request.max_tokens);
+    return { tokens: prompt + (given ?? DEFAULT_QUOTA_MAX_TOKENS) * n, injectCap };
+  }
+
+  /**
+   * Reserves a request's most tokens against its key's period quota, or refuses it (429) before it runs:
+   * `x-should-retry: false` when the period's remaining quota cannot hold it, retryable when only the
+   * reservations of requests in flight are in the way. The reservation is settled to actual usage at the end.
+   */
+  async function reserveQuota(
+    operation: Operation,
+    key: KeyRow,
+    endpoint: EndpointRow,
+    body: unknown,
+    promptText: string,
+  ): Promise<{ injectCap: boolean; release(): void }> {
+    const quota = key.max_tokens_per_period;
+    if (quota === null) return { injectCap: false, release() {} };
+    const { end } = await periodUsed(key);
+    // From here to the reservation nothing awaits: concurrent requests cannot all pass the same check.
+    const used = periodUse.get(key.id)?.used ?? 0;
+    const inFlight = reserved.get(key.id) ?? 0;
+    const { tokens, injectCap } = tokensNeeded(operation, body, promptText);
+    const renew = `it renews at ${new Date(end).toISOString()}`;
+    const hint = `Ask for a new quota: aicloud keys create --endpoint ${endpoint.name} --max-tokens-per-period N --period ${key.period}`;
+    const cap = injectCap ? ` (no max_tokens given: ${DEFAULT_QUOTA_MAX_TOKENS} are reserved)` : '';
+    if (used + tokens > quota) {
+      const left = Math.max(0, quota - used);
+      throw new OpenAIError(
+        429,
+        left === 0
+          ? `This key used its quota of ${quota} tokens per ${key.period}; ${renew}. ${hint}`
+          : `This request may use up to ${tokens} tokens${cap}, more than the ${left} left of this key's quota of ${quota} tokens per ${key.period}; lower max_tokens, or wait: ${renew}. ${hint}`,
+        'insufficient_quota',
+        'insufficient_quota',
+        null,
+        Math.min(60, Math.max(1, Math.ceil((end - clock.now()) / 1000))),
+        false,
+      );
+    }
+    if (used + inFlight + tokens > quota) {
+      throw new OpenAIError(
+        429,
+        `This request may use up to ${tokens} tokens${cap}; with the ${inFlight} reserved by requests in flight it would exceed this key's quota of ${quota} tokens per ${key.period} (${quota - used} left). Try again when they finish.`,
+        'insufficient_quota',
+        'insufficient_quota',
+        null,
+        1,
+      );
+    }
+    reserved.set(key.id, inFlight + tokens);
+    let released = false;
+    return {
+      injectCap,
+      release() {
+        if (released) return;
+        released = true;
+        const left = (reserved.get(key.id) ?? 0) - tokens;
+        if (left > 0) reserved.set(key.id, left);
+        else reserved.delete(key.id);
+      },
+    };
   }
 
   return {
@@ -228,7 +305,11 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
 
     async handle(operation, authorization, body, response, requestId) {
       const started = performance.now();
-      const { key, endpoint, promptText, stream } = await admit(operation, authorization, body);
+      const { key, endpoint, promptText, stream, reservation } = await admit(operation, authorization, body);
+      // A key with a quota: the answer may not use more than was reserved.
+      const forwarded = reservation.injectCap
+        ? { ...(body as Record<string, unknown>), max_tokens: DEFAULT_QUOTA_MAX_TOKENS }
+        : body;
       const hit = limiter.hit(key.id);
       const recorder = pool.stats(endpoint.id);
       const labels = {
@@ -240,6 +321,7 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
       try {
         lease = await pool.acquire(endpoint);
       } catch (error) {
+        reservation.release();
         recorder.record({
           ok: false,
           latencyMs: performance.now() - started,
@@ -270,7 +352,7 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
           method: 'POST',
           dispatcher: agent,
           headers: { 'content-type': 'application/json', 'x-request-id': requestId },
-          body: JSON.stringify(body),
+          body: JSON.stringify(forwarded),
           headersTimeout: 300_000,
           bodyTimeout: 300_000,
         });
@@ -350,7 +432,9 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
         lease.release();
         const seconds = (performance.now() - started) / 1000;
         hit.addTokens(tokensIn + tokensOut);
+        // Settle: the reservation goes, the actual usage counts.
         if (tokensIn + tokensOut > 0) account(key, endpoint, tokensIn, tokensOut);
+        reservation.release();
         recorder.record({
           ok,
           latencyMs: seconds * 1000,

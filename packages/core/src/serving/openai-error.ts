@@ -8,6 +8,8 @@ export class OpenAIError extends Error {
     readonly param: string | null = null,
     /** Seconds for `Retry-After` (429 and 503), at most 60. */
     readonly retryAfter: number | null = null,
+    /** `false` sends `x-should-retry: false` (OpenAI's SDKs then do not retry): waiting will not help. */
+    readonly shouldRetry: boolean | null = null,
   ) {
     super(message);
   }
