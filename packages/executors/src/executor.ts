@@ -22,10 +22,31 @@ export interface WorkloadSpec {
   outputDir: string;
   /** Directory for the workload's checkpoints, exported as AICLOUD_CHECKPOINT_DIR; created when missing. */
   checkpointDir: string;
-  /** CPU cores the workload needs (Slurm `--cpus-per-task`); the backend's default when absent. Ignored locally. */
+  /** CPU cores the workload needs (Slurm `--cpus-per-task`, a CFS quota locally when sandboxed); the backend's default when absent. */
   cpus?: number;
-  /** Memory the workload needs in MiB (Slurm `--mem`); the backend's default when absent. Ignored locally. */
+  /** Memory the workload needs in MiB (Slurm `--mem`, a cgroup memory limit locally); the backend's default when absent. */
   memoryMiB?: number;
+  /** How the local executor's sandbox isolates the workload; absent: its defaults (no network, nothing mounted but the workload's own folders). Other executors ignore it. */
+  sandbox?: WorkloadSandbox;
+}
+
+/** What a workload may reach over the network: nothing, only the platform's API, or what the host reaches. */
+export type WorkloadEgress = 'blocked' | 'platform' | 'open';
+
+/** The sandbox of one local workload: everything not listed here does not exist inside it. */
+export interface WorkloadSandbox {
+  /** Network: `blocked` (own empty namespace), `platform` (that plus the platform's API as a unix socket), `open` (the host's network). */
+  egress: WorkloadEgress;
+  /** A prepared network namespace to join instead (`/run/netns/NAME`): notebooks get one with a veth the proxy reaches. */
+  netnsPath?: string;
+  /** Host paths visible read-only at the same path: admitted datasets, the model a replica serves. */
+  readOnly?: string[];
+  /** Host paths visible read-write besides the work, output and checkpoint directories. */
+  writable?: string[];
+  /** HOME inside (default: the work directory). */
+  home?: string;
+  /** Most processes at once (default 4096). */
+  pids?: number;
 }
 
 /** Every state a workload can be in, as data for schemas and exhaustive checks. */

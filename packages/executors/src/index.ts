@@ -3,10 +3,12 @@ export type {
   ExecutorEvent,
   ExecutorListener,
   PersistedWorkload,
+  WorkloadEgress,
   WorkloadEndedEvent,
   WorkloadHandleInfo,
   WorkloadLogEvent,
   WorkloadMetricEvent,
+  WorkloadSandbox,
   WorkloadSpec,
   WorkloadStartedEvent,
   WorkloadState,
@@ -25,6 +27,8 @@ export { type GpuProcess, parseGpuProcessesCsv } from './gpu/parse-gpu-processes
 export { gpuQueryFields, parseGpuQueryCsv } from './gpu/parse-gpu-query-csv.ts';
 export { parseNvidiaSmiXml } from './gpu/parse-nvidia-smi-xml.ts';
 export { createLocalExecutor, type LocalExecutorDeps } from './local/local-executor.ts';
+export { type SandboxConfig, sandboxApiSocket, workloadUid } from './local/sandbox-command.ts';
+export { type SandboxSupport, type SandboxTools, sandboxSupport } from './local/sandbox-support.ts';
 export { renderBatchScript, slurmComment, slurmJobName, timeLimitMinutes } from './slurm/batch-script.ts';
 export {
   type LocalSlurmRunnerOptions,

@@ -14,7 +14,12 @@ import {
 const cleanups: (() => Promise<void> | void)[] = [];
 
 function executor(): Executor {
-  const created = createLocalExecutor({ killCheckIntervalMs: 100, logPollIntervalMs: 50 });
+  const created = createLocalExecutor({
+    killCheckIntervalMs: 100,
+    logPollIntervalMs: 50,
+    // Process handling as such; local-executor-sandbox.test.ts runs the same under the sandbox.
+    isolation: 'none',
+  });
   cleanups.push(() => created.shutdown());
   return created;
 }

@@ -12,7 +12,10 @@ import type {
 } from '../executor.ts';
 import { createLogTailer, type LogTailer } from './log-tailer.ts';
 import { type ProcInfo, readProc, readProcTable } from './proc-table.ts';
+import { defaultPidsLimit, type SandboxConfig, sandboxCommand } from './sandbox-command.ts';
+import { sandboxSupport } from './sandbox-support.ts';
 import { createSecretMasker } from './secret-masker.ts';
+import { createWorkloadCgroup, removeWorkloadCgroup } from './workload-cgroup.ts';
 import { workloadEnv, workloadIdVariable } from './workload-env.ts';
 import {
   readExitRecord,
@@ -39,6 +42,15 @@ export interface LocalExecutorDeps {
   killCheckIntervalMs?: number;
   /** How often spooled output is copied into log files and events; 250 ms by default. */
   logPollIntervalMs?: number;
+  /**
+   * Workload isolation: `sandbox` runs every workload in its own sandbox (own uid, mount, pid, ipc and network
+   * namespaces, cgroup limits) and refuses to start one when this machine cannot; `none` runs workloads as
+   * the server's own user (single-user machines and tests of the executor's process handling). Default:
+   * `sandbox` when `sandboxSupport()` says this machine can, else `none`; `aicloud up` says which at start-up.
+   */
+  isolation?: 'sandbox' | 'none';
+  /** What all sandboxes share: the platform API socket and read-only tool paths. */
+  sandbox?: SandboxConfig;
 }
 
 interface Tracked {
@@ -67,6 +79,7 @@ export function createLocalExecutor(deps: LocalExecutorDeps = {}): Executor {
   const clock = deps.clock ?? { now: () => Date.now() };
   const killCheckIntervalMs = deps.killCheckIntervalMs ?? 1000;
   const logPollIntervalMs = deps.logPollIntervalMs ?? 250;
+  const isolation = deps.isolation ?? (sandboxSupport().ok ? 'sandbox' : 'none');
   const tracked = new Map<string, Tracked>();
   const finished = new Map<string, WorkloadStatus>();
   const listeners = new Set<ExecutorListener>();
@@ -224,6 +237,7 @@ export function createLocalExecutor(deps: LocalExecutorDeps = {}): Executor {
 
   const finish = async (workload: Tracked): Promise<void> => {
     const status = await endWorkload(workload);
+    removeWorkloadCgroup(status.id);
     if (tracked.get(status.id) !== workload) return;
     untrack(status.id);
     emit({ type: 'ended', id: status.id, status });
@@ -252,8 +266,12 @@ export function createLocalExecutor(deps: LocalExecutorDeps = {}): Executor {
   return {
     name: 'local',
 
-    async start(spec: WorkloadSpec): Promise<WorkloadHandleInfo> {
+    async start(requested: WorkloadSpec): Promise<WorkloadHandleInfo> {
       if (closed) throw new Error('the local executor is shut down');
+      const spec: WorkloadSpec =
+        isolation === 'sandbox'
+          ? { ...requested, sandbox: requested.sandbox ?? { egress: 'blocked' } }
+          : { ...requested, sandbox: undefined };
       if (tracked.has(spec.id)) throw new Error(`workload ${spec.id} is already running`);
       if (!(spec.maxRuntimeSeconds > 0) || !(spec.graceSeconds >= 0)) {
         throw new Error(`workload ${spec.id} needs maxRuntimeSeconds > 0 and graceSeconds >= 0`);
@@ -266,15 +284,28 @@ export function createLocalExecutor(deps: LocalExecutorDeps = {}): Executor {
       for (const path of [files.exitCode, files.termination, files.offsets]) rmSync(path, { force: true });
       for (const path of [files.stdout, files.stderr]) writeFileSync(path, '', { mode: 0o600 });
 
+      let command = spec.command;
+      let cgroupProcs: string[] = [];
+      if (spec.sandbox) {
+        const support = sandboxSupport();
+        if (!support.ok) throw new Error(`workload ${spec.id} cannot be sandboxed: ${support.reason}`);
+        command = sandboxCommand(spec, support.tools, deps.sandbox ?? {}, files.dir);
+        cgroupProcs = createWorkloadCgroup(spec.id, {
+          ...(spec.memoryMiB ? { memoryMiB: spec.memoryMiB } : {}),
+          ...(spec.cpus ? { cpus: spec.cpus } : {}),
+          pids: spec.sandbox.pids ?? defaultPidsLimit,
+        }).procs;
+      }
       const startedAt = clock.now();
       const args = [
         '-c',
         wrapperScript,
         'aicloud-wrapper',
-        spec.command,
+        command,
         files.stdout,
         files.stderr,
         files.exitCode,
+        ...cgroupProcs,
       ];
       const child = spawn('/bin/sh', args, {
         cwd: spec.workDir,

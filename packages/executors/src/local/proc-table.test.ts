@@ -10,7 +10,15 @@ describe('proc table', () => {
     fields.splice(11, 4, '150', '50', '100', '0'); // utime, stime, cutime, cstime: fields 14-17
     fields[19] = '987654'; // starttime, field 22
     const info = parseProcStat(`4242 (my (odd) name) ${fields.join(' ')}`);
-    expect(info).toEqual({ pid: 4242, ppid: 1, pgid: 4242, state: 'S', starttime: '987654', cpuSeconds: 3 });
+    expect(info).toEqual({
+      pid: 4242,
+      ppid: 1,
+      pgid: 4242,
+      name: 'my (odd) name',
+      state: 'S',
+      starttime: '987654',
+      cpuSeconds: 3,
+    });
     expect(parseProcStat('garbage')).toBeUndefined();
   });
   it('reads this process as running, with a stable start time', () => {

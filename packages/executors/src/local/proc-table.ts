@@ -8,6 +8,8 @@ export interface ProcInfo {
   ppid: number;
   /** Process group id. */
   pgid: number;
+  /** The command name (`comm`, at most 15 characters; a process can change its own). */
+  name?: string;
   /** One-letter state; `Z` (zombie) and `X` (dead) no longer run. */
   state: string;
   /** Start time in clock ticks after boot, as text; with the pid it names one process across pid reuse. */
@@ -36,6 +38,7 @@ export function parseProcStat(text: string): ProcInfo | undefined {
     pid,
     ppid: Number(field(4)),
     pgid: Number(field(5)),
+    name: text.slice(open + 1, close),
     state: field(3),
     starttime: field(22),
     cpuSeconds: ticks / ticksPerSecond,

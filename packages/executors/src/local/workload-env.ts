@@ -14,10 +14,13 @@ export function workloadEnv(
   spec: WorkloadSpec,
   base: NodeJS.ProcessEnv = process.env,
 ): Record<string, string> {
+  // Inside a sandbox the server's PATH and HOME name folders that do not exist there.
+  const sandboxed = spec.sandbox !== undefined;
   return {
-    PATH: base.PATH ?? defaultPath,
-    HOME: base.HOME ?? spec.workDir,
+    PATH: sandboxed ? defaultPath : (base.PATH ?? defaultPath),
+    HOME: sandboxed ? (spec.sandbox?.home ?? spec.workDir) : (base.HOME ?? spec.workDir),
     LANG: base.LANG ?? 'C.UTF-8',
+    ...(sandboxed ? { USER: 'aicloud', LOGNAME: 'aicloud' } : {}),
     ...spec.env,
     ...spec.secrets,
     [workloadIdVariable]: spec.id,

@@ -3,20 +3,25 @@ import { join } from 'node:path';
 import type { WorkloadSpec } from '../executor.ts';
 
 /**
- * The shell that runs every local workload, as `/bin/sh -c WRAPPER aicloud-wrapper CMD OUT ERR EXIT`.
+ * The shell that runs every local workload, as `/bin/sh -c WRAPPER aicloud-wrapper CMD OUT ERR EXIT [PROCS…]`.
  * It leads the workload's process group and runs the command in a child shell in the foreground, so the
  * command's own `exit`, traps and signals stay its own. The wrapper catches TERM/INT/HUP with a no-op
  * (a caught signal is reset to the default in children, an ignored one would be inherited), so a group
  * SIGTERM reaches the command while the wrapper waits on; once the command ends, the wrapper writes its
  * `$?` and the children's CPU times (`times`) to EXIT. That file is how an exit code outlives a server
  * restart: the executor is then no longer the wrapper's parent. Output goes to spool files, not pipes,
- * so a workload keeps writing (and does not die of SIGPIPE) while no server reads it.
+ * so a workload keeps writing (and does not die of SIGPIPE) while no server reads it. PROCS are the
+ * workload's `cgroup.procs` files, which the wrapper joins before it starts anything.
  */
 export const wrapperScript = [
   'trap : TERM INT HUP',
-  '/bin/sh -c "$1" </dev/null >>"$2" 2>>"$3"',
+  'cmd=$1 out=$2 err=$3 exitfile=$4',
+  'shift 4',
+  // Joins the workload's cgroups before anything is forked, so every descendant is counted and limited.
+  'for procs in "$@"; do echo $$ >"$procs" 2>/dev/null; done',
+  '/bin/sh -c "$cmd" </dev/null >>"$out" 2>>"$err"',
   'code=$?',
-  `{ printf '%s\\n' "$code"; times; } >"$4"`,
+  `{ printf '%s\\n' "$code"; times; } >"$exitfile"`,
   'exit "$code"',
 ].join('\n');
 

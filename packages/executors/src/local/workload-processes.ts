@@ -70,6 +70,9 @@ export function signalWorkloadProcesses(
 ): void {
   const groupSignalled = found.groupVerified && trySignal(-pgid, signal);
   for (const member of found.members) {
+    // A sandbox's bubblewrap (in a session of its own) dies of SIGTERM and would take the workload with it
+    // before its grace period: it gets only the final SIGKILL, which ends its whole pid namespace.
+    if (signal !== 'SIGKILL' && member.name === 'bwrap') continue;
     if (!groupSignalled || member.pgid !== pgid) trySignal(member.pid, signal);
   }
 }
