@@ -1,6 +1,8 @@
+import { join } from 'node:path';
 import { AppError, createPlatform, type Platform, type PlatformConfig } from '@aicloud/core';
 import { createCedarAuthorizer } from '@aicloud/policy';
 import type { FastifyInstance } from 'fastify';
+import { listenApiSocket } from './api-socket.ts';
 import { buildApp } from './build-app.ts';
 import { startControllerLoop } from './controller-loop.ts';
 import { shipped } from './repo-paths.ts';
@@ -25,6 +27,12 @@ export interface ServerOptions {
   slurm?: PlatformConfig['slurm'];
   /** Extra model runtimes by name (command templates). */
   runtimes?: PlatformConfig['runtimes'];
+  /** Directories each team may register `path:` model sources from, besides `<dataDir>/imports/<team>`. */
+  importRoots?: PlatformConfig['importRoots'];
+  /** The cap on the bytes one model registration copies. */
+  importMaxBytes?: PlatformConfig['importMaxBytes'];
+  /** How local workloads are isolated (default: sandboxed where this machine can). */
+  isolation?: PlatformConfig['isolation'];
 }
 
 /** A started platform: its URL and how to stop it cleanly. */
@@ -56,6 +64,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     meterIntervalMs: options.meterIntervalMs,
     runtimes: options.runtimes,
     slurm: options.slurm,
+    importRoots: options.importRoots,
+    importMaxBytes: options.importMaxBytes,
+    isolation: options.isolation,
   });
   let app: FastifyInstance | undefined;
   try {
@@ -85,6 +96,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const started = app;
   const url = `http://${host}:${port}`;
   platform.setServerUrl(url);
+  const socketPath = join(options.dataDir, 'run', 'api.sock');
+  const apiSocket = await listenApiSocket(started.server, socketPath).catch((error: Error) => {
+    process.stderr.write(`the API socket for sandboxed workloads is unavailable: ${error.message}\n`);
+    return undefined;
+  });
+  platform.setServerSocket(apiSocket ? socketPath : undefined);
   // Re-attach what was running before a restart, then keep the controllers going.
   await platform.runner.recover();
   await platform.replicas.recover();
@@ -96,6 +113,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     platform,
     app: started,
     async stop() {
+      await new Promise<void>((resolve) => (apiSocket ? apiSocket.close(() => resolve()) : resolve()));
       await started.close();
       await stopControllers();
       await platform.close();

@@ -27,7 +27,8 @@ export const ProductSpec = z.strictObject({
   memoryGiB: z.number().positive(),
   maxDuration: DurationText,
   idleDuration: DurationText.optional(),
-  egress: z.enum(['allowed', 'blocked']).default('allowed'),
+  /** What the product's workloads reach: nothing, the platform's API only, or the network; `allowed` is the old name of `open`. */
+  egress: z.enum(['blocked', 'platform', 'open', 'allowed']).default('platform'),
   spotPolicy: SpotPolicy,
   graceSeconds: z.number().int().min(0).max(600).default(30),
   prices: z.record(z.string(), Price),

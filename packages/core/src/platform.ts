@@ -49,6 +49,18 @@ export interface PlatformConfig {
   slurm?: { partition: string } | undefined;
   /** Extra model runtimes (name → command template), e.g. a site's own inference server. */
   runtimes?: Record<string, RuntimeTemplate>;
+  /**
+   * Directories each team may register `path:` model sources from (team → absolute dirs), besides the
+   * default `<dataDir>/imports/<team>`; nothing else on the server is readable as a source.
+   */
+  importRoots?: Record<string, string[]> | undefined;
+  /**
+   * How local workloads (jobs, notebooks, replicas) are isolated: `sandbox` (own uid, namespaces, limits;
+   * needs root and bubblewrap) or `none` (the server's own user). Default: `sandbox` where this machine can.
+   */
+  isolation?: 'sandbox' | 'none' | undefined;
+  /** The cap on the bytes one model registration copies (default 20 GiB). */
+  importMaxBytes?: number | undefined;
 }
 
 /** The services of one running platform, wired together. */
@@ -78,6 +90,8 @@ export interface Platform {
   gateway: Gateway;
   /** Tells workloads where the API is, once the server listens. */
   setServerUrl(url: string): void;
+  /** The API's unix socket, bound into sandboxes whose egress is `platform`. */
+  setServerSocket(path: string | undefined): void;
   /** One pass of every controller: approvals expiry, admission, starting and metering jobs. */
   tick(): Promise<void>;
   seed: SeedResult;
@@ -98,7 +112,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
     const identity = createIdentityService({ store, audit, clock });
     const catalog = createCatalogService({ store, audit, clock });
     if (config.catalogDir) await catalog.syncFiles(config.catalogDir);
-    const datasets = createDatasetService({ store, audit, clock });
+    const datasets = createDatasetService({ store, audit, clock, dataDir: config.dataDir });
     const authorizer = config.authorizer;
     let serverUrl = 'http://127.0.0.1:8787';
     const secrets = createSecretService({
@@ -107,8 +121,25 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       clock,
       box: openSecretBox(join(config.dataDir, 'secret.key')),
     });
+    let serverSocket: string | undefined;
+    const repoRoot = config.repoRoot ?? join(import.meta.dirname, '../../..');
+    // One sandbox configuration for every local workload: the API (its socket, and its port inside), and
+    // the installation's code read-only (the examples it runs, the SDKs and their packages): never the data dir.
+    const platformApi = () => {
+      const port = Number(new URL(serverUrl).port);
+      return serverSocket && port > 0 ? { socket: serverSocket, port } : undefined;
+    };
+    const localExecutor = () =>
+      createLocalExecutor({
+        clock,
+        ...(config.isolation ? { isolation: config.isolation } : {}),
+        sandbox: {
+          platformApi,
+          readOnly: ['examples', 'packages', 'node_modules'].map((dir) => join(repoRoot, dir)),
+        },
+      });
     const executors: Record<string, Executor> = config.executors ?? {
-      local: createLocalExecutor({ clock }),
+      local: localExecutor(),
       ...(config.slurm ? { slurm: createSlurmExecutor({ partition: config.slurm.partition, clock }) } : {}),
     };
     let runner: JobRunner | undefined;
@@ -132,7 +163,14 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
     });
     const budgets = createBudgetService({ store, audit, clock });
     const admission = createAdmissionController({ store, audit, clock });
-    const models = createModelService({ store, audit, clock, dataDir: config.dataDir });
+    const models = createModelService({
+      store,
+      audit,
+      clock,
+      dataDir: config.dataDir,
+      importRoots: config.importRoots,
+      importMaxBytes: config.importMaxBytes,
+    });
     runner = createJobRunner({
       store,
       audit,
@@ -154,14 +192,14 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       catalog,
       identity,
       authorizer,
-      executor: createLocalExecutor({ clock }),
+      executor: localExecutor(),
       dataDir: config.dataDir,
       box: openSecretBox(join(config.dataDir, 'secret.key')),
       serverUrl: () => serverUrl,
       meterIntervalMs: config.meterIntervalMs,
     });
     const runtimes = {
-      ...runtimeTemplates(config.repoRoot ?? join(import.meta.dirname, '../../..')),
+      ...runtimeTemplates(repoRoot),
       ...config.runtimes,
     };
     const replicas = createReplicaPool({
@@ -169,7 +207,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       audit,
       clock,
       catalog,
-      executor: createLocalExecutor({ clock }),
+      executor: localExecutor(),
       dataDir: config.dataDir,
       runtimes,
       meterIntervalMs: config.meterIntervalMs,
@@ -220,6 +258,9 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       seed,
       setServerUrl(url) {
         serverUrl = url;
+      },
+      setServerSocket(path) {
+        serverSocket = path;
       },
       async tick() {
         await approvals.expire();

@@ -83,6 +83,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     const paths = jobPaths(dataDir, row.id);
     const product = await catalog.get(row.product);
     const datasetPaths = await datasetLocations(JSON.parse(row.datasets) as string[]);
+    const egress = product.egress === 'allowed' ? 'open' : product.egress;
     return {
       id: row.id,
       command: row.command,
@@ -94,6 +95,12 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         AICLOUD_TEAM: row.team,
         ...env,
       },
+      // Only its admitted datasets, read-only; the network as its product says.
+      sandbox: { egress, readOnly: datasetPaths.filter((path) => path.startsWith('/')) },
+      // The local sandbox's cgroup limits; Slurm keeps its partition's defaults as before.
+      ...(row.executor === 'local'
+        ? { cpus: product.cpus, memoryMiB: Math.round(product.memoryGiB * 1024) }
+        : {}),
       gpus: (JSON.parse(row.gpu_indexes) as number[]).map(String),
       maxRuntimeSeconds: row.max_runtime_s,
       graceSeconds: product.graceSeconds,

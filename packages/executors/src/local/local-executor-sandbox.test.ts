@@ -17,12 +17,12 @@ import {
 
 const cleanups: (() => Promise<void> | void)[] = [];
 
-function executor(platformSocket?: string): Executor {
+function executor(platformApi?: { socket: string; port: number }): Executor {
   const created = createLocalExecutor({
     killCheckIntervalMs: 100,
     logPollIntervalMs: 50,
     isolation: 'sandbox',
-    sandbox: { platformSocket: () => platformSocket },
+    sandbox: { platformApi: () => platformApi },
   });
   cleanups.push(() => created.shutdown());
   return created;
@@ -156,7 +156,8 @@ describe('local executor sandbox', () => {
     await listen(api, apiPath);
     // As the server makes its own: any uid may connect; the API itself asks for a token.
     chmodSync(apiPath, 0o666);
-    const exec = executor(apiPath);
+    const apiPort = 18_787;
+    const exec = executor({ socket: apiPath, port: apiPort });
     const probe = (target: string) =>
       `/usr/bin/node -e 'const s=require("net").connect(${target});s.on("data",d=>process.stdout.write("GOT "+d));s.on("error",e=>console.log("ERR "+e.code))'`;
 
@@ -177,10 +178,11 @@ describe('local executor sandbox', () => {
       testSpec(root, {
         id: 'job_net_platform',
         sandbox: { egress: 'platform' },
-        command: `${probe(`${hostPort},"127.0.0.1"`)}; ${probe(`"${sandboxApiSocket}"`)}`,
+        command: `${probe(`${hostPort},"127.0.0.1"`)}; ${probe(`"${sandboxApiSocket}"`)}; ${probe(`${apiPort},"127.0.0.1"`)}`,
       }),
     );
-    expect(platform.lines).toContain('GOT platform-api');
+    // The socket, and the same API on 127.0.0.1:<the server's port> through the sandbox's forwarder.
+    expect(platform.lines.filter((line) => line === 'GOT platform-api')).toHaveLength(2);
     expect(platform.lines).not.toContain('GOT host-service');
   });
 });

@@ -17,8 +17,12 @@ export const defaultPidsLimit = 4096;
 
 /** What every sandbox on this executor shares. */
 export interface SandboxConfig {
-  /** The platform's API as a unix socket on the host, bound in as `sandboxApiSocket` for `egress: platform`. */
-  platformSocket?: () => string | undefined;
+  /**
+   * The platform's API for `egress: platform`: its unix socket on the host, bound in as `sandboxApiSocket`,
+   * and the port it answers on, where a forwarder inside the sandbox listens on 127.0.0.1 so that
+   * AICLOUD_URL and any HTTP client work unchanged.
+   */
+  platformApi?: () => { socket: string; port: number } | undefined;
   /** Host paths every workload sees read-only at the same path (the examples it runs, tool installs). */
   readOnly?: string[];
 }
@@ -178,10 +182,9 @@ export function sandboxCommand(
   for (const { path, flag } of mounts) args.push(flag, path, path);
   // The spool, exit and termination files the executor keeps in the work dir are not the workload's.
   if (existsSync(filesDir)) args.push('--tmpfs', filesDir);
-  const platformSocket = sandbox.egress === 'platform' ? config.platformSocket?.() : undefined;
-  if (platformSocket && existsSync(platformSocket)) {
-    args.push('--dir', '/run/aicloud', '--bind', platformSocket, sandboxApiSocket);
-  }
+  const api = sandbox.egress === 'platform' ? config.platformApi?.() : undefined;
+  const forward = api && existsSync(api.socket) ? api : undefined;
+  if (forward) args.push('--dir', '/run/aicloud', '--bind', forward.socket, sandboxApiSocket);
   args.push('--chdir', spec.workDir);
 
   const argv: string[] = [tools.setsid];
@@ -201,7 +204,24 @@ export function sandboxCommand(
     '--inh-caps=-all',
     '/bin/sh',
     '-c',
-    spec.command,
+    ...(forward && tools.socat
+      ? [forwarderScript(forward.port, tools.socat), 'aicloud-sandbox', spec.command]
+      : [spec.command]),
   );
   return `exec ${argv.map(quote).join(' ')}`;
+}
+
+/**
+ * Starts socat on 127.0.0.1:PORT inside the sandbox, forwarding to the API socket, waits (a few ms) until
+ * it listens, then runs the command as the sandbox's main process: when the command ends, the pid
+ * namespace ends and the forwarder with it.
+ */
+function forwarderScript(port: number, socat: string): string {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  return [
+    `${socat} TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:${sandboxApiSocket} 2>/dev/null &`,
+    'i=0',
+    `while [ $i -lt 500 ] && ! grep -q ':${hexPort} 00000000:0000 0A' /proc/net/tcp; do i=$((i+1)); done`,
+    'exec /bin/sh -c "$1"',
+  ].join('\n');
 }

@@ -13,6 +13,8 @@ export interface SandboxTools {
   nsenter: string | null;
   /** util-linux setsid: bubblewrap leads a session of its own, out of reach of the workload group's SIGTERM. */
   setsid: string;
+  /** socat: forwards 127.0.0.1:PORT inside a sandbox to the platform's API socket (absent: only the socket). */
+  socat: string | null;
 }
 
 /** Whether this machine can sandbox workloads, and if not, exactly what is missing. */
@@ -98,6 +100,13 @@ function probe(): SandboxSupport {
   }
   return {
     ok: true,
-    tools: { bwrap, setpriv, setsid, prlimit: find(['prlimit']), nsenter: find(['nsenter']) },
+    tools: {
+      bwrap,
+      setpriv,
+      setsid,
+      prlimit: find(['prlimit']),
+      nsenter: find(['nsenter']),
+      socat: find(['socat']),
+    },
   };
 }
