@@ -23,6 +23,10 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
+/** How often an open websocket's credentials are checked again (a revoked token or membership ends it). */
+const SESSION_RECHECK_MS = 1000;
+/** Refusals that end a session (the notebook stopping closes Jupyter's side by itself). */
+const SESSION_ENDED = new Set(['unauthenticated', 'not_found', 'forbidden']);
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** The platform's cookie value and the other cookies (Jupyter's own, e.g. `_xsrf`), from a Cookie header. */
@@ -192,7 +196,9 @@ function refuseUpgrade(socket: Duplex, error: unknown): void {
  * SameSite=Strict cookie scoped to `/notebooks/:id/`; scripts may send `Authorization: Bearer <API token>`.
  * The proxy sends Jupyter its own token, so the Jupyter token never reaches the browser, and strips the
  * platform's cookie and token before anything reaches Jupyter. Every proxied request and websocket frame
- * counts as notebook activity.
+ * counts as notebook activity. A session ends as soon as the API token that asked for its login URL is
+ * revoked or expires, or its user leaves the notebook's team: both are checked on every request, and
+ * every second for open websockets.
  */
 export function notebookProxy(platform: Platform) {
   const { notebooks } = platform;
@@ -269,7 +275,15 @@ export function notebookProxy(platform: Platform) {
         const upstream = connect(target.port, target.host);
         upgraded.add(socket);
         upgraded.add(upstream);
+        // The session may end while the socket is open: check its credentials again every second.
+        const recheck = setInterval(() => {
+          authorize(notebooks, id, req.headers, 'GET').catch((error: unknown) => {
+            if (error instanceof AppError && SESSION_ENDED.has(error.code)) drop();
+          });
+        }, SESSION_RECHECK_MS);
+        recheck.unref();
         const drop = () => {
+          clearInterval(recheck);
           upgraded.delete(socket);
           upgraded.delete(upstream);
           socket.destroy();

@@ -85,17 +85,20 @@ describe('notebook sessions', () => {
     try {
       const sessions = createNotebookSessions(join(dir, 'notebooks', 'session.key'));
       expect(statSync(join(dir, 'notebooks', 'session.key')).mode & 0o777).toBe(0o600);
-      const { ticket } = sessions.issueTicket('nb_a', 'usr_1', start);
+      const owner = { userId: 'usr_1', tokenId: 'tok_1' };
+      const { ticket } = sessions.issueTicket('nb_a', owner, start);
       expect(sessions.redeemTicket('nb_b', ticket, start)).toBeNull();
-      const again = sessions.issueTicket('nb_a', 'usr_1', start);
+      const again = sessions.issueTicket('nb_a', owner, start);
       expect(sessions.redeemTicket('nb_a', again.ticket, start + 61_000)).toBeNull();
-      const fresh = sessions.issueTicket('nb_a', 'usr_1', start);
-      expect(sessions.redeemTicket('nb_a', fresh.ticket, start + 1000)).toEqual({ userId: 'usr_1' });
+      const fresh = sessions.issueTicket('nb_a', owner, start);
+      expect(sessions.redeemTicket('nb_a', fresh.ticket, start + 1000)).toEqual(owner);
       expect(sessions.redeemTicket('nb_a', fresh.ticket, start + 1000)).toBeNull();
-      const cookie = sessions.sessionCookie('nb_a', 'usr_1', start);
-      expect(sessions.verifyCookie('nb_a', cookie.value, start + 1000)).toEqual({ userId: 'usr_1' });
+      const cookie = sessions.sessionCookie('nb_a', owner, start);
+      expect(sessions.verifyCookie('nb_a', cookie.value, start + 1000)).toEqual(owner);
       expect(sessions.verifyCookie('nb_b', cookie.value, start + 1000)).toBeNull();
       expect(sessions.verifyCookie('nb_a', cookie.value.replace('usr_1', 'usr_2'), start)).toBeNull();
+      // The session is bound to the token that opened it: naming another one breaks the signature.
+      expect(sessions.verifyCookie('nb_a', cookie.value.replace('tok_1', 'tok_2'), start)).toBeNull();
       expect(sessions.verifyCookie('nb_a', cookie.value, cookie.expiresAt + 1)).toBeNull();
     } finally {
       rmSync(dir, { recursive: true, force: true });

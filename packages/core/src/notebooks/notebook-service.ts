@@ -174,8 +174,14 @@ export function createNotebookService(deps: NotebookServiceDeps): NotebookServic
   const launching = new Set<string>();
   /** Callers waiting for a notebook to end. */
   const endWaiters = new Map<string, Set<() => void>>();
-  /** Proxy authorization answers, briefly cached: user+notebook → target. */
-  const accessCache = new Map<string, { target: NotebookProxyTarget; until: number }>();
+  /**
+   * Where a running notebook's Jupyter is, briefly cached: `jupyter:<notebook>` → its address and team. Who
+   * may use it (the session's token, team membership) is checked on every request, never cached.
+   */
+  const accessCache = new Map<
+    string,
+    { target: Omit<NotebookProxyTarget, 'userName'>; team: string; until: number }
+  >();
   const tokens = new Map<string, string>();
   let recovery: Promise<void> | null = null;
   let ticking: Promise<void> | null = null;
@@ -771,6 +777,22 @@ export function createNotebookService(deps: NotebookServiceDeps): NotebookServic
     }
   }
 
+  /** Whether an API token is still the user's, unrevoked and unexpired (one lookup by primary key). */
+  async function tokenValid(userId: string, tokenId: string): Promise<boolean> {
+    const token = await db
+      .selectFrom('api_tokens')
+      .select(['user_id', 'revoked_at', 'expires_at', 'scope'])
+      .where('id', '=', tokenId)
+      .executeTakeFirst();
+    return (
+      token !== undefined &&
+      token.user_id === userId &&
+      token.revoked_at === null &&
+      token.scope === null &&
+      (token.expires_at === null || token.expires_at > isoNow(clock))
+    );
+  }
+
   async function memberOf(userId: string, team: string): Promise<string | null> {
     const row = await db
       .selectFrom('memberships')
@@ -1198,7 +1220,11 @@ export function createNotebookService(deps: NotebookServiceDeps): NotebookServic
           `notebook ${id} is ${row.status}; its files are kept under ${row.work_dir}; start a new one: aicloud notebooks create`,
         );
       }
-      const { ticket, expiresAt } = sessions.issueTicket(id, actor.principal.userId, clock.now());
+      const { ticket, expiresAt } = sessions.issueTicket(
+        id,
+        { userId: actor.principal.userId, tokenId: actor.principal.tokenId },
+        clock.now(),
+      );
       await audit.record({
         actor: actor.principal.userName,
         action: 'notebook.login_url',
@@ -1219,14 +1245,17 @@ export function createNotebookService(deps: NotebookServiceDeps): NotebookServic
     async redeemTicket(id, ticket) {
       const redeemed = sessions.redeemTicket(id, ticket, clock.now());
       const row = redeemed ? await load(id) : undefined;
-      const userName = row && redeemed ? await memberOf(redeemed.userId, row.team) : null;
+      const userName =
+        row && redeemed && (await tokenValid(redeemed.userId, redeemed.tokenId))
+          ? await memberOf(redeemed.userId, row.team)
+          : null;
       if (!redeemed || !row || !userName) {
         throw new AppError(
           'unauthenticated',
           'this notebook login link is invalid, used or expired; get a new one: aicloud notebooks open ID',
         );
       }
-      const cookie = sessions.sessionCookie(id, redeemed.userId, clock.now());
+      const cookie = sessions.sessionCookie(id, redeemed, clock.now());
       await audit.record({
         actor: userName,
         action: 'notebook.login',
@@ -1256,6 +1285,13 @@ export function createNotebookService(deps: NotebookServiceDeps): NotebookServic
             'your notebook session is invalid or expired; open the notebook again: aicloud notebooks open ID',
           );
         }
+        // The session ends with the API token that opened it (revoked or expired).
+        if (!(await tokenValid(verified.userId, verified.tokenId))) {
+          throw new AppError(
+            'unauthenticated',
+            `your notebook session ended: the API token that opened it was revoked or expired; sign in again and run aicloud notebooks open ${id}`,
+          );
+        }
         userId = verified.userId;
       } else {
         throw new AppError(
@@ -1263,22 +1299,32 @@ export function createNotebookService(deps: NotebookServiceDeps): NotebookServic
           `sign in to this notebook first: aicloud notebooks open ${id} prints a one-time login URL`,
         );
       }
-      const key = `${userId}:${id}`;
-      const cached = accessCache.get(key);
+      const key = `jupyter:${id}`;
       const now = clock.now();
-      if (cached && cached.until > now) return cached.target;
-      const row = await load(id);
-      const userName = row ? await memberOf(userId, row.team) : null;
-      if (!row || !userName) throw notFound('notebook', id);
-      if (row.status !== 'running' || !row.host || !row.port) {
-        throw new AppError(
-          'unavailable',
-          `notebook ${id} is ${row.status}${row.stop_message ? ` (${row.stop_message})` : ''}`,
-        );
+      let cached = accessCache.get(key);
+      if (!cached || cached.until <= now) {
+        const row = await load(id);
+        if (!row) throw notFound('notebook', id);
+        const userName = await memberOf(userId, row.team);
+        if (!userName) throw notFound('notebook', id);
+        if (row.status !== 'running' || !row.host || !row.port) {
+          throw new AppError(
+            'unavailable',
+            `notebook ${id} is ${row.status}${row.stop_message ? ` (${row.stop_message})` : ''}`,
+          );
+        }
+        cached = {
+          target: { notebookId: id, host: row.host, port: row.port, token: tokenOf(row) },
+          team: row.team,
+          until: now + 2000,
+        };
+        accessCache.set(key, cached);
+        return { ...cached.target, userName };
       }
-      const target = { notebookId: id, host: row.host, port: row.port, token: tokenOf(row), userName };
-      accessCache.set(key, { target, until: now + 2000 });
-      return target;
+      // Membership is checked on every request: removing a user from the team ends their access at once.
+      const userName = await memberOf(userId, cached.team);
+      if (!userName) throw notFound('notebook', id);
+      return { ...cached.target, userName };
     },
 
     touch(id) {

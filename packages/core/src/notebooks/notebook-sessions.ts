@@ -9,16 +9,26 @@ export const SESSION_TTL_MS = 12 * 3600 * 1000;
 /** Name of the platform's cookie on `/notebooks/<id>/`; it is stripped before anything reaches Jupyter. */
 export const NOTEBOOK_COOKIE = 'aicloud_nb';
 
-/** One-time login tickets (in memory) and signed session cookies (HMAC with a key file of the data dir). */
+/** Who a ticket or session acts for: the user, and the API token that asked for the login URL. */
+export interface SessionOwner {
+  userId: string;
+  /** The session lives only as long as this token is valid (and the user a member of the notebook's team). */
+  tokenId: string;
+}
+
+/**
+ * One-time login tickets (in memory) and signed session cookies (HMAC with a key file of the data dir).
+ * Each is bound to the API token that asked for the login URL: the proxy checks that token on every request.
+ */
 export interface NotebookSessions {
-  /** A new one-time ticket for this user and notebook. */
-  issueTicket(notebookId: string, userId: string, now: number): { ticket: string; expiresAt: number };
+  /** A new one-time ticket for this user (and token) and notebook. */
+  issueTicket(notebookId: string, owner: SessionOwner, now: number): { ticket: string; expiresAt: number };
   /** Redeems a ticket once; null when unknown, used, expired or for another notebook. */
-  redeemTicket(notebookId: string, ticket: string, now: number): { userId: string } | null;
-  /** A cookie value naming the user, valid for this notebook only. */
-  sessionCookie(notebookId: string, userId: string, now: number): { value: string; expiresAt: number };
-  /** The user a cookie value names, or null when forged, expired or for another notebook. */
-  verifyCookie(notebookId: string, value: string, now: number): { userId: string } | null;
+  redeemTicket(notebookId: string, ticket: string, now: number): SessionOwner | null;
+  /** A cookie value naming the user and token, valid for this notebook only. */
+  sessionCookie(notebookId: string, owner: SessionOwner, now: number): { value: string; expiresAt: number };
+  /** The user and token a cookie value names, or null when forged, expired or for another notebook. */
+  verifyCookie(notebookId: string, value: string, now: number): SessionOwner | null;
 }
 
 function loadKey(keyFile: string): Buffer {
@@ -41,7 +51,7 @@ const hashOf = (ticket: string) => createHash('sha256').update(ticket).digest('h
 /** Creates the session keeper; the key file is created (mode 0600) on first use. */
 export function createNotebookSessions(keyFile: string): NotebookSessions {
   const key = loadKey(keyFile);
-  const tickets = new Map<string, { notebookId: string; userId: string; expiresAt: number }>();
+  const tickets = new Map<string, SessionOwner & { notebookId: string; expiresAt: number }>();
   const mac = (text: string) => createHmac('sha256', key).update(text).digest('base64url');
 
   function prune(now: number) {
@@ -49,11 +59,11 @@ export function createNotebookSessions(keyFile: string): NotebookSessions {
   }
 
   return {
-    issueTicket(notebookId, userId, now) {
+    issueTicket(notebookId, owner, now) {
       prune(now);
       const ticket = randomBytes(24).toString('base64url');
       const expiresAt = now + LOGIN_TICKET_TTL_MS;
-      tickets.set(hashOf(ticket), { notebookId, userId, expiresAt });
+      tickets.set(hashOf(ticket), { notebookId, userId: owner.userId, tokenId: owner.tokenId, expiresAt });
       return { ticket, expiresAt };
     },
     redeemTicket(notebookId, ticket, now) {
@@ -62,22 +72,23 @@ export function createNotebookSessions(keyFile: string): NotebookSessions {
       if (!entry) return null;
       tickets.delete(hash);
       if (entry.notebookId !== notebookId || entry.expiresAt <= now) return null;
-      return { userId: entry.userId };
+      return { userId: entry.userId, tokenId: entry.tokenId };
     },
-    sessionCookie(notebookId, userId, now) {
+    sessionCookie(notebookId, { userId, tokenId }, now) {
       const expiresAt = now + SESSION_TTL_MS;
-      const body = `${userId}.${expiresAt}`;
+      const body = `${userId}.${tokenId}.${expiresAt}`;
       return { value: `${body}.${mac(`${notebookId}.${body}`)}`, expiresAt };
     },
     verifyCookie(notebookId, value, now) {
-      const match = /^([A-Za-z0-9_]+)\.(\d+)\.([A-Za-z0-9_-]+)$/.exec(value);
+      // A cookie of the former `user.expiry.signature` form names no token: it no longer opens anything.
+      const match = /^([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\.(\d+)\.([A-Za-z0-9_-]+)$/.exec(value);
       if (!match) return null;
-      const [, userId = '', expires = '', signature = ''] = match;
-      const expected = Buffer.from(mac(`${notebookId}.${userId}.${expires}`));
+      const [, userId = '', tokenId = '', expires = '', signature = ''] = match;
+      const expected = Buffer.from(mac(`${notebookId}.${userId}.${tokenId}.${expires}`));
       const given = Buffer.from(signature);
       if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
       if (Number(expires) <= now) return null;
-      return { userId };
+      return { userId, tokenId };
     },
   };
 }
