@@ -49,10 +49,11 @@ const server = await startServer({
   dataDir: join(work, 'data'),
   seedFile: join(repoRoot, 'seed/demo.yaml'),
   webRoot: null,
+  importRoots: { 'legal-rag': [work] },
   runtimes: {
     'bench-stub': {
       name: 'bench-stub',
-      command: `exec ${process.execPath} ${stub} --port {port}`,
+      command: `exec ${process.execPath} ${stub} --socket {socket}`,
       runsHere: true,
       healthPath: '/health',
     },

@@ -2,14 +2,15 @@
 // An OpenAI-compatible HTTP server for aicloud-tiny models (node:http only, no dependencies).
 //
 //   node examples/model-server/server.mjs --model DIR [--port 8000] [--host 127.0.0.1] [--name NAME]
+//   node examples/model-server/server.mjs --model DIR --socket PATH [--name NAME]   (a unix socket, mode 0600)
 //
 // Endpoints: GET /health, GET /v1/models, GET /v1/models/{id}, POST /v1/chat/completions (with SSE
 // streaming and stream_options.include_usage), POST /v1/completions, POST /v1/embeddings.
-// Prints `listening on http://HOST:PORT` once ready; exits 0 on SIGTERM/SIGINT. An access log goes to
+// Prints `listening on http://HOST:PORT` (or `listening on unix:PATH`) once ready; exits 0 on SIGTERM/SIGINT. An access log goes to
 // stderr unless --quiet 1 or MODEL_SERVER_QUIET=1.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { basename, join, resolve } from 'node:path';
 import { TinyLM } from '../tiny-lm/model.mjs';
@@ -26,7 +27,7 @@ const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'func
 
 function usage(message) {
   process.stderr.write(
-    `${message}\nusage: node server.mjs --model DIR [--port 8000] [--host 127.0.0.1] [--name NAME]\n`,
+    `${message}\nusage: node server.mjs --model DIR [--port 8000] [--host 127.0.0.1 | --socket PATH] [--name NAME]\n`,
   );
   process.exit(2);
 }
@@ -715,8 +716,18 @@ server.on('error', (error) => {
   process.stderr.write(`model-server: ${error.message}\n`);
   process.exit(1);
 });
-server.listen(port, host, () => {
-  const address = server.address();
-  const shownHost = host.includes(':') ? `[${host}]` : host;
-  process.stdout.write(`listening on http://${shownHost}:${address.port}\n`);
-});
+if (args.socket) {
+  // Only the owner (the replica's own uid) and root (the platform's gateway) may connect.
+  rmSync(args.socket, { force: true });
+  const previous = process.umask(0o177);
+  server.listen(args.socket, () => {
+    process.umask(previous);
+    process.stdout.write(`listening on unix:${args.socket}\n`);
+  });
+} else {
+  server.listen(port, host, () => {
+    const address = server.address();
+    const shownHost = host.includes(':') ? `[${host}]` : host;
+    process.stdout.write(`listening on http://${shownHost}:${address.port}\n`);
+  });
+}

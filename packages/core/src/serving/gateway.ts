@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Selectable } from 'kysely';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
 import { readBudget } from '../admission/team-usage.ts';
 import { appendUsage, type UsageEntry } from '../billing/ledger.ts';
 import type { Clock } from '../clock.ts';
@@ -64,7 +64,6 @@ interface PendingUsage {
 export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaPool }): Gateway {
   const { store, clock, pool } = deps;
   const db = store.db;
-  const agent = new Agent({ keepAliveTimeout: 30_000, connections: 128 });
   const limiter = new SlidingWindowLimiter(() => clock.now());
   const metrics = createGatewayMetrics();
   const keys = new Map<string, { key: KeyRow; endpoint: EndpointRow; loadedAt: number }>();
@@ -348,9 +347,9 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
       let firstTokenMs: number | null = null;
       let ok = false;
       try {
-        const upstream = await request(`http://127.0.0.1:${lease.port}${PATHS[operation]}`, {
+        const upstream = await request(`${lease.origin}${PATHS[operation]}`, {
           method: 'POST',
-          dispatcher: agent,
+          dispatcher: lease.dispatcher,
           headers: { 'content-type': 'application/json', 'x-request-id': requestId },
           body: JSON.stringify(forwarded),
           headersTimeout: 300_000,
@@ -485,7 +484,7 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
     },
 
     async close() {
-      await agent.close();
+      // Replicas' connection pools belong to the replica pool, which closes them with the replicas.
     },
   };
 }

@@ -1,9 +1,8 @@
-import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Executor, ExecutorEvent } from '@aicloud/executors';
+import type { Executor, ExecutorEvent, WorkloadSandbox } from '@aicloud/executors';
 import type { Selectable } from 'kysely';
-import { request } from 'undici';
+import { type Dispatcher, Pool, request } from 'undici';
 import { AppError } from '../app-error.ts';
 import type { AuditService } from '../audit/audit-service.ts';
 import { appendUsage } from '../billing/ledger.ts';
@@ -21,7 +20,9 @@ type EndpointRow = Selectable<Database['endpoints']>;
 /** A model server process of an endpoint, as the pool tracks it. */
 interface Replica {
   id: string;
-  port: number;
+  /** Its unix socket, and the connection pool the gateway reaches it through. */
+  socket: string;
+  dispatcher: Pool;
   status: 'starting' | 'ready' | 'stopping';
   inFlight: number;
   ready: Promise<void>;
@@ -44,7 +45,7 @@ export interface ReplicaPoolDeps {
 /** Replicas of endpoints: started through the executor, probed for readiness, scaled by load and idleness. */
 export interface ReplicaPool {
   /** A ready replica for one request (starting one if none runs: scale from zero); call release() when done. */
-  acquire(endpoint: EndpointRow): Promise<{ port: number; release(): void; coldStartMs: number | null }>;
+  acquire(endpoint: EndpointRow): Promise<ReplicaLease>;
   stats(endpointId: string): EndpointStatsRecorder;
   /** Keeps min replicas, adds replicas under load, stops idle ones, meters their time. */
   tick(): Promise<void>;
@@ -53,17 +54,40 @@ export interface ReplicaPool {
   shutdown(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
+/** One request's hold on a ready replica. */
+export interface ReplicaLease {
+  /** Send the request here (`${origin}/v1/…`) with this dispatcher: it connects to the replica's socket. */
+  origin: string;
+  dispatcher: Dispatcher;
+  release(): void;
+  coldStartMs: number | null;
+}
+
+// A unix socket path is at most 107 bytes on Linux.
+const maxSocketPath = 107;
+
+/** Where a replica listens: a unix socket in its own folder, which the sandbox mounts for it alone. */
+export function replicaSocket(dataDir: string, endpointId: string, replicaId: string): string {
+  return join(dataDir, 'endpoints', endpointId, replicaId, 'replica.sock');
+}
+
+/**
+ * A replica sees the model it serves read-only and has no network: the gateway comes in through its socket.
+ * The artifact folder (files 0444, made 0700) becomes 0755 so the replica's own uid can read it; the data
+ * dir above it stays 0700 on the host and does not exist inside any sandbox.
+ */
+function replicaSandbox(endpoint: EndpointRow): WorkloadSandbox {
+  if (!endpoint.artifact_dir) return { egress: 'blocked', readOnly: [] };
+  try {
+    chmodSync(endpoint.artifact_dir, 0o755);
+  } catch {
+    // Missing: the replica fails to load its model and says so in its log.
+  }
+  return { egress: 'blocked', readOnly: [endpoint.artifact_dir] };
+}
+
+function replicaDispatcher(socket: string): Pool {
+  return new Pool('http://replica', { socketPath: socket, connections: 64, keepAliveTimeout: 30_000 });
 }
 
 /** Creates the replica pool. */
@@ -80,6 +104,11 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
     if (event.type !== 'ended') return;
     const endpointId = replicaEndpoint.get(event.id);
     if (!endpointId) return;
+    void pools
+      .get(endpointId)
+      ?.get(event.id)
+      ?.dispatcher.close()
+      .catch(() => {});
     pools.get(endpointId)?.delete(event.id);
     replicaEndpoint.delete(event.id);
     void markStopped(event.id, event.status.reason ?? event.status.state);
@@ -173,9 +202,10 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
       .execute();
   }
 
-  async function probe(port: number, healthPath: string): Promise<boolean> {
+  async function probe(replica: Replica, healthPath: string): Promise<boolean> {
     try {
-      const response = await request(`http://127.0.0.1:${port}${healthPath}`, {
+      const response = await request(`http://replica${healthPath}`, {
+        dispatcher: replica.dispatcher,
         headersTimeout: 2000,
         bodyTimeout: 2000,
       });
@@ -191,17 +221,22 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
     if (!runtime)
       throw new AppError('unavailable', `runtime ${endpoint.runtime} is not configured on this platform`);
     const product = await catalog.get(endpoint.product);
-    const port = await freePort();
     const id = newId('rep');
     const started = clock.now();
     const dir = join(dataDir, 'endpoints', endpoint.id);
+    const socket = replicaSocket(dataDir, endpoint.id, id);
+    if (socket.length > maxSocketPath)
+      throw new AppError(
+        'unavailable',
+        `the replica's socket path ${socket} is longer than Linux allows (${maxSocketPath} bytes): use a shorter --data-dir`,
+      );
     mkdirSync(dir, { recursive: true });
     await db
       .insertInto('endpoint_replicas')
       .values({
         id,
         endpoint_id: endpoint.id,
-        port,
+        port: 0,
         external_id: null,
         status: 'starting',
         gpu_indexes: '[]',
@@ -212,15 +247,23 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
         cold_start_ms: null,
       })
       .execute();
-    const replica: Replica = { id, port, status: 'starting', inFlight: 0, ready: Promise.resolve() };
+    const replica: Replica = {
+      id,
+      socket,
+      dispatcher: replicaDispatcher(socket),
+      status: 'starting',
+      inFlight: 0,
+      ready: Promise.resolve(),
+    };
     poolOf(endpoint.id).set(id, replica);
     replicaEndpoint.set(id, endpoint.id);
     replica.ready = (async () => {
       const handle = await executor.start({
         id,
-        command: renderCommand(runtime, { modelDir: endpoint.artifact_dir, port, name: endpoint.name }),
+        command: renderCommand(runtime, { modelDir: endpoint.artifact_dir, socket, name: endpoint.name }),
         workDir: join(dir, id),
         env: { AICLOUD_ENDPOINT: endpoint.name },
+        sandbox: replicaSandbox(endpoint),
         gpus: [],
         maxRuntimeSeconds: product.maxDurationSeconds,
         graceSeconds: product.graceSeconds,
@@ -235,7 +278,7 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
         .where('id', '=', id)
         .execute();
       const deadline = started + timeout;
-      while (!(await probe(port, runtime.healthPath))) {
+      while (!(await probe(replica, runtime.healthPath))) {
         if (!replicaEndpoint.has(id))
           throw new AppError(
             'unavailable',
@@ -344,7 +387,8 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
       recorder.lastRequestAt = clock.now();
       let released = false;
       return {
-        port: replica.port,
+        origin: 'http://replica',
+        dispatcher: replica.dispatcher,
         coldStartMs,
         release() {
           if (released) return;
@@ -441,11 +485,12 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
             id: row.id,
             command: renderCommand(runtime, {
               modelDir: endpoint.artifact_dir,
-              port: row.port,
+              socket: replicaSocket(dataDir, endpoint.id, row.id),
               name: endpoint.name,
             }),
             workDir: join(dir, row.id),
             env: {},
+            sandbox: replicaSandbox(endpoint),
             gpus: [],
             maxRuntimeSeconds: product.maxDurationSeconds,
             graceSeconds: product.graceSeconds,
@@ -455,14 +500,21 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
             checkpointDir: join(dir, row.id, 'checkpoints'),
           },
         });
+        if (row.port !== 0) {
+          // Started by a version that served replicas on TCP ports, which any workload could call: replaced.
+          await executor.cancel(row.id, 'superseded');
+          continue;
+        }
         if (status.state !== 'running') {
           replicaEndpoint.delete(row.id);
           await markStopped(row.id, status.reason ?? status.state);
           continue;
         }
+        const socket = replicaSocket(dataDir, endpoint.id, row.id);
         poolOf(endpoint.id).set(row.id, {
           id: row.id,
-          port: row.port,
+          socket,
+          dispatcher: replicaDispatcher(socket),
           status: 'ready',
           inFlight: 0,
           ready: Promise.resolve(),

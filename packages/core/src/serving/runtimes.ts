@@ -1,4 +1,8 @@
-/** How a model runtime is started: a command template with `{model_dir}`, `{port}` and `{name}`. */
+/**
+ * How a model runtime is started: a command template with `{model_dir}`, `{socket}` and `{name}`. Replicas
+ * listen on a unix socket in their own folder, which only the gateway can reach: no other workload sees
+ * it, and nothing listens on a TCP port that a job could find and call without a key.
+ */
 export interface RuntimeTemplate {
   name: string;
   command: string;
@@ -12,20 +16,21 @@ export function runtimeTemplates(repoRoot: string): Record<string, RuntimeTempla
   return {
     'aicloud-tiny': {
       name: 'aicloud-tiny',
-      command: `exec ${process.execPath} ${repoRoot}/examples/model-server/server.mjs --model {model_dir} --port {port} --host 127.0.0.1 --name {name}`,
+      command: `exec ${process.execPath} ${repoRoot}/examples/model-server/server.mjs --model {model_dir} --socket {socket} --name {name}`,
       runsHere: true,
       healthPath: '/health',
     },
     vllm: {
       name: 'vllm',
       command:
-        'python -m vllm.entrypoints.openai.api_server --model {model_dir} --host 127.0.0.1 --port {port} --served-model-name {name}',
+        'python -m vllm.entrypoints.openai.api_server --model {model_dir} --uds {socket} --served-model-name {name}',
       runsHere: false,
       healthPath: '/health',
     },
     'llama.cpp': {
       name: 'llama.cpp',
-      command: 'llama-server -m {model_dir}/model.gguf --host 127.0.0.1 --port {port} --alias {name}',
+      // llama-server listens on a unix socket when its --host ends in .sock.
+      command: 'llama-server -m {model_dir}/model.gguf --host {socket} --alias {name}',
       runsHere: false,
       healthPath: '/health',
     },
@@ -35,11 +40,11 @@ export function runtimeTemplates(repoRoot: string): Record<string, RuntimeTempla
 /** Fills a template's placeholders. */
 export function renderCommand(
   template: RuntimeTemplate,
-  values: { modelDir: string; port: number; name: string },
+  values: { modelDir: string; socket: string; name: string },
 ): string {
   const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
   return template.command
     .replaceAll('{model_dir}', quote(values.modelDir))
-    .replaceAll('{port}', String(values.port))
+    .replaceAll('{socket}', quote(values.socket))
     .replaceAll('{name}', quote(values.name));
 }
