@@ -201,7 +201,6 @@ describe('restart', () => {
 
   it('runs on PostgreSQL with --database-url', async () => {
     const pgUrl = inject('pgUrl');
-    if (!pgUrl) return;
     const pg = (await import('pg')).default;
     const name = `cli_${process.pid}`;
     const admin = new pg.Client({ connectionString: pgUrl });

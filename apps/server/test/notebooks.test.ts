@@ -15,6 +15,7 @@ import {
 import { buildApp } from '../src/build-app.ts';
 import { splitCookies, upstreamHeaders } from '../src/routes/notebook-proxy.ts';
 
+// These tests never skip: without Jupyter (or, for egress blocking, root and iproute2) they fail, naming the fix.
 const haveJupyter = existsSync('/usr/bin/jupyter-notebook');
 const haveNamespaces = process.platform === 'linux' && process.getuid?.() === 0 && existsSync('/usr/sbin/ip');
 
@@ -76,13 +77,18 @@ describe('notebook proxy headers', () => {
   });
 });
 
-describe.skipIf(!haveJupyter)('notebooks through the server (real Jupyter)', () => {
+describe('notebooks through the server (real Jupyter)', () => {
   let platform: Awaited<ReturnType<typeof createTestPlatform>>;
   let app: FastifyInstance;
   let tokens: Record<string, string>;
   let port: number;
 
   beforeAll(async () => {
+    if (!haveJupyter)
+      throw new Error(
+        'Jupyter is missing (/usr/bin/jupyter-notebook): run `npm test` as root (its pretest installs ' +
+          "Debian's jupyter-notebook) or `sudo apt-get install jupyter-notebook`",
+      );
     platform = await createTestPlatform('sqlite', null);
     app = await buildApp(platform, { webRoot: null });
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -321,10 +327,14 @@ describe.skipIf(!haveJupyter)('notebooks through the server (real Jupyter)', () 
     );
   }, 60_000);
 
-  describe.skipIf(!haveNamespaces)('egress blocked', () => {
+  describe('egress blocked', () => {
     let hostServer: Server;
     let hostPort: number;
     beforeAll(async () => {
+      if (!haveNamespaces)
+        throw new Error(
+          'egress-blocked notebooks need network namespaces: run `npm test` as root with iproute2 installed',
+        );
       hostServer = createServer((socket) => socket.on('error', () => undefined).end('host only\n'));
       await new Promise<void>((resolve) => hostServer.listen(0, '127.0.0.1', resolve));
       hostPort = (hostServer.address() as { port: number }).port;

@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 
-const specFile = join(import.meta.dirname, '../../../../shared/specs/openai-openapi.json');
+// Vendored with its licence and origin in fixtures/ (README.md there).
+const specFile = join(import.meta.dirname, 'fixtures/openai-openapi.json');
 
 /** OpenAPI 3.0's `nullable: true` as JSON Schema 2020-12 type unions, which ajv understands. */
 function denullable(node: unknown): unknown {
@@ -22,7 +23,7 @@ function denullable(node: unknown): unknown {
 /** A validator for one schema of OpenAI's OpenAPI description (`CreateChatCompletionResponse`, …). */
 export function openAISchema(name: string): (value: unknown) => string[] {
   if (!existsSync(specFile))
-    throw new Error(`OpenAI's OpenAPI description is missing at ${specFile} (shared/specs)`);
+    throw new Error(`OpenAI's OpenAPI description is missing at ${specFile} (see fixtures/README.md)`);
   const document = denullable(JSON.parse(readFileSync(specFile, 'utf8'))) as {
     components: { schemas: Record<string, unknown> };
   };

@@ -44,6 +44,10 @@ export function upCommand(): Command {
       }) => {
         const { startServer, ensurePortalBuilt, shipped } = await import('@aicloud/server');
         const say = (line: string) => process.stdout.write(`${line}\n`);
+        if (!existsSync('/usr/bin/jupyter-notebook'))
+          process.stderr.write(
+            'warning: notebooks need Jupyter, and /usr/bin/jupyter-notebook is missing: install it with `sudo apt-get install jupyter-notebook`\n',
+          );
         const banner: string[] = [];
         const webRoot = await ensurePortalBuilt(say);
         const seedFile = options.seedFile ? resolve(options.seedFile) : shipped.seedFile;

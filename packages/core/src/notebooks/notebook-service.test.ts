@@ -11,8 +11,22 @@ import { namespaceExists, namespaceSupport, netnsNames, removeNamespace } from '
 import { createNotebookService, JUPYTER_BINARY } from './notebook-service.ts';
 import { httpCall, type JupyterEndpoint, runInKernel } from './testing/kernel-client.ts';
 
+// These tests never skip: without Jupyter (or, for egress blocking, network namespaces) they fail, naming the fix.
 const haveJupyter = existsSync(JUPYTER_BINARY);
-const haveNamespaces = namespaceSupport().ok;
+const namespaces = namespaceSupport();
+function needJupyter(): void {
+  if (!haveJupyter)
+    throw new Error(
+      `Jupyter is missing (${JUPYTER_BINARY}): run \`npm test\` as root (its pretest installs Debian's ` +
+        'jupyter-notebook) or `sudo apt-get install jupyter-notebook`',
+    );
+}
+function needNamespaces(): void {
+  if (!namespaces.ok)
+    throw new Error(
+      `egress-blocked notebooks cannot run here: ${namespaces.reason} (run \`npm test\` as root)`,
+    );
+}
 const pgUrl = inject('pgUrl');
 
 /** A notebook product with a short life, for tests: egress allowed, 10 s idle, 25 s at most. */
@@ -57,13 +71,14 @@ function listeningPids(dataDir: string): Set<number> {
   return pids;
 }
 
-describe.skipIf(!haveJupyter)('notebooks (real Jupyter)', () => {
+describe('notebooks (real Jupyter)', () => {
   let platform: Awaited<ReturnType<typeof createTestPlatform>>;
   let alice: Actor;
   let carol: Actor;
   let admin: Actor;
 
   beforeAll(async () => {
+    needJupyter();
     platform = await createTestPlatform('sqlite', null);
     const credentials = JSON.parse(readFileSync(join(platform.dataDir, 'credentials.json'), 'utf8'));
     const actorFor = async (user: string): Promise<Actor> => ({
@@ -297,11 +312,12 @@ describe.skipIf(!haveJupyter)('notebooks (real Jupyter)', () => {
     await service.close();
   });
 
-  describe.skipIf(!haveNamespaces)('egress blocked (network namespace)', () => {
+  describe('egress blocked (network namespace)', () => {
     let hostServer: Server;
     let hostPort: number;
 
     beforeAll(async () => {
+      needNamespaces();
       hostServer = createServer((socket) => socket.on('error', () => undefined).end('hello from the host\n'));
       await new Promise<void>((resolve) => hostServer.listen(0, '127.0.0.1', resolve));
       hostPort = (hostServer.address() as { port: number }).port;
@@ -380,7 +396,8 @@ describe.skipIf(!haveJupyter)('notebooks (real Jupyter)', () => {
   });
 });
 
-describe.skipIf(!haveJupyter).each(storeTargets(pgUrl))('notebook records on %s', (target) => {
+describe.each(storeTargets(pgUrl))('notebook records on %s', (target) => {
+  beforeAll(needJupyter);
   let platform: Awaited<ReturnType<typeof createTestPlatform>>;
   afterEach(async () => {
     await platform?.notebooks.stopAll('test teardown');
