@@ -50,6 +50,8 @@ beforeAll(async () => {
     dataDir: join(work, 'data'),
     seedFile: join(repoRoot, 'seed/demo.yaml'),
     webRoot: null,
+    // The trained model and the test's other model dirs lie in the work dir: legal-rag's import root.
+    importRoots: { 'legal-rag': [work] },
     tickIntervalMs: 250,
     meterIntervalMs: 500,
   });

@@ -21,14 +21,14 @@ function safetensors(): Buffer {
 }
 
 beforeAll(async () => {
-  platform = await createTestPlatform('sqlite', null);
+  work = mkdtempSync(join(tmpdir(), 'aicloud-model-routes-'));
+  platform = await createTestPlatform('sqlite', null, { importRoots: { 'legal-rag': [work] } });
   app = await buildApp(platform, { webRoot: null });
   const credentials = JSON.parse(readFileSync(join(platform.dataDir, 'credentials.json'), 'utf8')) as Record<
     string,
     { token: string }
   >;
   tokens = Object.fromEntries(Object.entries(credentials).map(([user, entry]) => [user, entry.token]));
-  work = mkdtempSync(join(tmpdir(), 'aicloud-model-routes-'));
   mkdirSync(join(work, 'good'));
   writeFileSync(join(work, 'good', 'model.safetensors'), safetensors());
   mkdirSync(join(work, 'evil'));

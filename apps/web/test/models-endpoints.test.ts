@@ -31,6 +31,7 @@ beforeAll(async () => {
     dataDir,
     seedFile: join(import.meta.dirname, '../../../seed/demo.yaml'),
     webRoot,
+    importRoots: { 'legal-rag': [work] },
   });
   tokens = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8'));
   const alice = createClient({ url: server.url, token: tokens.alice!.token });

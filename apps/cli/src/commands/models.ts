@@ -148,7 +148,10 @@ export function modelsCommand(): Command {
     .command('register')
     .description('register the next version of a model; local files are copied and scanned')
     .argument('<name>', 'the model, e.g. legal-answerer')
-    .option('--path <dir>', 'a directory (or file) on the server machine')
+    .option(
+      '--path <dir>',
+      "a directory (or file) on the server machine, inside one of your team's import roots (DATA_DIR/imports/TEAM by default)",
+    )
     .option('--source <source>', 'hf://org/name@revision or job:<id>')
     .option('--runtime <runtime>', 'the runtime that serves it: aicloud-tiny, vllm, llama.cpp, …')
     .option('--tag <key=value>', 'a tag (repeatable)', collectPair('--tag'), {})
@@ -166,7 +169,11 @@ export function modelsCommand(): Command {
 Examples:
   aicloud models register legal-answerer --path ./out --metric accuracy=0.91 --tag stage=dev
   aicloud models register llama --source hf://meta-llama/Llama-3.2-1B@4e20de3 --runtime vllm
-  aicloud models register legal-answerer --source job:job_3f9c1a7b2d4e`,
+  aicloud models register legal-answerer --source job:job_3f9c1a7b2d4e
+
+--path reads only from the team's import roots: DATA_DIR/imports/TEAM, and the directories given to
+\`aicloud up --import-root TEAM=DIR\`. Links may not lead out of the root; hard links, fifos, sockets and
+devices are refused; one registration copies at most 20 GiB (\`aicloud up --import-max-bytes\`).`,
     )
     .action(
       async (

@@ -9,6 +9,25 @@ function port(value: string): number {
   return parsed;
 }
 
+/** `--import-root TEAM=DIR`, repeatable: the directories a team may register `path:` model sources from. */
+function importRoot(value: string, previous: Record<string, string[]>): Record<string, string[]> {
+  const index = value.indexOf('=');
+  const team = value.slice(0, index);
+  if (index <= 0 || index === value.length - 1 || !/^[a-z][a-z0-9-]{0,39}$/.test(team))
+    throw new InvalidArgumentError(`takes TEAM=DIR, e.g. legal-rag=/srv/models/legal-rag; got '${value}'`);
+  return { ...previous, [team]: [...(previous[team] ?? []), resolve(value.slice(index + 1))] };
+}
+
+/** A byte count: digits with an optional K, M, G or T (binary) suffix. */
+function byteCount(value: string): number {
+  const match = /^(\d+)\s*([KMGT]i?B?)?$/i.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('must be a size such as 20G, 500M or 1048576');
+  const power = match[2] ? 'KMGT'.indexOf(match[2][0]!.toUpperCase()) + 1 : 0;
+  const bytes = Number(match[1]) * 1024 ** power;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new InvalidArgumentError('must be a positive size');
+  return bytes;
+}
+
 /** `aicloud up`: the whole platform in the foreground on the embedded default. */
 export function upCommand(): Command {
   return new Command('up')
@@ -29,6 +48,13 @@ export function upCommand(): Command {
     )
     .option('--catalog-dir <dir>', 'folder of product YAML files (default: the shipped catalog/)')
     .option('--policies-dir <dir>', 'folder of Cedar policies and schema (default: the shipped policies/)')
+    .option(
+      '--import-root <team=dir>',
+      'a directory TEAM may register path: model sources from, besides DATA_DIR/imports/TEAM (repeatable)',
+      importRoot,
+      {},
+    )
+    .option('--import-max-bytes <size>', 'cap on what one model registration copies (default 20G)', byteCount)
     .action(
       async (options: {
         dataDir: string;
@@ -41,6 +67,8 @@ export function upCommand(): Command {
         catalogDir?: string;
         policiesDir?: string;
         log?: boolean;
+        importRoot: Record<string, string[]>;
+        importMaxBytes?: number;
       }) => {
         const { startServer, ensurePortalBuilt, shipped } = await import('@aicloud/server');
         const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -60,6 +88,8 @@ export function upCommand(): Command {
           ...(options.catalogDir ? { catalogDir: resolve(options.catalogDir) } : {}),
           ...(options.slurmPartition ? { slurm: { partition: options.slurmPartition } } : {}),
           ...(options.policiesDir ? { policiesDir: resolve(options.policiesDir) } : {}),
+          importRoots: options.importRoot,
+          ...(options.importMaxBytes ? { importMaxBytes: options.importMaxBytes } : {}),
           webRoot,
           logger: options.log ?? false,
         });

@@ -1,4 +1,16 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -15,6 +27,16 @@ function safetensors(): Buffer {
   const length = Buffer.alloc(8);
   length.writeBigUInt64LE(BigInt(header.length));
   return Buffer.concat([length, header, Buffer.alloc(8)]);
+}
+
+/** The message a promise is rejected with; fails the test when it resolves. */
+async function messageOf(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(
+    () => null,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(Error);
+  return (error as Error).message;
 }
 
 describe('readModelFile', () => {
@@ -49,6 +71,8 @@ describe.each(storeTargets(pgUrl))('model registry on %s', (target) => {
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
   afterEach(async () => platform?.dispose());
+  /** The test's work dir is an import root of both teams. */
+  const roots = () => ({ 'legal-rag': [work], search: [work] });
 
   async function actorFor(user: string): Promise<Actor> {
     const credentials = JSON.parse(readFileSync(join(platform.dataDir, 'credentials.json'), 'utf8'));
@@ -99,7 +123,7 @@ describe.each(storeTargets(pgUrl))('model registry on %s', (target) => {
   }
 
   it('copies a local dir into the content-addressed store, scans it, and numbers versions', async () => {
-    platform = await createTestPlatform(target, pgUrl);
+    platform = await createTestPlatform(target, pgUrl, { importRoots: roots() });
     const alice = await actorFor('alice');
     const first = await platform.models.register(alice, {
       name: 'legal-answerer',
@@ -149,7 +173,7 @@ describe.each(storeTargets(pgUrl))('model registry on %s', (target) => {
   });
 
   it('blocks a version carrying a malicious pickle, whatever its file is called', async () => {
-    platform = await createTestPlatform(target, pgUrl);
+    platform = await createTestPlatform(target, pgUrl, { importRoots: roots() });
     const alice = await actorFor('alice');
     const version = await platform.models.register(alice, { name: 'evil', source: `path:${maliciousDir}` });
     expect(version.scanVerdict).toBe('blocked');
@@ -159,7 +183,7 @@ describe.each(storeTargets(pgUrl))('model registry on %s', (target) => {
   });
 
   it('pins Hugging Face sources to a revision and refuses trust_remote_code for unpinned ones', async () => {
-    platform = await createTestPlatform(target, pgUrl);
+    platform = await createTestPlatform(target, pgUrl, { importRoots: roots() });
     const alice = await actorFor('alice');
     await expect(
       platform.models.register(alice, { name: 'llama', source: 'hf://meta-llama/Llama-3.2-1B' }),
@@ -206,7 +230,7 @@ describe.each(storeTargets(pgUrl))('model registry on %s', (target) => {
   });
 
   it('points aliases at versions, one version per alias', async () => {
-    platform = await createTestPlatform(target, pgUrl);
+    platform = await createTestPlatform(target, pgUrl, { importRoots: roots() });
     const alice = await actorFor('alice');
     await platform.models.register(alice, { name: 'm', source: `path:${benignDir}` });
     await platform.models.register(alice, { name: 'm', source: `path:${benignDir}` });
@@ -232,7 +256,7 @@ describe.each(storeTargets(pgUrl))('model registry on %s', (target) => {
   });
 
   it('registers a succeeded fine-tune job output as the next version with its lineage', async () => {
-    platform = await createTestPlatform(target, pgUrl);
+    platform = await createTestPlatform(target, pgUrl, { importRoots: roots() });
     const alice = await actorFor('alice');
     await insertJob('job_lineage1', { name: 'tune-legal', datasets: ['projects/legal-rag/datasets/v2'] });
     const output = jobPaths(platform.dataDir, 'job_lineage1').outputDir;
@@ -308,8 +332,180 @@ describe.each(storeTargets(pgUrl))('model registry on %s', (target) => {
     expect(audit.map((record) => record.actor)).toEqual(['system', 'system']);
   });
 
+  /** What a refused registration left behind: model versions and files in the artifact store. */
+  async function leftBehind() {
+    const versions = await platform.store.db.selectFrom('model_versions').select('version').execute();
+    const artifacts = join(platform.dataDir, 'artifacts');
+    return { versions: versions.length, artifacts: existsSync(artifacts) ? readdirSync(artifacts) : [] };
+  }
+
+  it("reads path: sources only from the team's import roots, resolved, capped, regular files only", async () => {
+    // A configured root outside the data dir, and the default root <dataDir>/imports/<team>.
+    const root = mkdtempSync(join(tmpdir(), 'aicloud-import-root-'));
+    // Like PostgreSQL's data dir: 0700, holding files the server (root) can read and the team cannot.
+    const pgdata = mkdtempSync(join(tmpdir(), 'aicloud-pgdata-'));
+    writeFileSync(join(pgdata, 'PG_VERSION'), '15\n');
+    try {
+      platform = await createTestPlatform(target, pgUrl, {
+        importRoots: { 'legal-rag': [root] },
+        importMaxBytes: 4096,
+      });
+      const alice = await actorFor('alice');
+      const carol = await actorFor('carol');
+      const register = (who: Actor, name: string, path: string) =>
+        platform.models.register(who, { name, source: `path:${path}` });
+
+      // Anywhere else on the server is refused, naming the source, the rule and where to copy it.
+      const outside = register(alice, 'pg', pgdata);
+      await expect(outside).rejects.toMatchObject({
+        code: 'forbidden',
+        details: { rule: 'path-source-inside-import-root' },
+      });
+      const message = await messageOf(outside);
+      expect(message).toContain(`path:${pgdata}`);
+      expect(message).toContain(join(platform.dataDir, 'imports', 'legal-rag'));
+      expect(message).toContain('--import-root');
+      // `..` out of a root is resolved before the check.
+      await expect(register(alice, 'pg', `${root}/../${pgdata.split('/').at(-1)}`)).rejects.toMatchObject({
+        code: 'forbidden',
+        details: { rule: 'path-source-inside-import-root' },
+      });
+      // Another team's root is not carol's.
+      mkdirSync(join(root, 'model'));
+      writeFileSync(join(root, 'model', 'config.json'), '{}');
+      await expect(register(carol, 'm', join(root, 'model'))).rejects.toMatchObject({
+        code: 'forbidden',
+        details: { rule: 'path-source-inside-import-root' },
+      });
+      // A link inside the root that leads out of it.
+      mkdirSync(join(root, 'linked'));
+      writeFileSync(join(root, 'linked', 'config.json'), '{}');
+      symlinkSync(join(pgdata, 'PG_VERSION'), join(root, 'linked', 'PG_VERSION'));
+      await expect(register(alice, 'linked', join(root, 'linked'))).rejects.toMatchObject({
+        code: 'forbidden',
+        details: { rule: 'path-source-symlink-inside-root', path: 'PG_VERSION' },
+      });
+      // A hard link to the platform's secret key, placed in the root.
+      mkdirSync(join(root, 'hard'));
+      linkSync(join(platform.dataDir, 'secret.key'), join(root, 'hard', 'weights.bin'));
+      await expect(register(alice, 'hard', join(root, 'hard'))).rejects.toMatchObject({
+        code: 'forbidden',
+        details: { rule: 'artifact-no-hard-links', path: 'weights.bin' },
+      });
+      // A named pipe is not silently skipped: the whole registration is refused.
+      mkdirSync(join(root, 'fifo'));
+      writeFileSync(join(root, 'fifo', 'config.json'), '{}');
+      execFileSync('mkfifo', [join(root, 'fifo', 'pipe')]);
+      await expect(register(alice, 'fifo', join(root, 'fifo'))).rejects.toMatchObject({
+        code: 'invalid_input',
+        details: { rule: 'artifact-regular-files-only', path: 'pipe' },
+      });
+      // Over the configured cap, with the cap named.
+      mkdirSync(join(root, 'big'));
+      writeFileSync(join(root, 'big', 'weights.bin'), Buffer.alloc(5000));
+      const big = register(alice, 'big', join(root, 'big'));
+      await expect(big).rejects.toMatchObject({
+        code: 'invalid_input',
+        details: { rule: 'artifact-size-cap' },
+      });
+      expect(await messageOf(big)).toContain('4 KiB');
+      // Every refusal stored nothing and was audited.
+      expect(await leftBehind()).toEqual({ versions: 0, artifacts: [] });
+      const denied = await platform.store.db
+        .selectFrom('audit_records')
+        .select('details')
+        .where('action', '=', 'model.register')
+        .where('outcome', '=', 'deny')
+        .execute();
+      expect(denied).toHaveLength(7);
+
+      // The configured root and the default root both work.
+      const fromRoot = await register(alice, 'model', join(root, 'model'));
+      expect(fromRoot).toMatchObject({ team: 'legal-rag', version: 1, files: [{ path: 'config.json' }] });
+      const imports = join(platform.dataDir, 'imports', 'legal-rag', 'benign');
+      mkdirSync(imports, { recursive: true });
+      writeFileSync(join(imports, 'config.json'), '{"hidden_size": 8}');
+      expect((await register(alice, 'default-root', imports)).version).toBe(1);
+      // Links that stay inside the root are followed.
+      mkdirSync(join(root, 'inner'));
+      symlinkSync(join(root, 'model', 'config.json'), join(root, 'inner', 'config.json'));
+      expect((await register(alice, 'inner', join(root, 'inner'))).digest).toBe(fromRoot.digest);
+      // The rest of the data dir stays out of reach, even through the default root.
+      await expect(
+        register(alice, 'stolen', join(platform.dataDir, 'imports', 'legal-rag', '..', '..')),
+      ).rejects.toMatchObject({ code: 'forbidden' });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(pgdata, { recursive: true, force: true });
+    }
+  });
+
+  it("never follows a link out of a job's output dir: the registration is refused and stores nothing", async () => {
+    platform = await createTestPlatform(target, pgUrl, { importRoots: roots() });
+    const alice = await actorFor('alice');
+    const data = mkdtempSync(join(tmpdir(), 'aicloud-job-data-'));
+    writeFileSync(join(data, 'secret.txt'), 'aicloud.model=the-secret-content\n');
+    try {
+      const job = async (id: string, fill: (output: string) => void) => {
+        await insertJob(id, { name: 'tune-legal' });
+        const output = jobPaths(platform.dataDir, id).outputDir;
+        mkdirSync(output, { recursive: true });
+        writeFileSync(join(output, 'model.safetensors'), safetensors());
+        fill(output);
+        return output;
+      };
+      // ln -s $DATA $AICLOUD_OUTPUT_DIR/x
+      await job('job_symlink', (output) => symlinkSync(data, join(output, 'x')));
+      const linked = platform.models.registerJobOutput('job_symlink', alice);
+      await expect(linked).rejects.toMatchObject({
+        code: 'forbidden',
+        details: { rule: 'job-output-no-symlinks', path: 'x', target: data },
+      });
+      expect(await messageOf(linked)).toContain(`x -> ${data}`);
+      // A linked MODEL file is not read (its content would show in the error).
+      await job('job_model_link', (output) => symlinkSync(join(data, 'secret.txt'), join(output, 'MODEL')));
+      const model = platform.models.registerJobOutput('job_model_link');
+      await expect(model).rejects.toMatchObject({
+        code: 'forbidden',
+        details: { rule: 'job-output-no-symlinks' },
+      });
+      expect(await messageOf(model)).not.toContain('the-secret-content');
+      // The output dir itself replaced by a link.
+      const replaced = await job('job_dir_link', () => {});
+      rmSync(replaced, { recursive: true });
+      symlinkSync(data, replaced);
+      await expect(platform.models.registerJobOutput('job_dir_link')).rejects.toMatchObject({
+        code: 'forbidden',
+        details: { rule: 'job-output-no-symlinks' },
+      });
+      // A hard link to a file outside, and a special file.
+      await job('job_hard_link', (output) => linkSync(join(data, 'secret.txt'), join(output, 'notes.txt')));
+      await expect(platform.models.registerJobOutput('job_hard_link')).rejects.toMatchObject({
+        code: 'forbidden',
+        details: { rule: 'artifact-no-hard-links', path: 'notes.txt' },
+      });
+      await job('job_fifo', (output) => execFileSync('mkfifo', [join(output, 'pipe')]));
+      await expect(platform.models.registerJobOutput('job_fifo')).rejects.toMatchObject({
+        code: 'invalid_input',
+        details: { rule: 'artifact-regular-files-only', path: 'pipe' },
+      });
+      // The runner's end hook refuses the same way, without throwing.
+      await platform.models.onJobEnded(await platform.jobs.get(alice, 'job_symlink'));
+      expect(await leftBehind()).toEqual({ versions: 0, artifacts: [] });
+      const denied = await platform.store.db
+        .selectFrom('audit_records')
+        .select(['actor', 'details'])
+        .where('action', '=', 'model.register')
+        .where('outcome', '=', 'deny')
+        .execute();
+      expect(denied.length).toBeGreaterThanOrEqual(5);
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
+
   it("hides a team's models from other teams: not found, as if absent", async () => {
-    platform = await createTestPlatform(target, pgUrl);
+    platform = await createTestPlatform(target, pgUrl, { importRoots: roots() });
     const alice = await actorFor('alice');
     const carol = await actorFor('carol');
     await platform.models.register(alice, { name: 'legal-answerer', source: `path:${benignDir}` });

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type Job,
@@ -23,7 +23,12 @@ import { fromMicros } from '../money.ts';
 import { jobPaths } from '../runner/job-paths.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
-import { storeArtifact } from './artifact-store.ts';
+import {
+  ARTIFACT_RULES,
+  type ArtifactSource,
+  DEFAULT_IMPORT_MAX_BYTES,
+  storeArtifact,
+} from './artifact-store.ts';
 import { isPinned, type ModelSourceRef, parseModelSource, SOURCE_RULES } from './model-source.ts';
 import { summarizeScan } from './scanner/index.ts';
 
@@ -71,6 +76,22 @@ export interface ModelServiceDeps {
   audit: AuditService;
   clock: Clock;
   dataDir: string;
+  /**
+   * Extra directories each team may register `path:` sources from (team → absolute dirs). Every team may
+   * always use `<dataDir>/imports/<team>`; nothing else on the server is readable as a source.
+   */
+  importRoots?: Record<string, string[]> | undefined;
+  /** The cap on the bytes one registration copies (default 20 GiB). */
+  importMaxBytes?: number | undefined;
+}
+
+/** The directories a team may register `path:` sources from: the configured ones, then the default. */
+export function importRootsOf(
+  dataDir: string,
+  team: string,
+  configured: Record<string, string[]> = {},
+): string[] {
+  return [...(Object.hasOwn(configured, team) ? configured[team]! : []), join(dataDir, 'imports', team)];
 }
 
 function issuesOf(error: { issues: { path: PropertyKey[]; message: string }[] }) {
@@ -113,9 +134,48 @@ export function readModelFile(text: string): { name?: string; runtime?: string }
   return first ? { name: first } : {};
 }
 
+/** The largest `output/MODEL` file read (a name and a runtime). */
+const MAX_MODEL_FILE = 64 * 1024;
+
+/**
+ * Reads a job's `output/MODEL` without following a link (a job could point it at any file the server can
+ * read and see it echoed in an error); null when absent.
+ */
+function readJobModelFile(file: string, jobId: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'ELOOP')
+      throw new AppError(
+        'forbidden',
+        `the output of job ${jobId} holds a symbolic link MODEL; outputs are registered without following links (rule ${ARTIFACT_RULES.jobOutputSymlink}), so nothing was registered: write the files themselves into $AICLOUD_OUTPUT_DIR (copy, do not link)`,
+        { details: { rule: ARTIFACT_RULES.jobOutputSymlink, path: 'MODEL' } },
+      );
+    throw error;
+  }
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile())
+      throw new AppError(
+        'invalid_input',
+        `the output of job ${jobId}: MODEL is not a regular file (rule ${ARTIFACT_RULES.specialFile})`,
+        { details: { rule: ARTIFACT_RULES.specialFile, path: 'MODEL' } },
+      );
+    const buffer = Buffer.alloc(Math.min(stats.size, MAX_MODEL_FILE));
+    const read = readSync(fd, buffer, 0, buffer.length, 0);
+    return buffer.subarray(0, read).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Creates the model registry. */
 export function createModelService(deps: ModelServiceDeps): ModelService {
   const { store, audit, clock, dataDir } = deps;
+  const importMaxBytes = deps.importMaxBytes ?? DEFAULT_IMPORT_MAX_BYTES;
   const db = store.db;
 
   async function aliasesOf(modelIds: string[]) {
@@ -314,9 +374,14 @@ export function createModelService(deps: ModelServiceDeps): ModelService {
     }
   }
 
-  /** Copies and scans a directory into the artifact store, as the fields of a version row. */
-  async function fromLocal(path: string, forbidden: string[], trustRemoteCode: boolean) {
-    const stored = await storeArtifact({ dataDir, source: path, forbidden, scan: { trustRemoteCode } });
+  /** Copies and scans a source into the artifact store, as the fields of a version row. */
+  async function fromLocal(source: ArtifactSource, trustRemoteCode: boolean) {
+    const stored = await storeArtifact({
+      dataDir,
+      source,
+      maxBytes: importMaxBytes,
+      scan: { trustRemoteCode },
+    });
     return {
       files: JSON.stringify(stored.scan.files.map(({ path, sha256, size }) => ({ path, sha256, size }))),
       digest: stored.digest,
@@ -375,8 +440,8 @@ export function createModelService(deps: ModelServiceDeps): ModelService {
         'invalid_input',
         `job ${jobId} wrote nothing to its output dir ($AICLOUD_OUTPUT_DIR, ${paths.outputDir})`,
       );
-    const modelFile = join(paths.outputDir, 'MODEL');
-    const declared = existsSync(modelFile) ? readModelFile(readFileSync(modelFile, 'utf8')) : {};
+    const modelText = readJobModelFile(join(paths.outputDir, 'MODEL'), jobId);
+    const declared = modelText === null ? {} : readModelFile(modelText);
     const name = options.name ?? declared.name ?? job.name;
     const parsedName = ModelName.safeParse(name);
     if (!parsedName.success)
@@ -406,7 +471,17 @@ export function createModelService(deps: ModelServiceDeps): ModelService {
           .executeTakeFirstOrThrow()
       : null;
     if (existing && model) return versionOut(model, existing);
-    const stored = await fromLocal(paths.outputDir, [], options.trustRemoteCode ?? false);
+    let stored: Awaited<ReturnType<typeof fromLocal>>;
+    try {
+      stored = await fromLocal(
+        { kind: 'job-output', dir: paths.outputDir, jobId },
+        options.trustRemoteCode ?? false,
+      );
+    } catch (error) {
+      if (error instanceof AppError)
+        await refuse(who, job.team, name, error.message, { source, ...(error.details ?? {}) });
+      throw error;
+    }
     const inserted = await insertVersion(
       who,
       job.team,
@@ -519,10 +594,21 @@ export function createModelService(deps: ModelServiceDeps): ModelService {
       let stored: Pick<VersionRow, 'files' | 'digest' | 'artifact_dir' | 'scan' | 'scan_verdict'>;
       if (source.kind === 'path') {
         try {
-          stored = await fromLocal(source.path, [dataDir], ask.trustRemoteCode);
+          stored = await fromLocal(
+            {
+              kind: 'path',
+              path: source.path,
+              roots: importRootsOf(dataDir, team, deps.importRoots),
+              forbidden: [dataDir],
+            },
+            ask.trustRemoteCode,
+          );
         } catch (error) {
-          if (error instanceof AppError && error.code === 'forbidden')
-            await refuse(who, team, ask.name, error.message, { source: ask.source });
+          if (error instanceof AppError)
+            await refuse(who, team, ask.name, error.message, {
+              source: ask.source,
+              ...(error.details ?? {}),
+            });
           throw error;
         }
       } else {

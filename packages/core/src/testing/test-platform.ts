@@ -29,6 +29,8 @@ export async function createTestPlatform(
     catalogDir?: string;
     meterIntervalMs?: number;
     slurm?: { partition: string };
+    importRoots?: Record<string, string[]>;
+    importMaxBytes?: number;
   } = {},
 ): Promise<Platform & { dataDir: string; dispose(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'aicloud-test-'));
@@ -60,6 +62,8 @@ export async function createTestPlatform(
     catalogDir: options.catalogDir ?? join(repoRoot, 'catalog'),
     meterIntervalMs: options.meterIntervalMs,
     slurm: options.slurm,
+    importRoots: options.importRoots,
+    importMaxBytes: options.importMaxBytes,
     authorizer: createCedarAuthorizer({ policiesDir: join(repoRoot, 'policies') }),
   });
   return Object.assign(platform, {
