@@ -2,6 +2,7 @@ import {
   type AddMemberRequest,
   type Admission,
   type Approval,
+  type AttestDatasetRequest,
   type AuditQuery,
   type AuditRecord,
   type AuditVerifyResult,
@@ -174,6 +175,8 @@ export function createClient(options: ClientOptions) {
       get: (path: string) =>
         request<Dataset>('GET', `/v1/datasets/${path.split('/').map(encodeURIComponent).join('/')}`),
       register: (dataset: RegisterDatasetRequest) => request<Dataset>('POST', '/v1/datasets', dataset),
+      attest: (attestation: AttestDatasetRequest) =>
+        request<Dataset>('POST', '/v1/datasets/attestations', attestation),
     },
     jobs: {
       submit: (job: SubmitJobRequest) => request<SubmitJobResponse>('POST', '/v1/jobs', job),

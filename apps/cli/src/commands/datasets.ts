@@ -10,7 +10,10 @@ function collectTag(value: string, previous: Record<string, string>): Record<str
   return { ...previous, [value.slice(0, index)]: value.slice(index + 1) };
 }
 
-/** `aicloud datasets register|list|show`. */
+const classificationOption = (description: string) =>
+  new Option('--classification <level>', description).choices(['public', 'internal', 'confidential', 'pii']);
+
+/** `aicloud datasets register|attest|list|show`. */
 export function datasetsCommand(): Command {
   const datasets = new Command('datasets').description('registered datasets (what jobs may read)');
   datasets
@@ -21,14 +24,13 @@ export function datasetsCommand(): Command {
       '--location <uri>',
       'where the data lies, e.g. file:///data/lake/legal-rag/v3 or s3://lake/legal-rag/v3',
     )
-    .option('--encrypted', 'the data is encrypted at rest', false)
+    .option(
+      '--encrypted',
+      'your claim: the data is encrypted at rest (a fact once a platform-admin attests it)',
+      false,
+    )
     .addOption(
-      new Option('--classification <level>', 'sensitivity').choices([
-        'public',
-        'internal',
-        'confidential',
-        'pii',
-      ]),
+      classificationOption('your claim of its sensitivity (a fact once a platform-admin attests it)'),
     )
     .option('--tag <key=value>', 'a tag (repeatable)', collectTag, {})
     .addOption(outputOption())
@@ -53,11 +55,54 @@ export function datasetsCommand(): Command {
         });
         print(format, dataset, () =>
           [
-            `Registered ${dataset.path} (${dataset.classification ?? 'no classification'}, ${dataset.encrypted ? 'encrypted' : 'not encrypted'}).`,
+            `Registered ${dataset.path} at ${dataset.location} (${dataset.classification ?? 'no classification'}, ${dataset.encrypted ? 'encrypted' : 'not encrypted'}).`,
             dataset.inApprovedLocation
-              ? 'It lies in the approved data lake.'
-              : 'Note: it lies OUTSIDE the approved data lake; policies will refuse jobs that read it.',
+              ? "It lies in the team's part of the approved data lake."
+              : "Note: it lies OUTSIDE the team's part of the approved data lake; policies will refuse jobs that read it.",
+            ...(dataset.attestedBy
+              ? []
+              : [
+                  `Your claim (${dataset.claimed.classification ?? 'no classification'}, ${dataset.claimed.encrypted ? 'encrypted' : 'not encrypted'}) is recorded; policies read attested facts: ask a platform-admin to run aicloud datasets attest ${dataset.path}${dataset.claimed.encrypted ? ' --encrypted' : ''}${dataset.claimed.classification ? ` --classification ${dataset.claimed.classification}` : ''}`,
+                ]),
           ].join('\n'),
+        );
+      },
+    );
+  datasets
+    .command('attest')
+    .description(
+      "attest a dataset's encryption and classification, the facts policies read (platform-admins)",
+    )
+    .argument('<path>', 'e.g. projects/legal-rag/datasets/v3')
+    .option('--encrypted', 'it is encrypted at rest')
+    .option('--not-encrypted', 'it is not encrypted at rest')
+    .addOption(classificationOption('its sensitivity'))
+    .addOption(outputOption())
+    .action(
+      async (
+        path: string,
+        options: {
+          encrypted?: boolean;
+          notEncrypted?: boolean;
+          classification?: 'public' | 'internal' | 'confidential' | 'pii';
+          output: string;
+        },
+      ) => {
+        const format = outputFormat(options.output);
+        if (options.encrypted && options.notEncrypted)
+          throw new UsageError('give at most one of --encrypted and --not-encrypted');
+        if (!options.encrypted && !options.notEncrypted && !options.classification)
+          throw new UsageError('give --encrypted, --not-encrypted or --classification LEVEL');
+        const dataset = await client().datasets.attest({
+          path,
+          ...(options.encrypted || options.notEncrypted ? { encrypted: Boolean(options.encrypted) } : {}),
+          ...(options.classification ? { classification: options.classification } : {}),
+        });
+        print(
+          format,
+          dataset,
+          () =>
+            `Attested ${dataset.path}: ${dataset.classification ?? 'no classification'}, ${dataset.encrypted ? 'encrypted' : 'not encrypted'} (by ${dataset.attestedBy}).`,
         );
       },
     );
@@ -97,6 +142,8 @@ export function datasetsCommand(): Command {
           `  in lake         ${dataset.inApprovedLocation ? 'yes' : 'no'}`,
           `  encrypted       ${dataset.encrypted ? 'yes' : 'no'}`,
           `  classification  ${dataset.classification ?? '-'}`,
+          `  attested        ${dataset.attestedBy ? `${dataset.attestedAt} by ${dataset.attestedBy}` : 'no'}`,
+          `  claimed         ${dataset.claimed.classification ?? 'no classification'}, ${dataset.claimed.encrypted ? 'encrypted' : 'not encrypted'}`,
           `  tags            ${
             Object.entries(dataset.tags)
               .map(([key, value]) => `${key}=${value}`)

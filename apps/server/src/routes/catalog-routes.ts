@@ -1,4 +1,4 @@
-import { Dataset, Product, RegisterDatasetRequest } from '@aicloud/contracts';
+import { AttestDatasetRequest, Dataset, Product, RegisterDatasetRequest } from '@aicloud/contracts';
 import { z } from 'zod';
 import { defineRoute, type RouteDeps } from '../route.ts';
 
@@ -47,6 +47,16 @@ export function catalogRoutes({ catalog, datasets }: RouteDeps) {
       response: Dataset,
       status: 201,
       handler: ({ actor, body }) => datasets.register(actor, body),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/datasets/attestations',
+      summary:
+        "Attest a dataset's encryption and classification, the facts policies read (platform-admins only)",
+      tag: 'datasets',
+      body: AttestDatasetRequest,
+      response: Dataset,
+      handler: ({ actor, body }) => datasets.attest(actor, body),
     }),
     defineRoute({
       method: 'GET',

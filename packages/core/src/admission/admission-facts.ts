@@ -1,7 +1,7 @@
 import type { Product } from '@aicloud/contracts';
 import type { Transaction } from 'kysely';
-import { approvedLocations, inApprovedLocation } from '../datasets/approved-locations.ts';
-import { datasetTeam } from '../datasets/dataset-service.ts';
+import { inApprovedLocation, lakePlace } from '../datasets/approved-locations.ts';
+import { datasetTeam, isEncrypted, lakeView } from '../datasets/dataset-service.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
 import { type BudgetState, gpusInUse, readBudget } from './team-usage.ts';
@@ -47,7 +47,7 @@ export async function gatherFacts(
       ? await trx.selectFrom('datasets').selectAll().where('path', 'in', ask.datasets).execute()
       : [];
   const byPath = new Map(rows.map((row) => [row.path, row]));
-  const approved = await approvedLocations(trx);
+  const lake = await lakeView(trx);
   const datasets: AdmissionFacts['datasets'] = {
     unregistered: [],
     unclassified: [],
@@ -62,10 +62,16 @@ export async function gatherFacts(
       if (datasetTeam(path) !== ask.team) datasets.otherTeam.push(path);
       continue;
     }
+    // Facts, not the registrant's claims: the classification and encryption a platform-admin attested (or
+    // the platform knows), and where the location lies now, re-resolved (a link made after registration
+    // into another team's part of the lake makes it that team's data).
     if (!row.classification) datasets.unclassified.push(path);
-    if (!inApprovedLocation(row.location, approved)) datasets.outsideApprovedLocation.push(path);
-    if (row.encrypted !== 1) datasets.unencrypted.push(path);
-    if (row.team !== ask.team) datasets.otherTeam.push(path);
+    if (!inApprovedLocation(row.location, lake.approved, row.team))
+      datasets.outsideApprovedLocation.push(path);
+    if (!isEncrypted(row, lake)) datasets.unencrypted.push(path);
+    const place = lakePlace(row.location, lake.approved);
+    const dataTeam = place?.lake ? place.team : null;
+    if (row.team !== ask.team || (dataTeam !== null && dataTeam !== ask.team)) datasets.otherTeam.push(path);
   }
   let quota: AdmissionFacts['quota'] = null;
   let capacity: AdmissionFacts['capacity'] = null;

@@ -65,14 +65,14 @@ export function explainHit(
         ...base,
         asked: list(facts.datasets.unclassified),
         limit: 'datasets with a classification',
-        next: 'register a new version with --classification public|internal|confidential|pii',
+        next: `ask a platform-admin to attest it (a registrant's claim does not count): aicloud datasets attest ${facts.datasets.unclassified[0] ?? 'PATH'} --classification public|internal|confidential|pii`,
       };
     case 'dataset-approved-encrypted-location':
       return {
         ...base,
         asked: list([...new Set([...facts.datasets.outsideApprovedLocation, ...facts.datasets.unencrypted])]),
         limit: 'encrypted datasets inside the approved data lake',
-        next: 'copy the data into the approved lake (encrypted) and register it there: aicloud datasets register … --location <lake URI> --encrypted',
+        next: `copy the data into your team's part of the approved lake (<lake>/${ask.team}/…, encrypted), register it there, and ask a platform-admin to attest its encryption: aicloud datasets attest PATH --encrypted`,
       };
     case 'dataset-own-team':
       return {

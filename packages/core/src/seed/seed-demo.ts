@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { AppError } from '../app-error.ts';
 import type { AuditService } from '../audit/audit-service.ts';
 import { type Clock, isoNow } from '../clock.ts';
+import { canonicalLocation, lakePlace } from '../datasets/approved-locations.ts';
 import type { IdentityService } from '../identity/identity-service.ts';
 import { newId } from '../ids.ts';
 import { toMicros } from '../money.ts';
@@ -19,6 +20,8 @@ const SeedFile = z.strictObject({
     }),
   ),
   approvedLocations: z.array(z.string()).default([]),
+  /** Prefixes the platform knows to be encrypted at rest: datasets there are encrypted as a fact. */
+  encryptedLocations: z.array(z.string()).default([]),
   datasets: z
     .array(
       z.strictObject({
@@ -130,9 +133,13 @@ export async function seedDemo(deps: {
     const dataDir = resolve(dirname(deps.credentialsFile));
     const expand = (text: string) => text.replaceAll('{dataDir}', dataDir);
     const repoRoot = resolve(dirname(deps.seedFile), '..');
+    const approved = seed.approvedLocations.map(expand);
     await trx
       .insertInto('settings')
-      .values({ key: 'approved_locations', value: JSON.stringify(seed.approvedLocations.map(expand)) })
+      .values([
+        { key: 'approved_locations', value: JSON.stringify(approved) },
+        { key: 'encrypted_locations', value: JSON.stringify(seed.encryptedLocations.map(expand)) },
+      ])
       .execute();
     for (const dataset of seed.datasets) {
       const location = expand(dataset.location);
@@ -142,17 +149,28 @@ export async function seedDemo(deps: {
         cpSync(join(repoRoot, dataset.files), target, { recursive: true });
       }
       const team = dataset.path.split('/')[1] ?? '';
+      const place = lakePlace(location, approved);
+      if (place?.lake && place.team !== team)
+        throw new AppError(
+          'invalid_input',
+          `seed file: dataset ${dataset.path} lies outside team ${team}'s part of the lake (${place.lake}/${team}/)`,
+        );
+      // The seed is platform configuration: its encryption and classification are attested facts.
+      const claimed = { encrypted: dataset.encrypted, classification: dataset.classification ?? null };
       await trx
         .insertInto('datasets')
         .values({
           path: dataset.path,
           team,
-          location,
+          location: canonicalLocation(location),
           encrypted: dataset.encrypted ? 1 : 0,
           classification: dataset.classification ?? null,
           tags: JSON.stringify(dataset.tags),
           registered_by: dataset.registeredBy,
           created_at: isoNow(clock),
+          claimed: JSON.stringify(claimed),
+          attested_by: 'system',
+          attested_at: isoNow(clock),
         })
         .execute();
       await audit.append(trx, {

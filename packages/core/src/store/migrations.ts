@@ -483,6 +483,58 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0007_dataset_attestation': {
+    // A dataset's encryption and classification used to be whatever its registrant declared. From here on
+    // `encrypted` and `classification` are facts (attested by a platform-admin, or by the seed, which is
+    // platform configuration); the registrant's word is kept in `claimed`. Rows registered before keep their
+    // facts only when the platform itself registered them (the seed); the others keep them as claims only,
+    // until a platform-admin attests them (aicloud datasets attest).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('datasets')
+        .addColumn('claimed', 'text', (c) => c.notNull().defaultTo('{}'))
+        .execute();
+      await db.schema.alterTable('datasets').addColumn('attested_by', 'text').execute();
+      await db.schema.alterTable('datasets').addColumn('attested_at', 'text').execute();
+      const typed = db as unknown as Kysely<{
+        datasets: {
+          path: string;
+          encrypted: number;
+          classification: string | null;
+          created_at: string;
+          claimed: string;
+          attested_by: string | null;
+          attested_at: string | null;
+        };
+        audit_records: { actor: string; action: string; resource: string };
+      }>;
+      const seeded = new Set(
+        (
+          await typed
+            .selectFrom('audit_records')
+            .select('resource')
+            .where('action', '=', 'dataset.registered')
+            .where('actor', '=', 'system')
+            .execute()
+        ).map((row) => row.resource.replace(/^dataset\//, '')),
+      );
+      for (const row of await typed.selectFrom('datasets').selectAll().execute()) {
+        const claimed = JSON.stringify({
+          encrypted: row.encrypted === 1,
+          classification: row.classification,
+        });
+        await typed
+          .updateTable('datasets')
+          .set(
+            seeded.has(row.path)
+              ? { claimed, attested_by: 'system', attested_at: row.created_at }
+              : { claimed, encrypted: 0, classification: null },
+          )
+          .where('path', '=', row.path)
+          .execute();
+      }
+    },
+  },
 };
 
 /** The hash the first audit record chains to. */

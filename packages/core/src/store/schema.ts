@@ -36,12 +36,20 @@ export interface Database {
   datasets: {
     path: string;
     team: string;
+    /** Canonical: percent-decoded, `.`/`..` resolved, links resolved where it exists. */
     location: string;
+    /** A fact: attested by a platform-admin (or the seed); not the registrant's word. */
     encrypted: number;
+    /** A fact: attested by a platform-admin (or the seed); null until then. */
     classification: string | null;
     tags: string;
     registered_by: string;
     created_at: string;
+    /** JSON { encrypted: boolean, classification: string | null }: what the registrant declared. */
+    claimed: string;
+    /** Who attested the facts (`system` for the seed); null when nobody has. */
+    attested_by: string | null;
+    attested_at: string | null;
   };
   gpus: {
     id: string;
