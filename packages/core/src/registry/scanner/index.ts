@@ -6,8 +6,19 @@ export {
   type ImportClassification,
   type ImportJudgement,
 } from './classify.ts';
+export { type Compression, compressionOf, DecompressError } from './decompress.ts';
+export {
+  type Validation,
+  validateGguf,
+  validateNpy,
+  validateOnnx,
+  validateSafetensors,
+  validateSentencePiece,
+  validateText,
+} from './formats.ts';
 export { hasPickleMagic, type PickleImport, type PickleParse, parsePickle } from './pickle-parser.ts';
 export {
+  type ContentKind,
   type FileFormat,
   listFiles,
   type ScannedFile,

@@ -162,8 +162,10 @@ function rawUnicodeEscape(bytes: Buffer): string {
 }
 
 const INT_LINE = /^\s*[+-]?[0-9A-Za-z_]+L?\s*$/;
-const FLOAT_LINE =
-  /^\s*[+-]?([0-9][0-9_]*\.?[0-9_]*([eE][+-]?[0-9]+)?|\.[0-9]+([eE][+-]?[0-9]+)?|inf|infinity|nan)\s*$/i;
+/** What `float()` accepts (the pure-Python unpickler, as joblib uses, allows underscores anywhere `float` does). */
+const FLOAT_LINE = /^\s*[+-]?((\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][+-]?\d[\d_]*)?|inf|infinity|nan)\s*$/i;
+/** What `int(text)` accepts for GET and PUT: signs, surrounding whitespace and digit-group underscores. */
+const MEMO_LINE = /^\s*[+-]?\d[\d_]*\s*$/;
 
 /**
  * Parses one pickle opcode by opcode without running it, simulating the stack and memo just enough to
@@ -226,9 +228,8 @@ export function parsePickle(source: ByteSource, start = 0): PickleParse {
   };
   const lineNumber = (what: string): number => {
     const text = reader.line(what)?.toString('latin1') ?? '';
-    if (!/^\s*[+-]?\d+\s*$/.test(text))
-      throw new ParseError(`${what}: invalid literal '${text.slice(0, 40)}'`);
-    return Number.parseInt(text, 10);
+    if (!MEMO_LINE.test(text)) throw new ParseError(`${what}: invalid literal '${text.slice(0, 40)}'`);
+    return Number.parseInt(text.replace(/_/g, ''), 10);
   };
   const addImport = (module: string, name: string, opcode: PickleImport['opcode'], offset: number) => {
     imports.push({ module, name, opcode, offset, resolved: true });

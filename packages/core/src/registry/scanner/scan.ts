@@ -1,17 +1,47 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { constants, inflateRawSync } from 'node:zlib';
-import { type ByteSource, bufferSource, openFileSource } from './byte-source.ts';
+import { type ByteSource, bufferSource, openFileSource, sliceSource } from './byte-source.ts';
 import { classifyImport, type ImportClassification } from './classify.ts';
-import { hasPickleMagic, type PickleParse, parsePickle, TEXT_OPCODES } from './pickle-parser.ts';
-import { hasZipMagic, openZipEntry, readZipEntries, type ZipEntry } from './zip-reader.ts';
+import { type Compression, compressionOf, DecompressError, decompress } from './decompress.ts';
+import {
+  hasGgufMagic,
+  hasNpyMagic,
+  type Validation,
+  validateGguf,
+  validateNpy,
+  validateOnnx,
+  validateSafetensors,
+  validateSentencePiece,
+  validateText,
+} from './formats.ts';
+import { hasPickleMagic, type PickleParse, parsePickle } from './pickle-parser.ts';
+import { hasZipMagic, openZipEntry, readZipEntries, type ZipEntry, ZipError } from './zip-reader.ts';
 
 /** The outcome of a scan: `blocked` and `quarantined` versions never deploy; `needs_review` needs approval. */
 export type ScanVerdict = 'passed' | 'needs_review' | 'blocked' | 'quarantined';
 
 /** What a file is, judged by its content, never by its name. */
 export type FileFormat = 'safetensors' | 'pickle' | 'zip-pickle' | 'other';
+
+/**
+ * What the scanner recognised a file (or archive entry) as. Only the validated safe formats, allow-listed
+ * pickles and archives or compressed files holding only those can pass; `unrecognised` never does.
+ */
+export type ContentKind =
+  | 'safetensors'
+  | 'gguf'
+  | 'onnx'
+  | 'sentencepiece'
+  | 'npy'
+  | 'json'
+  | 'text'
+  | 'pickle'
+  | 'zip'
+  | Compression
+  | 'hdf5'
+  | 'ggml'
+  | 'unrecognised';
 
 /** One import a pickle makes, judged. */
 export interface ScannedImport {
@@ -29,6 +59,8 @@ export interface ScannedFile {
   sha256: string;
   size: number;
   format: FileFormat;
+  /** What the content was recognised as (finer than `format`). */
+  kind?: ContentKind;
   verdict: ScanVerdict;
   imports: ScannedImport[];
   problems: string[];
@@ -50,30 +82,26 @@ export interface ScanResult {
 export interface ScanOptions {
   /** The version will run the model's own Python code: `.py` files then need review. */
   trustRemoteCode?: boolean;
-  /** The most bytes one compressed zip entry may inflate to (default 1 GiB). */
+  /** The most bytes one compressed file or zip entry may decompress to (default 1 GiB). */
   maxInflateBytes?: number;
-  /** How deep archives and embedded payloads may nest (default 4). */
+  /** How deep archives, compressed wrappers and embedded payloads may nest (default 4). */
   maxDepth?: number;
 }
 
 const SEVERITY: Record<ScanVerdict, number> = { passed: 0, needs_review: 1, quarantined: 2, blocked: 3 };
 /** Names that say "pickle" (PyTorch and friends): if such a file does not parse, it is quarantined. */
 const PICKLE_EXTENSIONS = /\.(bin|pt|pth|ckpt|pkl|pickle|joblib|pt2)$/i;
-/** Weight formats that hold no pickle, recognised by their magic bytes (GGUF, GGML, NumPy, HDF5). */
-const DATA_MAGICS = [
-  'GGUF',
-  'ggml',
-  'ggjt',
-  'ggmf',
-  'lmgg',
-  'tjgg',
-  'fmgg',
-  '\x93NUMPY',
-  '\x89HDF\r\n\x1a\n',
-].map((magic) => Buffer.from(magic, 'latin1'));
-const MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024;
+/** Legacy llama.cpp containers (GGML, GGMF, GGJT, both byte orders): recognised, not validated. */
+const GGML_MAGICS = ['ggml', 'ggjt', 'ggmf', 'lmgg', 'tjgg', 'fmgg'].map((magic) =>
+  Buffer.from(magic, 'latin1'),
+);
+const HDF5_MAGIC = Buffer.from('\x89HDF\r\n\x1a\n', 'latin1');
+/** Suffixes of compressed files: the name of what they hold is the name without it. */
+const COMPRESSED_SUFFIX = /\.(gz|gzip|bz2|bzip2|xz)$/i;
 const MAX_SEGMENTS = 64;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_.]*$/;
+const RECOGNISED =
+  'safetensors, GGUF, ONNX, SentencePiece, NumPy, JSON or text, an allow-listed pickle, or an archive of those';
 
 /** The worst of several verdicts. */
 export function worstVerdict(verdicts: Iterable<ScanVerdict>): ScanVerdict {
@@ -132,6 +160,17 @@ function plausibleImports(parse: PickleParse): boolean {
       (found) => !found.resolved || (IDENTIFIER.test(found.module) && IDENTIFIER.test(found.name)),
     )
   );
+}
+
+/**
+ * The imports of a pickle that failed to parse which the unpickler could still have run before failing:
+ * those of a module that can exist (`find_class` imports it first), and those computed at load time.
+ */
+function reachableImports(parse: PickleParse): PickleParse {
+  return {
+    ...parse,
+    imports: parse.imports.filter((found) => !found.resolved || IDENTIFIER.test(found.module)),
+  };
 }
 
 interface Context {
@@ -213,25 +252,23 @@ function scanEmbedded(
   }
 }
 
-/** The first bytes of a zip entry, inflating only as much as needed. */
-function peekEntry(source: ByteSource, entry: ZipEntry): Buffer {
-  const header = source.read(entry.localHeaderOffset, 30);
-  if (header.length < 30) return Buffer.alloc(0);
-  const dataStart = entry.localHeaderOffset + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
-  const chunk = source.read(dataStart, Math.min(entry.compressedSize, entry.method === 0 ? 16 : 4096));
-  if (entry.method === 0) return chunk;
-  if (entry.method !== 8) return Buffer.alloc(0);
-  try {
-    return inflateRawSync(chunk, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: 1 << 16 }).subarray(
-      0,
-      16,
-    );
-  } catch {
-    return Buffer.alloc(0);
-  }
+/** The folders of a PyTorch zip checkpoint (those holding a `data.pkl`), each with a trailing slash or empty. */
+function torchRoots(entries: ZipEntry[]): string[] {
+  return entries
+    .filter((entry) => entry.name === 'data.pkl' || entry.name.endsWith('/data.pkl'))
+    .map((entry) => entry.name.slice(0, -'data.pkl'.length));
 }
 
-/** Scans a zip archive: every `.pkl` entry strictly, nested zips recursively, other entries by content. */
+/** Whether an entry is a tensor storage of a PyTorch checkpoint: raw bytes that `torch.load` never unpickles. */
+function isTorchStorage(name: string, roots: string[]): boolean {
+  return roots.some((root) => name.startsWith(`${root}data/`) && !name.slice(root.length + 5).includes('/'));
+}
+
+/**
+ * Scans a zip archive: every entry is opened (stored, deflate, bzip2, LZMA, xz) and judged by the same rules
+ * as a file, nested archives included. Raw tensor storages of a PyTorch checkpoint are the one exception:
+ * they are data that its `data.pkl` refers to, checked only for pickles hidden in them.
+ */
 function scanZip(context: Context, source: ByteSource, label: string | undefined, depth: number): void {
   const { findings, options } = context;
   const prefix = label ? `${label}!` : '';
@@ -246,22 +283,10 @@ function scanZip(context: Context, source: ByteSource, label: string | undefined
     );
     return;
   }
+  const roots = torchRoots(entries);
   for (const entry of entries) {
-    if (entry.name.endsWith('/')) continue;
+    if (entry.name.endsWith('/') && entry.size === 0 && entry.compressedSize === 0) continue;
     const inner = `${prefix}${entry.name}`;
-    const isPickleName = /\.pkl$/i.test(entry.name);
-    let head: Buffer;
-    try {
-      head = peekEntry(source, entry);
-    } catch {
-      head = Buffer.alloc(0);
-    }
-    const isZip = hasZipMagic(head) || /\.zip$/i.test(entry.name);
-    if (!isPickleName && !isZip && !hasPickleMagic(head)) {
-      if (entry.method !== 0 && entry.method !== 8 && (entry.flags & 1) === 0)
-        findings.problems.push(`${inner}: compression method ${entry.method} not inspected`);
-      continue;
-    }
     if (depth + 1 > options.maxDepth) {
       raise(findings, 'quarantined', `${inner}: nested deeper than ${options.maxDepth} levels`);
       continue;
@@ -270,57 +295,189 @@ function scanZip(context: Context, source: ByteSource, label: string | undefined
     try {
       content = openZipEntry(source, entry, options.maxInflateBytes);
     } catch (error) {
-      if (isPickleName || isZip) raise(findings, 'quarantined', `${inner}: ${(error as Error).message}`);
+      const reason = error instanceof ZipError ? error.reason : 'malformed';
+      const message = (error as Error).message;
+      const detail = message.startsWith(entry.name)
+        ? message.slice(entry.name.length).replace(/^:?\s*/, '')
+        : message;
+      raise(
+        findings,
+        reason === 'unsupported' ? 'needs_review' : 'quarantined',
+        `${inner}: ${detail}${reason === 'unsupported' ? ': not inspected, needs review' : ''}`,
+      );
       continue;
     }
-    if (isZip && hasZipMagic(content.read(0, 4))) {
-      scanZip(context, content, inner, depth + 1);
-    } else if (isPickleName) {
-      findings.pickles.push(inner);
-      scanPickleStream(context, content, inner, depth + 1, true);
-    } else if (isZip) {
-      raise(findings, 'quarantined', `${inner}: named like a zip archive but is not one`);
-    } else if (scanPickleStream(context, content, inner, depth + 1, false)) {
-      findings.pickles.push(inner);
+    if (/\.py$/i.test(entry.name)) {
+      raise(
+        findings,
+        'needs_review',
+        `${inner}: Python code inside an archive (TorchScript or torch.package runs it)`,
+      );
+      continue;
     }
+    if (isTorchStorage(entry.name, roots)) {
+      if (scanPickleStream(context, content, inner, depth + 1, false)) findings.pickles.push(inner);
+      continue;
+    }
+    scanContent(context, content, inner, entry.name, depth + 1);
   }
 }
 
-/** Checks a safetensors header: JSON of tensors whose data offsets lie inside the file. */
-function safetensorsProblems(source: ByteSource): string[] | null {
-  if (source.size < 10) return null;
-  const head = source.read(0, 9);
-  const length = head.readBigUInt64LE(0);
-  if (length < 2n || length > BigInt(Math.min(MAX_SAFETENSORS_HEADER, source.size - 8))) return null;
-  if (head[8] !== 0x7b) return null;
-  let header: unknown;
+/** Opens a gzip, bzip2 or xz file and scans what it holds under its name without the suffix. */
+function scanCompressed(
+  context: Context,
+  source: ByteSource,
+  kind: Compression,
+  label: string | undefined,
+  name: string,
+  depth: number,
+): void {
+  const { findings, options } = context;
+  const where = label ? `${label}: ` : '';
+  const innerName = COMPRESSED_SUFFIX.test(name) ? name.replace(COMPRESSED_SUFFIX, '') : `${name}#${kind}`;
+  const inner = label ? `${label}!${innerName.split('/').at(-1)}` : innerName;
+  if (depth + 1 > options.maxDepth) {
+    raise(findings, 'quarantined', `${where}nested deeper than ${options.maxDepth} levels`);
+    return;
+  }
+  if (source.size > options.maxInflateBytes) {
+    raise(findings, 'quarantined', `${where}${kind} data of ${source.size} bytes is over the limit`);
+    return;
+  }
+  let content: Buffer;
   try {
-    header = JSON.parse(source.read(8, Number(length)).toString('utf8'));
-  } catch {
-    return null;
+    content = decompress(kind, Buffer.from(source.read(0, source.size)), options.maxInflateBytes);
+  } catch (error) {
+    if (!(error instanceof DecompressError)) throw error;
+    if (error.reason === 'unavailable')
+      raise(findings, 'needs_review', `${where}${error.message}: needs review`);
+    else raise(findings, 'quarantined', `${where}cannot decompress: ${error.message}`);
+    return;
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) return null;
-  const dataSize = source.size - 8 - Number(length);
-  const problems: string[] = [];
-  for (const [name, tensor] of Object.entries(header as Record<string, unknown>)) {
-    if (name === '__metadata__') continue;
-    const spec = tensor as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    const offsets = spec?.data_offsets;
-    if (
-      typeof spec?.dtype !== 'string' ||
-      !Array.isArray(spec.shape) ||
-      !Array.isArray(offsets) ||
-      offsets.length !== 2 ||
-      typeof offsets[0] !== 'number' ||
-      typeof offsets[1] !== 'number' ||
-      offsets[0] > offsets[1] ||
-      offsets[1] > dataSize
-    ) {
-      problems.push(`tensor '${name}' has an invalid header entry`);
-      if (problems.length >= 5) break;
+  scanContent(context, bufferSource(content), inner, innerName, depth + 1);
+}
+
+/** Applies a format validation: valid passes, malformed quarantines, unvalidated variants need review. */
+function settle(findings: Findings, validation: Validation, where: string): void {
+  if (validation.status === 'invalid')
+    for (const problem of validation.problems) raise(findings, 'quarantined', `${where}${problem}`);
+  else if (validation.status === 'unsupported')
+    raise(findings, 'needs_review', `${where}${validation.problem}: needs review`);
+}
+
+/**
+ * Scans one piece of content (a file, an archive entry, a decompressed payload) and says what it was.
+ * The allow-list: it passes only as a validated safe format, an archive or compressed file of those, or a
+ * pickle whose every import is allowed. Whatever else it is needs review (or is quarantined when it claims
+ * a format by its name or magic and is malformed, or blocked for a dangerous import).
+ */
+function scanContent(
+  context: Context,
+  source: ByteSource,
+  label: string | undefined,
+  name: string,
+  depth: number,
+): ContentKind {
+  const { findings } = context;
+  const where = label ? `${label}: ` : '';
+  const head = source.read(0, 16);
+  const kind = recognise();
+  if (/\.safetensors$/i.test(name) && kind !== 'safetensors' && kind !== 'pickle')
+    raise(findings, 'quarantined', `${where}named .safetensors but is not a valid safetensors file`);
+  if (/\.gguf$/i.test(name) && kind !== 'gguf' && kind !== 'pickle')
+    raise(findings, 'quarantined', `${where}named .gguf but is not a valid GGUF file`);
+  return kind;
+
+  function recognise(): ContentKind {
+    // Archives and compressed wrappers: opened, and what they hold judged by the same rules.
+    if (hasZipMagic(head)) {
+      scanZip(context, source, label, depth);
+      return 'zip';
     }
+    const compression = compressionOf(head);
+    if (compression) {
+      scanCompressed(context, source, compression, label, name, depth);
+      return compression;
+    }
+    // What pickle.load would do with these bytes from the first one, whatever the name or magic says.
+    const probe = parsePickle(source, 0);
+    if (probe.ok) {
+      scanPickleStream(context, source, label, depth, true);
+      if (label) findings.pickles.push(label);
+      return 'pickle';
+    }
+    const reachable = reachableImports(probe);
+    if (reachable.imports.length > 0) {
+      addImports(findings, reachable, label);
+      const claimed = hasPickleMagic(head) || PICKLE_EXTENSIONS.test(name);
+      raise(
+        findings,
+        claimed ? 'quarantined' : 'needs_review',
+        `${where}cannot parse the pickle: ${probe.error} (after importing ${reachable.imports
+          .map((found) => `${found.module}.${found.name}`)
+          .join(', ')})`,
+      );
+      if (label) findings.pickles.push(label);
+      return 'pickle';
+    }
+    // The safe formats, each validated in full.
+    const safetensors = validateSafetensors(source);
+    if (safetensors.status !== 'no') {
+      settle(findings, safetensors, where);
+      return 'safetensors';
+    }
+    if (hasGgufMagic(head)) {
+      settle(findings, validateGguf(source), where);
+      return 'gguf';
+    }
+    if (hasNpyMagic(head)) {
+      const npy = validateNpy(source);
+      if (npy.status === 'pickle') {
+        const payload = sliceSource(source, npy.pickleAt, source.size - npy.pickleAt);
+        const inner = `${label ? `${label}!` : ''}npy-object-data`;
+        findings.pickles.push(inner);
+        scanPickleStream(context, payload, inner, depth + 1, true);
+      } else settle(findings, npy, where);
+      return 'npy';
+    }
+    if (head.subarray(0, HDF5_MAGIC.length).equals(HDF5_MAGIC)) {
+      raise(
+        findings,
+        'needs_review',
+        `${where}HDF5 file (Keras models can carry code): not validated, needs review`,
+      );
+      return 'hdf5';
+    }
+    if (GGML_MAGICS.some((magic) => head.subarray(0, 4).equals(magic))) {
+      raise(findings, 'needs_review', `${where}legacy GGML container: not validated, needs review`);
+      return 'ggml';
+    }
+    const onnx = validateOnnx(source);
+    if (onnx.status !== 'no') {
+      settle(findings, onnx, where);
+      return 'onnx';
+    }
+    if (validateSentencePiece(source).status === 'valid') return 'sentencepiece';
+    const text = validateText(source, name);
+    if (text.status !== 'no') {
+      settle(findings, text, where);
+      return text.json || /\.json$/i.test(name) ? 'json' : 'text';
+    }
+    // Nothing recognised: never passed.
+    if (/\.(safetensors|gguf)$/i.test(name)) return 'unrecognised';
+    if (hasPickleMagic(head) || PICKLE_EXTENSIONS.test(name))
+      raise(findings, 'quarantined', `${where}cannot parse the pickle: ${probe.error}`);
+    else raise(findings, 'needs_review', `${where}not a recognised format (${RECOGNISED}): needs review`);
+    return 'unrecognised';
   }
-  return problems;
+}
+
+function formatOf(kind: ContentKind, findings: Findings): FileFormat {
+  if (kind === 'safetensors' || kind === 'pickle') return kind;
+  if (kind === 'zip') return findings.pickles.length > 0 ? 'zip-pickle' : 'other';
+  if (kind === 'npy' || kind === 'gzip' || kind === 'bzip2' || kind === 'xz')
+    return findings.pickles.length > 0 ? 'pickle' : 'other';
+  return 'other';
 }
 
 /** Scans one file's content (already open) and names its format. */
@@ -330,6 +487,7 @@ export function scanSource(
   options: ScanOptions = {},
 ): {
   format: FileFormat;
+  kind: ContentKind;
   verdict: ScanVerdict;
   imports: ScannedImport[];
   problems: string[];
@@ -344,37 +502,10 @@ export function scanSource(
     findings: newFindings(),
   };
   const { findings } = context;
-  const head = source.read(0, 16);
-  let format: FileFormat = 'other';
-  if (hasZipMagic(head)) {
-    scanZip(context, source, undefined, 0);
-    format = findings.pickles.length > 0 ? 'zip-pickle' : 'other';
-  } else {
-    const safetensors = safetensorsProblems(source);
-    if (safetensors) {
-      format = 'safetensors';
-      for (const problem of safetensors) raise(findings, 'quarantined', problem);
-    } else if (DATA_MAGICS.some((magic) => head.subarray(0, magic.length).equals(magic))) {
-      format = 'other';
-    } else if (hasPickleMagic(head) || PICKLE_EXTENSIONS.test(path)) {
-      format = 'pickle';
-      scanPickleStream(context, source, undefined, 0, true);
-    } else if (head.length > 0 && (TEXT_OPCODES.has(String.fromCharCode(head[0]!)) || head[0] === 0x80)) {
-      // A protocol 0/1 pickle under any name: it counts as one if it parses, or if it imports before failing.
-      const parse = parsePickle(source, 0);
-      if (parse.ok || plausibleImports(parse)) {
-        format = 'pickle';
-        scanPickleStream(context, source, undefined, 0, true);
-      }
-    } else if (/\.safetensors$/i.test(path)) {
-      raise(findings, 'quarantined', 'named .safetensors but is not a valid safetensors file');
-    }
-  }
-  if (format === 'other' && /\.safetensors$/i.test(path) && findings.verdict === 'passed')
-    raise(findings, 'quarantined', 'named .safetensors but is not a valid safetensors file');
+  const kind = scanContent(context, source, undefined, path, 0);
   if (context.options.trustRemoteCode && /\.py$/i.test(path))
     raise(findings, 'needs_review', 'Python code that runs on load with trust_remote_code');
-  return { format, ...findings };
+  return { format: formatOf(kind, findings), kind, ...findings };
 }
 
 /** Scans bytes in memory as the file `path`. */

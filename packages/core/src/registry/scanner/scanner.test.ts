@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bufferSource } from './byte-source.ts';
 import { classifyImport } from './classify.ts';
@@ -284,13 +285,24 @@ describe('model scanner', () => {
       format: 'other',
       verdict: 'passed',
     });
-    expect(scanBytes('ggml-model.bin', Buffer.from('GGUF\x03\x00\x00\x00rest', 'latin1'))).toMatchObject({
+    // GGUF and SentencePiece pass only when they parse to the end; a bare magic or a broken protobuf does not.
+    const key = Buffer.from('general.name');
+    const gguf = bytes('GGUF', [3, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0]);
+    const kv = bytes([key.length, 0, 0, 0, 0, 0, 0, 0], key, [8, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0], 'x');
+    expect(scanBytes('ggml-model.bin', Buffer.concat([gguf, kv]))).toMatchObject({
       format: 'other',
+      kind: 'gguf',
       verdict: 'passed',
     });
-    expect(scanBytes('tokenizer.model', Buffer.from([0x0a, 0x0b, 0x0a, 0x05]))).toMatchObject({
+    expect(scanBytes('ggml-model.bin', Buffer.from('GGUF\x03\x00\x00\x00rest', 'latin1')).verdict).toBe(
+      'quarantined',
+    );
+    const piece = bytes([0x0a, 5], '<unk>', [0x15, 0, 0, 0, 0, 0x18, 2]);
+    expect(scanBytes('tokenizer.model', bytes([0x0a, piece.length], piece))).toMatchObject({
+      kind: 'sentencepiece',
       verdict: 'passed',
     });
+    expect(scanBytes('tokenizer.model', Buffer.from([0x0a, 0x0b, 0x0a, 0x05])).verdict).toBe('needs_review');
     expect(scanBytes('config.json', Buffer.from('{"hidden_size": 8}'))).toMatchObject({
       format: 'other',
       verdict: 'passed',
@@ -347,5 +359,96 @@ describe('model scanner', () => {
       'a/data/0',
     ]);
     expect(scanBytes('x.pt', archive)).toMatchObject({ format: 'zip-pickle', verdict: 'passed' });
+  });
+
+  it('passes only what it validates in full: broken safetensors, JSON and arrays do not pass', () => {
+    const header = (spec: object) => {
+      const text = Buffer.from(JSON.stringify(spec));
+      const length = Buffer.alloc(8);
+      length.writeBigUInt64LE(BigInt(text.length));
+      return Buffer.concat([length, text]);
+    };
+    const f32 = (offsets: number[]) => ({ dtype: 'F32', shape: [2], data_offsets: offsets });
+    for (const [about, file] of [
+      [
+        'unknown dtype',
+        Buffer.concat([header({ w: { dtype: 'X9', shape: [2], data_offsets: [0, 8] } }), Buffer.alloc(8)]),
+      ],
+      ['size not matching the shape', Buffer.concat([header({ w: f32([0, 4]) }), Buffer.alloc(4)])],
+      [
+        'a gap between tensors',
+        Buffer.concat([header({ a: f32([0, 8]), b: f32([12, 20]) }), Buffer.alloc(20)]),
+      ],
+      ['overlapping tensors', Buffer.concat([header({ a: f32([0, 8]), b: f32([4, 12]) }), Buffer.alloc(12)])],
+      ['offsets past the end', Buffer.concat([header({ w: f32([0, 8]) }), Buffer.alloc(4)])],
+      [
+        'metadata that is not strings',
+        Buffer.concat([header({ __metadata__: { n: 1 }, w: f32([0, 8]) }), Buffer.alloc(8)]),
+      ],
+    ] as const)
+      expect(scanBytes('model.safetensors', file).verdict, about).toBe('quarantined');
+    expect(scanBytes('config.json', Buffer.from('{"hidden_size": 8,')).verdict).toBe('needs_review');
+    expect(scanBytes('notes.txt', Buffer.from([0x68, 0x69, 0x00, 0x01]))).toMatchObject({
+      kind: 'unrecognised',
+      verdict: 'needs_review',
+    });
+    const npy = (descr: string, shape: string, data: Buffer) => {
+      const text = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`.padEnd(117, ' ');
+      return Buffer.concat([bytes('\x93NUMPY', [1, 0, 118, 0], `${text}\n`), data]);
+    };
+    expect(scanBytes('a.npy', npy('<f4', '(2,)', Buffer.alloc(8)))).toMatchObject({
+      kind: 'npy',
+      verdict: 'passed',
+    });
+    expect(scanBytes('a.npy', npy('<f4', '(3,)', Buffer.alloc(8))).verdict).toBe('quarantined');
+    expect(scanBytes('a.npy', npy('|O', '(1,)', corpus.posix_system!)).verdict).toBe('blocked');
+  });
+
+  it('opens compressed files and every zip entry, and does not pass what it cannot open', () => {
+    expect(scanBytes('model.pkl.gz', gzipSync(corpus.posix_system!))).toMatchObject({
+      kind: 'gzip',
+      format: 'pickle',
+      verdict: 'blocked',
+      pickles: ['model.pkl'],
+    });
+    expect(scanBytes('state.gz', gzipSync(corpus.benign_p4!))).toMatchObject({ verdict: 'passed' });
+    // Over the decompression limit, or broken: quarantined.
+    const big = gzipSync(Buffer.alloc(1 << 20));
+    expect(scanBytes('big.gz', big, { maxInflateBytes: 1 << 16 }).verdict).toBe('quarantined');
+    expect(scanBytes('bad.gz', big.subarray(0, 40)).verdict).toBe('quarantined');
+    // Too deep: a gzip in a gzip in a gzip ... past maxDepth.
+    let nested = Buffer.from('N.');
+    for (let level = 0; level < 6; level += 1) nested = gzipSync(nested);
+    expect(scanBytes('deep.gz', nested).verdict).toBe('quarantined');
+    // An encrypted entry cannot be read: it needs review. A local header naming another file is quarantined.
+    const archive = storedZip({ 'a.pkl': Buffer.from('N.') });
+    const encrypted = Buffer.from(archive);
+    encrypted.writeUInt16LE(1, 30 + 5 + 2 + 8);
+    expect(scanBytes('x.zip', encrypted)).toMatchObject({ verdict: 'needs_review' });
+    const renamed = Buffer.from(archive);
+    renamed[30] = 'b'.charCodeAt(0);
+    expect(scanBytes('x.zip', renamed).verdict).toBe('quarantined');
+    // An entry of no recognised format is not passed just because the archive is.
+    expect(scanBytes('x.zip', storedZip({ 'blob.dat': Buffer.from([0, 1, 2, 3, 4]) })).verdict).toBe(
+      'needs_review',
+    );
+  });
+
+  it('follows the unpickler on number forms it accepts, so text pickles are not taken for plain text', () => {
+    for (const prefix of ['Np1_0\n0', 'F1e1_0\n0', 'I 0x1F\n0', 'Np +2 \n0g 2\n0'])
+      expect(scanBytes('notes.txt', Buffer.from(`${prefix}cos\nsystem\n(S'id'\ntR.`)).verdict, prefix).toBe(
+        'blocked',
+      );
+    // Plain text that merely starts with opcode letters stays text.
+    for (const text of [
+      'Note: fp16 weights\n',
+      'import torch\n',
+      'class Tiny:\n  pass\n',
+      'Copyright 2024\n',
+    ])
+      expect(scanBytes('notes.txt', Buffer.from(text)), text).toMatchObject({
+        kind: 'text',
+        verdict: 'passed',
+      });
   });
 });

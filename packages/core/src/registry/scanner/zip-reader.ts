@@ -1,10 +1,10 @@
-import { inflateRawSync } from 'node:zlib';
 import { type ByteSource, bufferSource, sliceSource } from './byte-source.ts';
+import { bunzip2, DecompressError, inflateRaw, unlzmaZipEntry, unxz } from './decompress.ts';
 
 /** One entry of a zip archive's central directory. */
 export interface ZipEntry {
   name: string;
-  /** 0 stored, 8 deflated; anything else cannot be read here. */
+  /** 0 stored, 8 deflate, 12 bzip2, 14 LZMA, 95 xz; anything else cannot be read here. */
   method: number;
   flags: number;
   compressedSize: number;
@@ -12,8 +12,18 @@ export interface ZipEntry {
   localHeaderOffset: number;
 }
 
+/** Why an archive or entry could not be read: broken, not readable here, or over the size limit. */
+export type ZipFailure = 'malformed' | 'unsupported' | 'too-large';
+
 /** A malformed or unsupported archive. */
-export class ZipError extends Error {}
+export class ZipError extends Error {
+  constructor(
+    message: string,
+    readonly reason: ZipFailure = 'malformed',
+  ) {
+    super(message);
+  }
+}
 
 const EOCD = 0x06054b50;
 const EOCD64_LOCATOR = 0x07064b50;
@@ -112,25 +122,42 @@ export function readZipEntries(source: ByteSource): ZipEntry[] {
   return entries;
 }
 
-/** The entry's content as a source; deflated entries are inflated, up to `maxBytes`. */
+/**
+ * The entry's content as a source: stored entries in place, deflated ones inflated here, bzip2 (12), LZMA
+ * (14) and xz (95) through Debian's `bzip2` and `xz`, each up to `maxBytes`. The local header must name the
+ * same file as the central directory (loaders differ in which one they trust).
+ */
 export function openZipEntry(source: ByteSource, entry: ZipEntry, maxBytes: number): ByteSource {
-  if (entry.flags & 0x1) throw new ZipError(`${entry.name} is encrypted`);
+  if (entry.flags & 0x1) throw new ZipError(`${entry.name} is encrypted`, 'unsupported');
   const header = source.read(entry.localHeaderOffset, 30);
   if (header.length < 30 || header.readUInt32LE(0) !== LOCAL)
     throw new ZipError(`${entry.name}: bad local header`);
-  const dataStart = entry.localHeaderOffset + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
+  const nameLength = header.readUInt16LE(26);
+  const localName = source.read(entry.localHeaderOffset + 30, nameLength);
+  const flags = header.readUInt16LE(6);
+  if (localName.toString(flags & 0x800 || entry.flags & 0x800 ? 'utf8' : 'latin1') !== entry.name)
+    throw new ZipError(`${entry.name}: the local header names another file`);
+  const dataStart = entry.localHeaderOffset + 30 + nameLength + header.readUInt16LE(28);
   if (dataStart + entry.compressedSize > source.size) throw new ZipError(`${entry.name}: truncated data`);
   if (entry.method === 0) return sliceSource(source, dataStart, entry.compressedSize);
-  if (entry.method !== 8)
-    throw new ZipError(`${entry.name}: compression method ${entry.method} not supported`);
+  if (![8, 12, 14, 95].includes(entry.method))
+    throw new ZipError(`${entry.name}: compression method ${entry.method} not supported`, 'unsupported');
   if (entry.size > maxBytes)
-    throw new ZipError(`${entry.name}: ${entry.size} bytes inflated is over the limit`);
+    throw new ZipError(`${entry.name}: ${entry.size} bytes decompressed is over the limit`, 'too-large');
+  const packed = source.read(dataStart, entry.compressedSize);
   try {
-    const inflated = inflateRawSync(source.read(dataStart, entry.compressedSize), {
-      maxOutputLength: Math.max(1, maxBytes),
-    });
-    return bufferSource(inflated);
+    if (entry.method === 8) return bufferSource(inflateRaw(packed, maxBytes));
+    if (entry.method === 12) return bufferSource(bunzip2(packed, maxBytes));
+    if (entry.method === 14) return bufferSource(unlzmaZipEntry(packed, entry.size, maxBytes));
+    return bufferSource(unxz(packed, maxBytes));
   } catch (error) {
-    throw new ZipError(`${entry.name}: cannot inflate (${(error as Error).message})`);
+    if (!(error instanceof DecompressError)) throw error;
+    const reason: ZipFailure =
+      error.reason === 'unavailable'
+        ? 'unsupported'
+        : error.reason === 'too-large'
+          ? 'too-large'
+          : 'malformed';
+    throw new ZipError(`${entry.name}: cannot decompress (${error.message})`, reason);
   }
 }
