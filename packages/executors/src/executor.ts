@@ -158,6 +158,8 @@ export type ExecutorListener = (event: ExecutorEvent) => void;
 export interface Executor {
   /** Short name of the implementation: `local`, `slurm`, `kubernetes`. */
   readonly name: string;
+  /** How its workloads are isolated from the platform and each other: the local sandbox, or not at all (`none`); a cluster's own (undefined). */
+  readonly isolation?: 'sandbox' | 'none';
   /** Starts a workload and resolves once it runs; rejects when it cannot be started or its id is in use. */
   start(spec: WorkloadSpec): Promise<WorkloadHandleInfo>;
   /** Asks a workload to stop (SIGTERM, then SIGKILL of all its processes after graceSeconds); resolves once asked, a no-op for unknown or ended workloads. */

@@ -114,6 +114,45 @@ export function namespaceExists(namespace: string): boolean {
   return existsSync(`/run/netns/${namespace}`) || existsSync(`/var/run/netns/${namespace}`);
 }
 
+const nftCandidates = ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'];
+
+/**
+ * The host's firewall rule for every notebook veth (`aich-*`): nothing a notebook starts reaches the host
+ * end, so host services bound to 0.0.0.0 (a database, slurmctld) stay out of reach; replies to the proxy's
+ * own connections pass. One nftables table, replaced whole in one transaction (idempotent).
+ */
+export const hostFirewallRules = [
+  'add table inet aicloud',
+  'delete table inet aicloud',
+  'table inet aicloud {',
+  '  chain input {',
+  '    type filter hook input priority 0; policy accept;',
+  '    iifname "aich-*" ct state established,related accept',
+  '    iifname "aich-*" drop',
+  '  }',
+  '}',
+].join('\n');
+
+let firewallReady: Promise<void> | undefined;
+
+/** Installs the host firewall rule once per process; throws when nftables is missing or refuses. */
+export function ensureHostFirewall(): Promise<void> {
+  firewallReady ??= (async () => {
+    const nft = findExecutable(nftCandidates);
+    if (!nft) throw new Error('nftables is not installed (apt-get install nftables)');
+    await new Promise<void>((resolve, reject) => {
+      const child = execFile(nft, ['-f', '-'], { timeout: 10_000 }, (error, _stdout, stderr) =>
+        error ? reject(new Error(`nft: ${(stderr || error.message).trim()}`)) : resolve(),
+      );
+      child.stdin?.end(hostFirewallRules);
+    });
+  })().catch((error: unknown) => {
+    firewallReady = undefined;
+    throw error;
+  });
+  return firewallReady;
+}
+
 /**
  * Creates the namespace and veth pair of a notebook: `lo` up inside, the veth's /30 routed, no default
  * route. Throws AppError `unavailable` (with what failed) and leaves nothing behind when any step fails.
@@ -123,6 +162,14 @@ export async function createNamespace(notebookId: string): Promise<NotebookNetns
   if (!support.ok) throw new AppError('unavailable', `cannot block egress: ${support.reason}`);
   const { ip } = support;
   const names = netnsNames(notebookId);
+  try {
+    await ensureHostFirewall();
+  } catch (error) {
+    throw new AppError(
+      'unavailable',
+      `cannot block egress: the host firewall rule for notebook links failed: ${(error as Error).message}`,
+    );
+  }
   const used = await usedSubnets(ip);
   // Random among the free /30s, so concurrent servers on one machine rarely race for the same one.
   let index = randomInt(0, 16384);

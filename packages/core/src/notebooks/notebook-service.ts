@@ -229,19 +229,21 @@ export function createNotebookService(deps: NotebookServiceDeps): NotebookServic
     const paths = notebookPaths(dataDir, row.id);
     const token = tokenOf(row);
     const host = row.host ?? '127.0.0.1';
+    // Sandboxed, Jupyter runs as the notebook's own uid; only an unsandboxed server (not root, or
+    // isolation off) runs it as its own user, which may be root.
+    const sandboxed = executor.isolation === 'sandbox';
     const jupyter = [
       jupyterBinary,
       '--no-browser',
-      '--allow-root',
+      ...(sandboxed ? [] : ['--allow-root']),
       `--ip=${host}`,
       `--port=${row.port}`,
       '--port-retries=0',
-      `--NotebookApp.token=${token}`,
       `--NotebookApp.base_url=/notebooks/${row.id}/`,
       `--notebook-dir=${paths.files}`,
     ];
     let argv = jupyter;
-    if (row.netns) {
+    if (row.netns && !sandboxed) {
       const support = namespaceSupport();
       const ip = support.ok ? support.ip : 'ip';
       const setpriv = setprivPath();
@@ -254,7 +256,8 @@ export function createNotebookService(deps: NotebookServiceDeps): NotebookServic
     return {
       id: row.id,
       command: `exec ${argv.map(quote).join(' ')}`,
-      workDir: paths.root,
+      // The notebook's files: the root folder above holds the platform's log of it and stays root's.
+      workDir: paths.files,
       env: {
         HOME: paths.home,
         JUPYTER_RUNTIME_DIR: paths.runtimeDir,
@@ -264,10 +267,18 @@ export function createNotebookService(deps: NotebookServiceDeps): NotebookServic
         AICLOUD_NOTEBOOK_ID: row.id,
         AICLOUD_TEAM: row.team,
       },
+      sandbox: {
+        // Blocked: the prepared namespace whose only link is the proxy's veth; else the host's network.
+        egress: row.netns ? 'blocked' : 'open',
+        ...(row.netns ? { netnsPath: `/run/netns/${row.netns}` } : {}),
+        writable: [paths.home, paths.runtimeDir, paths.configDir, paths.dataDir, paths.ipythonDir],
+        home: paths.home,
+      },
       gpus: (JSON.parse(row.gpu_indexes) as number[]).map(String),
       maxRuntimeSeconds: row.max_lifetime_s + EXECUTOR_BACKSTOP_SECONDS,
       graceSeconds: product.graceSeconds,
-      // As a "secret" the token is masked in Jupyter's log; Jupyter also reads JUPYTER_TOKEN.
+      // Jupyter reads its token from JUPYTER_TOKEN: never on a command line, readable only by the
+      // notebook's own uid (and root); as a "secret" it is also masked in Jupyter's log.
       secrets: { JUPYTER_TOKEN: token },
       logFile: paths.logFile,
       outputDir: paths.outputDir,

@@ -265,6 +265,7 @@ export function createLocalExecutor(deps: LocalExecutorDeps = {}): Executor {
 
   return {
     name: 'local',
+    isolation,
 
     async start(requested: WorkloadSpec): Promise<WorkloadHandleInfo> {
       if (closed) throw new Error('the local executor is shut down');
