@@ -33,6 +33,8 @@ export interface ServerOptions {
   importMaxBytes?: PlatformConfig['importMaxBytes'];
   /** How local workloads are isolated (default: sandboxed where this machine can). */
   isolation?: PlatformConfig['isolation'];
+  /** Where webhooks (budget alerts) may go: host names, addresses, CIDR ranges; none when empty. */
+  webhookAllowedHosts?: PlatformConfig['webhookAllowedHosts'];
 }
 
 /** A started platform: its URL and how to stop it cleanly. */
@@ -67,6 +69,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     importRoots: options.importRoots,
     importMaxBytes: options.importMaxBytes,
     isolation: options.isolation,
+    webhookAllowedHosts: options.webhookAllowedHosts,
   });
   let app: FastifyInstance | undefined;
   try {

@@ -3,10 +3,13 @@ import { createLocalExecutor, createSlurmExecutor, type Executor } from '@aiclou
 import { createAdmissionController } from './admission/admission-controller.ts';
 import { type ApprovalService, createApprovalService } from './admission/approval-service.ts';
 import { createJobService, type JobService } from './admission/job-service.ts';
+import { AppError } from './app-error.ts';
 import { type AuditService, createAuditService } from './audit/audit-service.ts';
 import { budgetAlertTick } from './billing/budget-alerts.ts';
 import { type BudgetService, createBudgetService } from './billing/budget-service.ts';
 import { storageTick } from './billing/storage-meter.ts';
+import { allowedHostProblem } from './billing/webhook-guard.ts';
+import { createWebhookSettings, type WebhookSettings } from './billing/webhook-settings.ts';
 import { type CatalogService, createCatalogService } from './catalog/catalog-service.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { createDatasetService, type DatasetService } from './datasets/dataset-service.ts';
@@ -61,6 +64,12 @@ export interface PlatformConfig {
   isolation?: 'sandbox' | 'none' | undefined;
   /** The cap on the bytes one model registration copies (default 20 GiB). */
   importMaxBytes?: number | undefined;
+  /**
+   * Where webhooks (budget alerts) may go: host names (`*.example.com` for subdomains), IP addresses and
+   * CIDR ranges; none when empty. Link-local and metadata addresses are always refused, loopback and
+   * private ones unless an address or range here lists them (`aicloud up --webhook-allow-host`).
+   */
+  webhookAllowedHosts?: string[] | undefined;
 }
 
 /** The services of one running platform, wired together. */
@@ -75,6 +84,8 @@ export interface Platform {
   jobs: JobService;
   approvals: ApprovalService;
   budgets: BudgetService;
+  /** The budget alerts' webhook URL, checked against `webhookAllowedHosts`. */
+  webhooks: WebhookSettings;
   authorizer: Authorizer;
   admission: ReturnType<typeof createAdmissionController>;
   secrets: SecretService;
@@ -101,6 +112,11 @@ export interface Platform {
 /** Opens the store, runs migrations, wires the services and seeds the demo organisation once. */
 export async function createPlatform(config: PlatformConfig): Promise<Platform> {
   const clock = config.clock ?? systemClock;
+  const webhookAllowedHosts = config.webhookAllowedHosts ?? [];
+  for (const entry of webhookAllowedHosts) {
+    const problem = allowedHostProblem(entry);
+    if (problem) throw new AppError('invalid_input', `webhookAllowedHosts: ${problem}`);
+  }
   ensureDataDir(config.dataDir);
   const store = await openStore({
     databaseUrl: config.databaseUrl,
@@ -162,6 +178,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       onAdmitted: () => void runner?.startAdmitted().catch(() => {}),
     });
     const budgets = createBudgetService({ store, audit, clock });
+    const webhooks = createWebhookSettings({ store, audit, clock, allowedHosts: webhookAllowedHosts });
     const admission = createAdmissionController({ store, audit, clock });
     const models = createModelService({
       store,
@@ -246,6 +263,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       jobs,
       approvals,
       budgets,
+      webhooks,
       authorizer,
       admission,
       secrets,
@@ -270,7 +288,13 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
         await replicas.tick();
         await gateway.flush();
         await storageTick({ store, clock, dataDir: config.dataDir });
-        await budgetAlertTick({ store, audit, clock, stopJob: (id) => jobRunner.stop(id, 'cancelled') });
+        await budgetAlertTick({
+          store,
+          audit,
+          clock,
+          stopJob: (id) => jobRunner.stop(id, 'cancelled'),
+          webhookAllowedHosts,
+        });
       },
       async close() {
         await jobRunner.shutdown();

@@ -28,6 +28,11 @@ function byteCount(value: string): number {
   return bytes;
 }
 
+/** A repeatable option's values, in order. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 /** `aicloud up`: the whole platform in the foreground on the embedded default. */
 export function upCommand(): Command {
   return new Command('up')
@@ -49,6 +54,12 @@ export function upCommand(): Command {
     .option('--catalog-dir <dir>', 'folder of product YAML files (default: the shipped catalog/)')
     .option('--policies-dir <dir>', 'folder of Cedar policies and schema (default: the shipped policies/)')
     .option(
+      '--webhook-allow-host <host>',
+      'a host budget webhooks may go to: a name (*.example.com for subdomains), an IP address or a CIDR range; loopback and private addresses only when listed as addresses (repeatable; default: none)',
+      collect,
+      [],
+    )
+    .option(
       '--import-root <team=dir>',
       'a directory TEAM may register path: model sources from, besides DATA_DIR/imports/TEAM (repeatable)',
       importRoot,
@@ -66,6 +77,7 @@ export function upCommand(): Command {
         slurmPartition?: string;
         catalogDir?: string;
         policiesDir?: string;
+        webhookAllowHost: string[];
         log?: boolean;
         importRoot: Record<string, string[]>;
         importMaxBytes?: number;
@@ -88,6 +100,7 @@ export function upCommand(): Command {
           ...(options.catalogDir ? { catalogDir: resolve(options.catalogDir) } : {}),
           ...(options.slurmPartition ? { slurm: { partition: options.slurmPartition } } : {}),
           ...(options.policiesDir ? { policiesDir: resolve(options.policiesDir) } : {}),
+          webhookAllowedHosts: options.webhookAllowHost,
           importRoots: options.importRoot,
           ...(options.importMaxBytes ? { importMaxBytes: options.importMaxBytes } : {}),
           webRoot,

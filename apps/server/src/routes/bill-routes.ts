@@ -23,8 +23,11 @@ const fileName = (parts: (string | undefined)[]) =>
     .join('-')
     .replace(/[^A-Za-z0-9._-]/g, '_');
 
+/** Where budget alerts are POSTed; null: nowhere. */
+const BudgetWebhookSetting = z.strictObject({ url: z.string().min(1).max(2048).nullable() });
+
 /** The bill: spend per team from the usage ledger, budgets, forecast, csv for finance, budget alerts. */
-export function billRoutes({ store, clock }: RouteDeps) {
+export function billRoutes({ store, clock, webhooks }: RouteDeps) {
   const bills = createBillService({ store, clock });
   const billOf = async (actor: Actor, query: z.output<typeof BillQuery>, reply: FastifyReply) => {
     const result = await bills.bill(actor, query);
@@ -83,6 +86,16 @@ export function billRoutes({ store, clock }: RouteDeps) {
       tag: 'budgets',
       response: z.object({ items: z.array(BudgetAlert) }),
       handler: async ({ actor, params }) => ({ items: await bills.alerts(actor, params.team!) }),
+    }),
+    defineRoute({
+      method: 'PUT',
+      url: '/v1/settings/budget-webhook',
+      summary:
+        'Where budget alerts are POSTed (platform-admins); the host must be allowed (aicloud up --webhook-allow-host)',
+      tag: 'budgets',
+      body: BudgetWebhookSetting,
+      response: BudgetWebhookSetting,
+      handler: ({ actor, body }) => webhooks.setBudgetWebhook(actor, body.url),
     }),
   ];
 }

@@ -312,6 +312,7 @@ describe.each(storeTargets(pgUrl))('the bill on %s', (target) => {
       .execute();
     const calls: { body: unknown; at: number }[] = [];
     const queue = createWebhookQueue({
+      allowedHosts: ['hooks.invalid'],
       backoffMs: 20,
       fetch: async (_url, init) => {
         calls.push({ body: JSON.parse(String(init?.body)), at: Date.now() });
@@ -326,6 +327,7 @@ describe.each(storeTargets(pgUrl))('the bill on %s', (target) => {
       audit: platform.audit,
       clock,
       webhooks: queue,
+      webhookAllowedHosts: ['hooks.invalid'],
     });
     expect(performance.now() - started).toBeLessThan(1000);
     expect(fired.map((alert) => alert.threshold)).toEqual(['50']);

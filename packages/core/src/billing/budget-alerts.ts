@@ -6,6 +6,7 @@ import { type BudgetSnapshot, budgetSnapshots } from './bill-queries.ts';
 import { iso } from './bill-window.ts';
 import { billingSettings } from './billing-settings.ts';
 import { createWebhookQueue, type WebhookQueue } from './budget-webhook.ts';
+import { webhookUrlRefusal } from './webhook-guard.ts';
 
 /** The percentages of the budget that fire an alert. */
 export const ALERT_PERCENTS = [50, 80, 100] as const;
@@ -19,8 +20,10 @@ export interface BudgetAlertDeps {
   clock: Clock;
   /** Stops a running job (the runner's cancel path), for `stop_spot_at_budget`. */
   stopJob?: (jobId: string) => Promise<void>;
-  /** The webhook queue (default: one per store, 3 tries with backoff). */
+  /** The webhook queue (default: one per store, 3 tries with backoff, to `webhookAllowedHosts` only). */
   webhooks?: WebhookQueue;
+  /** Where budget webhooks may go (`WebhookPolicy`): the platform's `webhookAllowedHosts`; none when empty. */
+  webhookAllowedHosts?: readonly string[];
   env?: NodeJS.ProcessEnv;
 }
 
@@ -38,10 +41,10 @@ const queues = new WeakMap<Store, WebhookQueue>();
 const lastCheck = new WeakMap<Store, number>();
 
 /** The webhook queue of a store's platform (one per store, so deliveries of one platform run in order). */
-export function webhookQueueOf(store: Store): WebhookQueue {
+export function webhookQueueOf(store: Store, allowedHosts: readonly string[] = []): WebhookQueue {
   let queue = queues.get(store);
   if (!queue) {
-    queue = createWebhookQueue();
+    queue = createWebhookQueue({ allowedHosts });
     queues.set(store, queue);
   }
   return queue;
@@ -93,6 +96,11 @@ export async function checkBudgetAlerts(deps: BudgetAlertDeps): Promise<FiredAle
   }
   if (due.length === 0) return [];
   const settings = await billingSettings(store.db, deps.env);
+  const allowedHosts = deps.webhookAllowedHosts ?? [];
+  // A refused URL is never sent to; each alert records why (the queue checks again at send time).
+  const webhookRefusal = settings.budgetWebhook
+    ? webhookUrlRefusal(settings.budgetWebhook, { allowedHosts })
+    : null;
   const fired: FiredAlert[] = [];
   for (const alert of due) {
     const inserted = await store.db.transaction().execute(async (trx) => {
@@ -105,7 +113,7 @@ export async function checkBudgetAlerts(deps: BudgetAlertDeps): Promise<FiredAle
           fired_at: isoNow(clock),
           spent_micros: alert.spentMicros,
           max_budget_micros: alert.maxMicros,
-          delivery: settings.budgetWebhook ? 'queued' : 'none',
+          delivery: settings.budgetWebhook ? (webhookRefusal ? 'refused' : 'queued') : 'none',
         })
         .onConflict((conflict) => conflict.columns(['team', 'period_start', 'threshold']).doNothing())
         .executeTakeFirst();
@@ -124,14 +132,15 @@ export async function checkBudgetAlerts(deps: BudgetAlertDeps): Promise<FiredAle
           periodStart: alert.periodStart,
           periodEnd: alert.periodEnd,
           webhook: settings.budgetWebhook !== null,
+          ...(webhookRefusal ? { webhookRefused: webhookRefusal } : {}),
         },
       });
       return true;
     });
     if (!inserted) continue;
     fired.push(alert);
-    if (settings.budgetWebhook) {
-      const queue = deps.webhooks ?? webhookQueueOf(store);
+    if (settings.budgetWebhook && !webhookRefusal) {
+      const queue = deps.webhooks ?? webhookQueueOf(store, allowedHosts);
       queue.enqueue(settings.budgetWebhook, webhookPayload(alert, now), async (outcome) => {
         await store.db
           .updateTable('budget_alerts')

@@ -1,5 +1,10 @@
-/** The result of delivering one webhook: after every try, or dropped because the queue was full. */
-export type WebhookOutcome = 'delivered' | 'failed' | 'dropped';
+import { postWebhook, WebhookRefused, type WebhookResolver, webhookUrlRefusal } from './webhook-guard.ts';
+
+/**
+ * The result of delivering one webhook: after every try, dropped because the queue was full, or refused
+ * (nothing sent) because its URL or an address its host resolves to is not allowed.
+ */
+export type WebhookOutcome = 'delivered' | 'failed' | 'dropped' | 'refused';
 
 /** Fire-and-forget webhook delivery: a bounded queue, one POST at a time, each retried with backoff. */
 export interface WebhookQueue {
@@ -13,7 +18,15 @@ export interface WebhookQueue {
 
 /** How the queue delivers. */
 export interface WebhookQueueOptions {
+  /** Where webhooks may go (see `WebhookPolicy`); empty or absent: nowhere. */
+  allowedHosts?: readonly string[];
+  /**
+   * Sends instead of the guarded POST (tests): the URL is still checked against the allow-list first,
+   * and redirects are not followed; resolving the host is then this function's business.
+   */
   fetch?: typeof fetch;
+  /** Resolves host names for the guarded POST (default: the system resolver). */
+  resolve?: WebhookResolver;
   /** Tries per delivery (default 3). */
   tries?: number;
   /** Wait before the second try, doubled before each later one (default 1 s). */
@@ -26,26 +39,41 @@ export interface WebhookQueueOptions {
 
 /** Creates a webhook queue. */
 export function createWebhookQueue(options: WebhookQueueOptions = {}): WebhookQueue {
-  const doFetch = options.fetch ?? fetch;
   const tries = options.tries ?? 3;
   const backoffMs = options.backoffMs ?? 1000;
   const maxPending = options.maxPending ?? 100;
   const timeoutMs = options.timeoutMs ?? 5000;
+  const policy = { allowedHosts: options.allowedHosts ?? [] };
+  const post = async (url: string, body: string, headers: Record<string, string>) => {
+    if (options.fetch) {
+      const response = await options.fetch(url, {
+        method: 'POST',
+        headers,
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      await response.body?.cancel().catch(() => {});
+      return { ok: response.ok };
+    }
+    return postWebhook(url, { body, headers, timeoutMs }, policy, options.resolve);
+  };
   let pending = 0;
   let chain: Promise<void> = Promise.resolve();
 
   async function deliver(url: string, body: string): Promise<WebhookOutcome> {
+    // Checked at every send, not only when the URL was saved: settings and DNS answers change.
+    if (webhookUrlRefusal(url, policy)) return 'refused';
     for (let attempt = 1; attempt <= tries; attempt += 1) {
       try {
-        const response = await doFetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'user-agent': 'aicloud-budget-alerts' },
-          body,
-          signal: AbortSignal.timeout(timeoutMs),
+        const response = await post(url, body, {
+          'content-type': 'application/json',
+          'user-agent': 'aicloud-budget-alerts',
         });
-        await response.body?.cancel().catch(() => {});
+        // A redirect is not followed: it is not a delivery.
         if (response.ok) return 'delivered';
-      } catch {
+      } catch (error) {
+        if (error instanceof WebhookRefused) return 'refused';
         // Unreachable or timed out: try again after the backoff.
       }
       if (attempt < tries)

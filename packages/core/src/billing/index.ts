@@ -4,3 +4,14 @@ export { BILLING_SETTING_KEYS, billingSettings, gbHourRateMicros } from './billi
 export { budgetAlertTick, checkBudgetAlerts, crossedThresholds, type FiredAlert } from './budget-alerts.ts';
 export { createWebhookQueue, type WebhookQueue } from './budget-webhook.ts';
 export { storageTick, storedBytes } from './storage-meter.ts';
+export {
+  addressRefusal,
+  allowedHostProblem,
+  postWebhook,
+  resolveWebhookTarget,
+  type WebhookPolicy,
+  WebhookRefused,
+  type WebhookResolver,
+  webhookUrlRefusal,
+} from './webhook-guard.ts';
+export { createWebhookSettings, type WebhookSettings } from './webhook-settings.ts';
