@@ -5,7 +5,7 @@
 #   chromium           the portal tests (headless, through playwright-core; CHROMIUM_PATH overrides)
 #   postgresql-15      the store tests on PostgreSQL (test/global-setup.ts starts a throwaway server)
 #   jupyter-notebook   the notebook tests
-#   bubblewrap nftables iproute2   sandboxing and egress blocking of workloads
+#   bubblewrap socat nftables iproute2   sandboxing, the API inside sandboxes, egress blocking
 #   munge slurmctld slurmd slurm-client   the one-node Slurm cluster the setup starts (scripts/services/slurm-up.sh)
 set -euo pipefail
 need=()
@@ -19,6 +19,7 @@ want chromium "${CHROMIUM_PATH:-/usr/bin/chromium}"
 want postgresql-15 /usr/lib/postgresql/15/bin/postgres
 want jupyter-notebook /usr/bin/jupyter-notebook
 want bubblewrap /usr/bin/bwrap
+want socat /usr/bin/socat
 want nftables /usr/sbin/nft
 want iproute2 /usr/sbin/ip /usr/bin/ip /sbin/ip /bin/ip
 want munge /usr/sbin/munged

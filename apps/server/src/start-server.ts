@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { AppError, createPlatform, type Platform, type PlatformConfig } from '@aicloud/core';
+import { sandboxSupport } from '@aicloud/executors';
 import { createCedarAuthorizer } from '@aicloud/policy';
 import type { FastifyInstance } from 'fastify';
 import { listenApiSocket } from './api-socket.ts';
@@ -33,6 +34,8 @@ export interface ServerOptions {
   importMaxBytes?: PlatformConfig['importMaxBytes'];
   /** How local workloads are isolated (default: sandboxed where this machine can). */
   isolation?: PlatformConfig['isolation'];
+  /** Run several teams' workloads as the server's own user where no sandbox is possible (`--allow-shared-uid`). */
+  allowSharedUid?: boolean;
   /** Where webhooks (budget alerts) may go: host names, addresses, CIDR ranges; none when empty. */
   webhookAllowedHosts?: PlatformConfig['webhookAllowedHosts'];
 }
@@ -42,6 +45,8 @@ export interface RunningServer {
   url: string;
   platform: Platform;
   app: FastifyInstance;
+  /** What isolates workloads here, in one line for the start-up banner (and what is missing, if anything). */
+  isolation: string;
   /** Stops accepting, lets in-flight requests finish, closes the store. */
   stop(): Promise<void>;
 }
@@ -57,6 +62,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       `the policy set is invalid, so aicloud will not start: ${(error as Error).message}`,
     );
   }
+  const support = sandboxSupport();
   const platform = await createPlatform({
     dataDir: options.dataDir,
     databaseUrl: options.databaseUrl,
@@ -68,9 +74,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     slurm: options.slurm,
     importRoots: options.importRoots,
     importMaxBytes: options.importMaxBytes,
-    isolation: options.isolation,
+    isolation: options.isolation ?? (support.ok ? 'sandbox' : 'none'),
     webhookAllowedHosts: options.webhookAllowedHosts,
   });
+  let isolation = 'workloads run sandboxed: own uid, mount/pid/ipc/network namespaces, cgroup limits';
+  if (options.isolation === 'none' || !support.ok) {
+    const why = options.isolation === 'none' ? 'isolation is turned off' : support.ok ? '' : support.reason;
+    const teams = await platform.store.db
+      .selectFrom('teams')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .executeTakeFirstOrThrow();
+    if (Number(teams.count) > 1 && !options.allowSharedUid) {
+      await platform.close();
+      throw new AppError(
+        'unavailable',
+        `workloads cannot be sandboxed here (${why}), so every team's jobs, notebooks and replicas would run as the server's own user and could read each other's data and the platform's secrets; this store has ${teams.count} teams. Run as root with bubblewrap installed (apt-get install bubblewrap socat nftables), or accept shared privileges explicitly with --allow-shared-uid`,
+      );
+    }
+    isolation = `WARNING: workloads are NOT isolated (${why}): they run as the server's own user and can read the data dir`;
+  }
   let app: FastifyInstance | undefined;
   try {
     app = await buildApp(platform, {
@@ -115,6 +137,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url,
     platform,
     app: started,
+    isolation,
     async stop() {
       await new Promise<void>((resolve) => (apiSocket ? apiSocket.close(() => resolve()) : resolve()));
       await started.close();

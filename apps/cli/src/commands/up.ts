@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { UsageError } from '../output.ts';
 
 function port(value: string): number {
   const parsed = Number(value);
@@ -16,6 +17,16 @@ function importRoot(value: string, previous: Record<string, string[]>): Record<s
   if (index <= 0 || index === value.length - 1 || !/^[a-z][a-z0-9-]{0,39}$/.test(team))
     throw new InvalidArgumentError(`takes TEAM=DIR, e.g. legal-rag=/srv/models/legal-rag; got '${value}'`);
   return { ...previous, [team]: [...(previous[team] ?? []), resolve(value.slice(index + 1))] };
+}
+
+/** `--slurm-account TEAM=ACCOUNT`, repeatable: the Slurm account a team's jobs are charged to (default: the team's name). */
+function slurmAccount(value: string, previous: Record<string, string>): Record<string, string> {
+  const match = /^([a-z][a-z0-9-]{0,39})=([A-Za-z0-9_.-]+)$/.exec(value);
+  if (!match)
+    throw new InvalidArgumentError(
+      `takes TEAM=ACCOUNT, the account being letters, digits, '_', '.' or '-', e.g. legal-rag=ml-legal; got '${value}'`,
+    );
+  return { ...previous, [match[1]!]: match[2]! };
 }
 
 /** A byte count: digits with an optional K, M, G or T (binary) suffix. */
@@ -48,6 +59,12 @@ export function upCommand(): Command {
       'also run jobs on the Slurm cluster this host reaches (jobs with --executor slurm)',
     )
     .option(
+      '--slurm-account <team=account>',
+      'the Slurm account (--account) TEAM’s jobs are charged to, instead of the account named like the team (repeatable)',
+      slurmAccount,
+      {},
+    )
+    .option(
       '--seed-file <file>',
       'the organisation to seed on first start (default: the demo, seed/demo.yaml)',
     )
@@ -66,6 +83,10 @@ export function upCommand(): Command {
       {},
     )
     .option('--import-max-bytes <size>', 'cap on what one model registration copies (default 20G)', byteCount)
+    .option(
+      '--allow-shared-uid',
+      "where workloads cannot be sandboxed (not root, no bubblewrap), run several teams' workloads as the server's own user anyway",
+    )
     .action(
       async (options: {
         dataDir: string;
@@ -75,13 +96,17 @@ export function upCommand(): Command {
         seed: boolean;
         seedFile?: string;
         slurmPartition?: string;
+        slurmAccount: Record<string, string>;
         catalogDir?: string;
         policiesDir?: string;
         webhookAllowHost: string[];
         log?: boolean;
         importRoot: Record<string, string[]>;
         importMaxBytes?: number;
+        allowSharedUid?: boolean;
       }) => {
+        if (!options.slurmPartition && Object.keys(options.slurmAccount).length > 0)
+          throw new UsageError('--slurm-account needs --slurm-partition');
         const { startServer, ensurePortalBuilt, shipped } = await import('@aicloud/server');
         const say = (line: string) => process.stdout.write(`${line}\n`);
         if (!existsSync('/usr/bin/jupyter-notebook'))
@@ -98,13 +123,16 @@ export function upCommand(): Command {
           databaseUrl: options.databaseUrl,
           seedFile: options.seed && existsSync(seedFile) ? seedFile : null,
           ...(options.catalogDir ? { catalogDir: resolve(options.catalogDir) } : {}),
-          ...(options.slurmPartition ? { slurm: { partition: options.slurmPartition } } : {}),
+          ...(options.slurmPartition
+            ? { slurm: { partition: options.slurmPartition, accounts: options.slurmAccount } }
+            : {}),
           ...(options.policiesDir ? { policiesDir: resolve(options.policiesDir) } : {}),
           webhookAllowedHosts: options.webhookAllowHost,
           importRoots: options.importRoot,
           ...(options.importMaxBytes ? { importMaxBytes: options.importMaxBytes } : {}),
           webRoot,
           logger: options.log ?? false,
+          allowSharedUid: options.allowSharedUid ?? false,
         });
         const credentials = join(options.dataDir, 'credentials.json');
         const relativePath = relative(process.cwd(), credentials);
@@ -113,6 +141,7 @@ export function upCommand(): Command {
         banner.push(`  portal  ${server.url}/`);
         banner.push(`  api     ${server.url}/v1  (OpenAPI: ${server.url}/v1/openapi.json)`);
         banner.push(`  store   ${server.platform.store.describe}`);
+        banner.push(`  ${server.isolation}`);
         if (server.platform.seed.seeded)
           banner.push(`  seeded the demo organisation: ${server.platform.seed.users.join(', ')}`);
         if (existsSync(credentials)) {
