@@ -378,6 +378,19 @@ describe('notebooks (real Jupyter)', () => {
           `print("peer", probe("${hostAddress}", ${peerPort}))`,
           'import subprocess',
           'print("addroute", subprocess.run(["ip", "route", "add", "default", "dev", "lo"], capture_output=True).returncode)',
+          // The kernel is member code: the platform's files and other processes do not exist for it.
+          'import os',
+          'print("uid", os.getuid())',
+          'def tryread(label, path):',
+          '    try:',
+          '        open(path, "rb").read(1)',
+          '        print("LEAK", label)',
+          '    except OSError:',
+          '        pass',
+          `for label, path in [("secret.key", "${join(platform.dataDir, 'secret.key')}"), ("credentials", "${join(platform.dataDir, 'credentials.json')}"), ("store", "${join(platform.dataDir, 'aicloud.db')}")]:`,
+          '    tryread(label, path)',
+          `print("datadir", sorted(os.listdir("${platform.dataDir}")))`,
+          'print("procs", len([p for p in os.listdir("/proc") if p.isdigit()]))',
         ].join('\n');
         const result = await runInKernel(await direct(notebook.id, alice), code);
         expect(result.error).toBeNull();
@@ -388,6 +401,11 @@ describe('notebooks (real Jupyter)', () => {
         expect(result.stdout).toMatch(/^peer failed:\S+$/m);
         // Even root inside cannot add a route: the capability was dropped.
         expect(result.stdout).toMatch(/^addroute [1-9]\d*$/m);
+        expect(result.stdout).not.toContain('LEAK');
+        expect(result.stdout).not.toMatch(/^uid 0$/m);
+        expect(result.stdout).toContain("datadir ['notebooks']");
+        // Jupyter, its kernel and this code's own process, under the sandbox's init: nothing of the host.
+        expect(Number(/^procs (\d+)$/m.exec(result.stdout)?.[1])).toBeLessThanOrEqual(6);
       } finally {
         await new Promise((resolve) => peer.close(resolve));
       }
