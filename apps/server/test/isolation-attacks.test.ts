@@ -1,5 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -161,6 +170,38 @@ describe('a member of search attacks the platform and legal-rag from a job', () 
     expect((await alice.jobs.get(victim!.id)).status).toBe('running');
     await alice.jobs.cancel(victim!.id);
   }, 180_000);
+
+  it("a dataset swapped for a link into another team's lake after admission is not mounted", async () => {
+    const tokens = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8'));
+    const bob = createClient({ url: server.url, token: tokens.bob.token });
+    const lake = join(dataDir, 'lake');
+    // Six GPUs wait for bob's approval: time to swap legal-rag's v2 for a link to search's data.
+    const { job } = await alice.jobs.submit({
+      product: 'fine-tune',
+      gpus: 6,
+      gpuType: 'A100',
+      maxRuntime: '1h',
+      datasets: ['projects/legal-rag/datasets/v2'],
+      command: `ls '${join(lake, 'legal-rag', 'v2')}'`,
+    });
+    expect(job!.status).toBe('pending_approval');
+    mkdirSync(join(lake, 'search', 'private'), { recursive: true });
+    writeFileSync(join(lake, 'search', 'private', 'search-only.txt'), 'search data\n');
+    renameSync(join(lake, 'legal-rag', 'v2'), join(lake, 'legal-rag', 'v2-real'));
+    symlinkSync(join(lake, 'search', 'private'), join(lake, 'legal-rag', 'v2'));
+    try {
+      await bob.approvals.approve(job!.approvalId!);
+      const ended = await finished(alice, job!.id);
+      // Refused before anything ran (re-admission after the approval resolves the location again; the
+      // runner checks once more at the start): the reason says why, and the job never listed search's files.
+      expect(['rejected', 'failed']).toContain(ended.status);
+      expect(JSON.stringify(ended.reasons)).toContain('dataset-own-team');
+      expect(existsSync(jobPaths(dataDir, job!.id).logFile)).toBe(false);
+    } finally {
+      unlinkSync(join(lake, 'legal-rag', 'v2'));
+      renameSync(join(lake, 'legal-rag', 'v2-real'), join(lake, 'legal-rag', 'v2'));
+    }
+  }, 120_000);
 
   it('a fine-tune job (egress blocked) reads its own admitted dataset read-only and reaches nothing', async () => {
     const legalDataset = join(dataDir, 'lake', 'legal-rag', 'v2');
