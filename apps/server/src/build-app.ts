@@ -3,21 +3,13 @@ import { existsSync } from 'node:fs';
 import { ErrorBody } from '@aicloud/contracts';
 import { type Actor, AppError, type Platform } from '@aicloud/core';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { apiRoutes } from './api-routes.ts';
 import { errorHandler } from './error-handler.ts';
 import { openApiDocument, registerRoutes } from './route.ts';
-import { approvalRoutes } from './routes/approval-routes.ts';
-import { auditRoutes } from './routes/audit-routes.ts';
-import { billRoutes } from './routes/bill-routes.ts';
-import { catalogRoutes } from './routes/catalog-routes.ts';
-import { endpointRoutes } from './routes/endpoint-routes.ts';
-import { identityRoutes } from './routes/identity-routes.ts';
-import { jobRoutes } from './routes/job-routes.ts';
-import { isRegistryRequest, modelRoutes } from './routes/model-routes.ts';
+import { routeAuth } from './route-auth.ts';
 import { notebookProxy } from './routes/notebook-proxy.ts';
-import { notebookRoutes } from './routes/notebook-routes.ts';
-import { isOpenAIPath, registerOpenAIRoutes } from './routes/openai-routes.ts';
-import { workloadRoutes } from './routes/workload-routes.ts';
+import { registerOpenAIRoutes } from './routes/openai-routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -34,14 +26,16 @@ export interface AppOptions {
 
 const BODY_LIMIT = 1024 * 1024;
 
-/** What a job's run token may call: its own job's record and metrics, and whoami. */
-function scopeAllows(scope: string, method: string, url: string): boolean {
-  const path = url.split('?')[0] ?? '';
+/** What a job's run token may call: its own job's record and metrics, and whoami (by the route that runs). */
+function scopeAllows(scope: string, request: FastifyRequest): boolean {
   const jobId = scope.startsWith('job:') ? scope.slice(4) : null;
   if (!jobId) return false;
-  if (path === '/v1/whoami' && method === 'GET') return true;
-  if (path === `/v1/jobs/${jobId}` && method === 'GET') return true;
-  return path === `/v1/jobs/${jobId}/metrics` && (method === 'GET' || method === 'POST');
+  const { method } = request;
+  const route = request.routeOptions.url;
+  if (route === '/v1/whoami') return method === 'GET';
+  if ((request.params as { id?: string } | undefined)?.id !== jobId) return false;
+  if (route === '/v1/jobs/:id') return method === 'GET';
+  return route === '/v1/jobs/:id/metrics' && (method === 'GET' || method === 'POST');
 }
 
 /** Builds the Fastify app over a platform; listening is the caller's business (tests use `inject`). */
@@ -58,18 +52,12 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
     reply.header('x-request-id', request.id);
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { auth: 'public' } }, async () => ({ status: 'ok' }));
 
-  // Every /v1 route needs a valid token; the portal's static files are public (they hold no data).
+  // Every route needs a valid token unless its config says who else authenticates it (routeAuth): decided
+  // on the route the router matched, so no spelling of a URL (%76, //, /./) reaches a route without auth.
   app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/v1/') && request.url !== '/v1' && !request.url.startsWith('/metrics'))
-      return;
-    // The OpenAI-compatible data plane authenticates endpoint keys itself.
-    if (
-      isOpenAIPath(request.url) &&
-      !isRegistryRequest(request.method, request.url, request.headers.authorization)
-    )
-      return;
+    if (routeAuth(request) !== 'token') return;
     const header = request.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match) {
@@ -79,7 +67,7 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
       );
     }
     const principal = await platform.identity.authenticate(match[1]!);
-    if (principal.scope && !scopeAllows(principal.scope, request.method, request.url)) {
+    if (principal.scope && !scopeAllows(principal.scope, request)) {
       throw new AppError(
         'forbidden',
         `a run token (${principal.scope}) may only report metrics for, and read, its own job`,
@@ -88,21 +76,19 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
     request.actor = { principal, requestId: request.id };
   });
 
-  const routes = [
-    ...identityRoutes(platform),
-    ...auditRoutes(platform),
-    ...catalogRoutes(platform),
-    ...jobRoutes(platform),
-    ...approvalRoutes(platform),
-    ...workloadRoutes(platform),
-    ...endpointRoutes(platform),
-    ...billRoutes(platform),
-    ...modelRoutes(platform),
-    ...notebookRoutes(platform),
-  ];
+  const routes = apiRoutes(platform);
   registerRoutes(app, routes);
   await app.register(notebookProxy(platform));
-  registerOpenAIRoutes(app, platform);
+  // The data plane authenticates endpoint keys itself (GET /v1/models: a user token lists the registry).
+  await app.register(async (dataPlane) => {
+    dataPlane.addHook('onRoute', (route) => {
+      route.config = {
+        ...route.config,
+        auth: route.url === '/v1/models' ? 'endpoint-key-or-token' : 'endpoint-key',
+      };
+    });
+    registerOpenAIRoutes(dataPlane, platform);
+  });
   app.get('/metrics', async (request, reply) => {
     if (!request.actor?.principal.platformAdmin)
       throw new AppError('forbidden', 'only platform-admins (or their scrape tokens) read /metrics');
@@ -112,12 +98,25 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
   const openapi = openApiDocument(routes, ErrorBody);
   app.get('/v1/openapi.json', async () => openapi);
 
-  if (options.webRoot && existsSync(options.webRoot)) {
-    await app.register(fastifyStatic, { root: options.webRoot, prefix: '/', wildcard: false });
-  }
   const portalBuilt = options.webRoot !== null && existsSync(options.webRoot);
+  if (portalBuilt) {
+    // reply.sendFile, for the portal's client-side routes (the not-found handler).
+    await app.register(fastifyStatic, { root: options.webRoot!, serve: false });
+    // The portal's files are public (they hold no data).
+    await app.register(async (portal) => {
+      portal.addHook('onRoute', (route) => {
+        route.config = { ...route.config, auth: 'public' };
+      });
+      await portal.register(fastifyStatic, {
+        root: options.webRoot!,
+        prefix: '/',
+        wildcard: false,
+        decorateReply: false,
+      });
+    });
+  }
   app.setNotFoundHandler((request, reply) => {
-    if (request.method === 'GET' && !request.url.startsWith('/v1')) {
+    if (routeAuth(request) === 'public') {
       // Client-side routes of the portal all load its index page.
       if (portalBuilt) return reply.sendFile('index.html');
       return reply

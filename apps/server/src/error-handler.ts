@@ -2,8 +2,8 @@ import { type ErrorBody, type ErrorCode, httpStatusOf } from '@aicloud/contracts
 import { AppError } from '@aicloud/core';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
-import { isRegistryRequest } from './routes/model-routes.ts';
-import { isOpenAIPath, sendOpenAIError } from './routes/openai-routes.ts';
+import { routeAuth } from './route-auth.ts';
+import { sendOpenAIError } from './routes/openai-routes.ts';
 
 /** Turns anything thrown into the one error body; unexpected errors are logged and answered as `internal`. */
 export function toErrorBody(
@@ -52,11 +52,7 @@ export function toErrorBody(
 
 /** Fastify error handler that answers with the one error body. */
 export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  if (
-    isOpenAIPath(request.url) &&
-    !request.actor &&
-    !isRegistryRequest(request.method, request.url, request.headers.authorization)
-  ) {
+  if (routeAuth(request) === 'endpoint-key' && !request.actor) {
     // Malformed JSON and oversized bodies on the data plane get OpenAI's error shape.
     const { status, body } = toErrorBody(error, request.id);
     reply.hijack();

@@ -1,4 +1,4 @@
-import type { Actor, Platform } from '@aicloud/core';
+import { type Actor, AppError, type Platform } from '@aicloud/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 
@@ -55,10 +55,12 @@ export function registerRoutes(app: FastifyInstance, routes: AnyRoute[]): void {
       method: route.method,
       url: route.url,
       handler: async (request, reply) => {
+        // The app's hook authenticates every route that does not say otherwise; never run one without a caller.
+        if (!request.actor) throw new AppError('unauthenticated', 'missing API token');
         const body = route.body ? route.body.parse(request.body ?? {}) : undefined;
         const query = route.query ? route.query.parse(request.query ?? {}) : undefined;
         const result = await route.handler({
-          actor: request.actor!,
+          actor: request.actor,
           body: body as never,
           query: query as never,
           params: request.params as Record<string, string>,

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { MAX_DURATION_SECONDS } from './duration.ts';
+import { UsdAmount } from './usd-amount.ts';
 
 /** An approval request for a job a policy held. */
 export const Approval = z.object({
@@ -54,6 +56,41 @@ export const Budget = z.object({
   remaining: z.number(),
 });
 export type Budget = z.infer<typeof Budget>;
+
+/** A budget's period: calendar months (`1mo`) or fixed windows (`30d`, `12h`), from one hour to ten years. */
+export const BudgetDuration = z
+  .string()
+  .superRefine((text, context) => {
+    const match = /^(\d+)(mo|d|h)$/.exec(text);
+    if (!match) {
+      context.addIssue({ code: 'custom', message: 'must be a period such as 1mo, 30d or 12h' });
+      return;
+    }
+    const count = Number(match[1]);
+    const max = { mo: 120, d: MAX_DURATION_SECONDS / 86_400, h: MAX_DURATION_SECONDS / 3600 }[match[2]!]!;
+    if (count < 1) context.addIssue({ code: 'custom', message: 'must be at least 1h' });
+    else if (count > max) context.addIssue({ code: 'custom', message: `must be at most ${max}${match[2]}` });
+  })
+  .meta({ examples: ['1mo', '30d', '7d', '12h'] });
+
+/** Set a team's budget (USD); the soft budget (an early alert) is at most the budget. */
+export const SetBudgetRequest = z
+  .strictObject({
+    maxBudget: UsdAmount,
+    softBudget: UsdAmount.nullable().optional(),
+    budgetDuration: BudgetDuration.optional(),
+    /** The most its managers may set; platform-admins only. */
+    ceiling: UsdAmount.nullable().optional(),
+  })
+  .superRefine((request, context) => {
+    if (typeof request.softBudget === 'number' && request.softBudget > request.maxBudget)
+      context.addIssue({
+        code: 'custom',
+        path: ['softBudget'],
+        message: `must be at most the budget (${request.maxBudget})`,
+      });
+  });
+export type SetBudgetRequest = z.infer<typeof SetBudgetRequest>;
 
 /** A team's nominal GPU quota per GPU type, and its use. */
 export const Quota = z.object({

@@ -8,8 +8,10 @@ export type BillCategory = z.infer<typeof BillCategory>;
 export const BillGroupBy = z.enum(['category', 'day', 'user', 'resource', 'workload']);
 export type BillGroupBy = z.infer<typeof BillGroupBy>;
 
-/** A calendar month (`2026-11`). */
-export const BillPeriod = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'a month, e.g. 2026-11');
+/** A calendar month (`2026-11`), from 1970-01 to 9999-12. */
+export const BillPeriod = z
+  .string()
+  .regex(/^(19[7-9]\d|[2-9]\d{3})-(0[1-9]|1[0-2])$/, 'a month from 1970-01 to 9999-12, e.g. 2026-11');
 /** A window ending now (`7d`, `12h`). */
 export const BillSince = z.string().regex(/^[1-9]\d{0,3}(d|h)$/, 'a window ending now, e.g. 7d or 12h');
 
@@ -17,7 +19,7 @@ export const BillSince = z.string().regex(/^[1-9]\d{0,3}(d|h)$/, 'a window endin
  * Which bill: a team (default: every team the caller sees), a calendar month or a window ending now
  * (default: the team's current budget period, else the current month), and the breakdown.
  */
-export const BillQuery = z.object({
+export const BillQuery = z.strictObject({
   team: z.string().min(1).optional(),
   period: BillPeriod.optional(),
   since: BillSince.optional(),
@@ -27,7 +29,7 @@ export const BillQuery = z.object({
 export type BillQuery = z.input<typeof BillQuery>;
 
 /** The window of every team's bill, side by side. */
-export const TeamsBillQuery = z.object({ period: BillPeriod.optional(), since: BillSince.optional() });
+export const TeamsBillQuery = z.strictObject({ period: BillPeriod.optional(), since: BillSince.optional() });
 export type TeamsBillQuery = z.input<typeof TeamsBillQuery>;
 
 /** USD per category (every category present, zero when unused). */
@@ -159,7 +161,7 @@ export const TeamsBill = z.object({
 export type TeamsBill = z.infer<typeof TeamsBill>;
 
 /** The ledger rows behind a bill line (drill-down), newest first. */
-export const BillRowsQuery = z.object({
+export const BillRowsQuery = z.strictObject({
   team: z.string().min(1),
   sourceId: z.string().min(1).optional(),
   period: BillPeriod.optional(),

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-
-const DurationText = z.string().regex(/^\d+(s|m|h|d)$/, 'must be a duration such as 90s, 30m or 8h');
+import { Duration } from './duration.ts';
 
 /** What a product kind is for. */
 export const ProductKind = z.enum(['fine-tune', 'training', 'batch-inference', 'notebook', 'endpoint']);
@@ -25,8 +24,8 @@ export const ProductSpec = z.strictObject({
   }),
   cpus: z.number().int().positive(),
   memoryGiB: z.number().positive(),
-  maxDuration: DurationText,
-  idleDuration: DurationText.optional(),
+  maxDuration: Duration,
+  idleDuration: Duration.optional(),
   /** What the product's workloads reach: nothing, the platform's API only, or the network; `allowed` is the old name of `open`. */
   egress: z.enum(['blocked', 'platform', 'open', 'allowed']).default('platform'),
   spotPolicy: SpotPolicy,

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-
-const DurationText = z.string().regex(/^\d+(s|m|h)$/, 'must be a duration such as 90s, 15m or 1h');
+import { Duration } from './duration.ts';
 
 /** Deploy a model version as a private OpenAI-compatible endpoint. */
 export const DeployModelRequest = z.strictObject({
@@ -19,7 +18,7 @@ export const DeployModelRequest = z.strictObject({
   maxReplicas: z.number().int().min(1).max(16).default(1),
   scaleToZero: z.boolean().default(false),
   targetConcurrency: z.number().int().min(1).max(1000).default(4),
-  idleTimeout: DurationText.optional(),
+  idleTimeout: Duration.optional(),
 });
 export type DeployModelRequest = z.input<typeof DeployModelRequest>;
 
@@ -78,10 +77,8 @@ export const CreateKeyRequest = z.strictObject({
   rpm: z.number().int().positive().optional(),
   tpm: z.number().int().positive().optional(),
   maxTokensPerPeriod: z.number().int().positive().optional(),
-  period: z
-    .string()
-    .regex(/^\d+(d|h)$/, 'e.g. 30d or 24h')
-    .optional(),
+  /** The window `maxTokensPerPeriod` counts in, e.g. 30d or 24h (default 30d). */
+  period: Duration.optional(),
 });
 export type CreateKeyRequest = z.input<typeof CreateKeyRequest>;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Duration } from './duration.ts';
 
 /** Names of users and teams: lower-case, digits and dashes, 2 to 40 characters. */
 export const Name = z
@@ -56,10 +57,7 @@ export type TokenInfo = z.infer<typeof TokenInfo>;
 /** Create a token for the caller; `expiresIn` is a duration such as `30d` or `12h`. */
 export const CreateTokenRequest = z.strictObject({
   name: z.string().min(1).max(64),
-  expiresIn: z
-    .string()
-    .regex(/^\d+(s|m|h|d)$/, 'must be a duration such as 90s, 30m, 12h or 30d')
-    .optional(),
+  expiresIn: Duration.optional(),
 });
 export type CreateTokenRequest = z.infer<typeof CreateTokenRequest>;
 

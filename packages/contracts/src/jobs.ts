@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { DatasetPath } from './datasets.ts';
-
-const DurationText = z.string().regex(/^\d+(s|m|h|d)$/, 'must be a duration such as 90s, 30m or 8h');
+import { Duration } from './duration.ts';
 
 /** Where a job is in its life. */
 export const JobStatus = z.enum([
@@ -30,7 +29,7 @@ export const SubmitJobRequest = z.strictObject({
   gpuType: z.string().optional(),
   datasets: z.array(DatasetPath).max(32).default([]),
   command: z.string().min(1).max(10_000).default('echo "hello from aicloud"'),
-  maxRuntime: DurationText.optional(),
+  maxRuntime: Duration.optional(),
   spot: z.boolean().default(false),
   secrets: z
     .array(z.string().regex(/^[A-Z_][A-Z0-9_]{0,63}$/, 'secret names are environment variable names'))

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-
-const DurationText = z.string().regex(/^\d+(s|m|h|d)$/, 'must be a duration such as 90s, 30m or 8h');
+import { Duration } from './duration.ts';
 
 /** Where a notebook is in its life. */
 export const NotebookStatus = z.enum(['starting', 'running', 'stopping', 'stopped', 'failed']);
@@ -18,7 +17,7 @@ export const CreateNotebookRequest = z.strictObject({
   gpus: z.number().int().min(0).max(64).optional(),
   gpuType: z.string().optional(),
   /** Stop after this long without activity; at most the product's idle duration. */
-  idleTimeout: DurationText.optional(),
+  idleTimeout: Duration.optional(),
 });
 export type CreateNotebookRequest = z.input<typeof CreateNotebookRequest>;
 

@@ -6,16 +6,10 @@ import {
   CreatePolicyExceptionRequest,
   DecideApprovalRequest,
   PolicyException,
+  SetBudgetRequest,
 } from '@aicloud/contracts';
 import { z } from 'zod';
 import { defineRoute, type RouteDeps } from '../route.ts';
-
-const SetBudgetBody = z.strictObject({
-  maxBudget: z.number().nonnegative(),
-  softBudget: z.number().nonnegative().nullable().optional(),
-  budgetDuration: z.string().optional(),
-  ceiling: z.number().nonnegative().nullable().optional(),
-});
 
 /** Approvals inbox, policy exceptions, active policies, budgets. */
 export function approvalRoutes({ approvals, budgets, authorizer }: RouteDeps) {
@@ -90,7 +84,7 @@ export function approvalRoutes({ approvals, budgets, authorizer }: RouteDeps) {
       url: '/v1/budgets/:team',
       summary: "Set a team's budget (its managers, within the ceiling; the ceiling: platform-admins)",
       tag: 'budgets',
-      body: SetBudgetBody,
+      body: SetBudgetRequest,
       response: Budget,
       handler: ({ actor, params, body }) => budgets.set(actor, params.team!, body),
     }),

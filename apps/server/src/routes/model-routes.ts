@@ -11,18 +11,6 @@ import type { Actor, Platform } from '@aicloud/core';
 import { z } from 'zod';
 import { defineRoute, type RouteDeps } from '../route.ts';
 
-/** A user's API token (`aic_…`), as opposed to an endpoint key (`sk-aic-…`) of the OpenAI data plane. */
-const USER_TOKEN = /^Bearer\s+aic_/i;
-
-/**
- * `/v1/models` is shared with the OpenAI-compatible data plane: POST always registers a model version;
- * GET lists the registry for a user token, and the endpoints a key may call for an endpoint key.
- */
-export function isRegistryRequest(method: string, url: string, authorization: string | undefined): boolean {
-  if ((url.split('?')[0] ?? '') !== '/v1/models') return false;
-  return method !== 'GET' || USER_TOKEN.test(authorization ?? '');
-}
-
 /** The registry's answer to `GET /v1/models` for a signed-in user (the data plane's route hands it over). */
 export async function listRegistryModels(platform: Platform, actor: Actor, query: unknown) {
   return { items: await platform.models.list(actor, ModelQuery.parse(query ?? {})) };

@@ -209,6 +209,7 @@ export function notebookProxy(platform: Platform) {
 
     app.get<{ Params: { id: string }; Querystring: { ticket?: string } }>(
       '/notebooks/:id/login',
+      { config: { auth: 'notebook' } },
       async (request, reply) => {
         const { id } = request.params;
         const ticket = request.query.ticket;
@@ -237,6 +238,7 @@ export function notebookProxy(platform: Platform) {
     app.route<{ Params: { id: string } }>({
       method: ['GET', 'HEAD'],
       url: '/notebooks/:id',
+      config: { auth: 'notebook' },
       exposeHeadRoute: false,
       handler: async (request, reply) => reply.redirect(`/notebooks/${request.params.id}/`),
     });
@@ -244,6 +246,7 @@ export function notebookProxy(platform: Platform) {
     app.route<{ Params: { id: string } }>({
       method: METHODS,
       url: '/notebooks/:id/*',
+      config: { auth: 'notebook' },
       exposeHeadRoute: false,
       handler: async (request, reply) => {
         const { id } = request.params;

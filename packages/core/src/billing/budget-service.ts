@@ -114,6 +114,14 @@ export function createBudgetService(deps: {
           ceiling_micros: ceiling,
           updated_at: isoNow(clock),
         };
+        // A kept soft budget must fit under a lowered budget too.
+        if (values.soft_budget_micros !== null && values.soft_budget_micros > maxMicros) {
+          throw new AppError(
+            'invalid_input',
+            `the soft budget ${formatUsd(values.soft_budget_micros)} is above the budget ${formatUsd(maxMicros)}`,
+            { issues: [{ path: ['softBudget'], message: 'must be at most the budget' }] },
+          );
+        }
         if (existing) await trx.updateTable('budgets').set(values).where('team', '=', team).execute();
         else
           await trx
