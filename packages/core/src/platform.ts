@@ -1,5 +1,10 @@
 import { join } from 'node:path';
-import { createLocalExecutor, createSlurmExecutor, type Executor } from '@aicloud/executors';
+import {
+  createLocalExecutor,
+  createSlurmExecutor,
+  type Executor,
+  slurmAccountProblem,
+} from '@aicloud/executors';
 import { createAdmissionController } from './admission/admission-controller.ts';
 import { type ApprovalService, createApprovalService } from './admission/approval-service.ts';
 import { createJobService, type JobService } from './admission/job-service.ts';
@@ -48,8 +53,11 @@ export interface PlatformConfig {
   repoRoot?: string;
   /** How long a request waits for a replica to start (default 120 s). */
   coldStartTimeoutMs?: number;
-  /** A Slurm cluster reachable with the Slurm commands on this host: jobs with `executor: slurm` go there. */
-  slurm?: { partition: string } | undefined;
+  /**
+   * A Slurm cluster reachable with the Slurm commands on this host: jobs with `executor: slurm` go there,
+   * charged to their team's account (`--account`): `accounts[team]`, else the team's name.
+   */
+  slurm?: { partition: string; accounts?: Record<string, string> | undefined } | undefined;
   /** Extra model runtimes (name → command template), e.g. a site's own inference server. */
   runtimes?: Record<string, RuntimeTemplate>;
   /**
@@ -116,6 +124,10 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
   for (const entry of webhookAllowedHosts) {
     const problem = allowedHostProblem(entry);
     if (problem) throw new AppError('invalid_input', `webhookAllowedHosts: ${problem}`);
+  }
+  for (const [team, account] of Object.entries(config.slurm?.accounts ?? {})) {
+    const problem = slurmAccountProblem(account);
+    if (problem) throw new AppError('invalid_input', `slurm.accounts.${team}: ${problem}`);
   }
   ensureDataDir(config.dataDir);
   const store = await openStore({
@@ -196,6 +208,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       catalog,
       secrets,
       executors,
+      accounts: config.slurm?.accounts,
       dataDir: config.dataDir,
       serverUrl: () => serverUrl,
       meterIntervalMs: config.meterIntervalMs,

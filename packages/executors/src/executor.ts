@@ -26,6 +26,8 @@ export interface WorkloadSpec {
   cpus?: number;
   /** Memory the workload needs in MiB (Slurm `--mem`, a cgroup memory limit locally); the backend's default when absent. */
   memoryMiB?: number;
+  /** The cluster account the workload is charged to and limited under (Slurm `--account`, letters, digits, `_`, `.`, `-`); the submitting user's default account when absent. The local executor ignores it. */
+  account?: string;
   /** How the local executor's sandbox isolates the workload; absent: its defaults (no network, nothing mounted but the workload's own folders). Other executors ignore it. */
   sandbox?: WorkloadSandbox;
 }

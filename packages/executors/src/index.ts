@@ -29,7 +29,13 @@ export { parseNvidiaSmiXml } from './gpu/parse-nvidia-smi-xml.ts';
 export { createLocalExecutor, type LocalExecutorDeps } from './local/local-executor.ts';
 export { type SandboxConfig, sandboxApiSocket, workloadUid } from './local/sandbox-command.ts';
 export { type SandboxSupport, type SandboxTools, sandboxSupport } from './local/sandbox-support.ts';
-export { renderBatchScript, slurmComment, slurmJobName, timeLimitMinutes } from './slurm/batch-script.ts';
+export {
+  renderBatchScript,
+  slurmAccountProblem,
+  slurmComment,
+  slurmJobName,
+  timeLimitMinutes,
+} from './slurm/batch-script.ts';
 export {
   type LocalSlurmRunnerOptions,
   localSlurmRunner,

@@ -25,6 +25,8 @@ export interface JobRunnerDeps {
   secrets: SecretService;
   /** Executors by name (`local`, later `slurm`). */
   executors: Record<string, Executor>;
+  /** The cluster account (Slurm `--account`) of each team's jobs by team name; a team not listed: its own name. */
+  accounts?: Record<string, string> | undefined;
   dataDir: string;
   /** The URL workloads use to reach the API (known once the server listens). */
   serverUrl: () => string;
@@ -59,6 +61,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
   const { store, audit, clock, identity, catalog, secrets, executors, dataDir } = deps;
   const db = store.db;
   const meterInterval = deps.meterIntervalMs ?? 30_000;
+  const accounts = new Map(Object.entries(deps.accounts ?? {}));
   const metricSeq = new Map<string, number>();
   const subscribers = new Map<string, Set<(line: string) => void>>();
   let queue: Promise<void> = Promise.resolve();
@@ -103,6 +106,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         : {}),
       gpus: (JSON.parse(row.gpu_indexes) as number[]).map(String),
       maxRuntimeSeconds: row.max_runtime_s,
+      account: accounts.get(row.team) ?? row.team,
       graceSeconds: product.graceSeconds,
       secrets: await secrets.reveal(row.team, JSON.parse(row.secrets) as string[]),
       logFile: paths.logFile,

@@ -36,10 +36,9 @@ describe('jobs on the real Slurm cluster (same guardrails, metered from Slurm’
 
   beforeAll(async () => {
     if (unavailable) throw noCluster();
-    platform = await createTestPlatform('sqlite', null, {
-      meterIntervalMs: 1000,
-      slurm: { partition: 'gpu' },
-    });
+    // legal-rag's jobs are charged to their own Slurm account (a team not listed: the team's name).
+    const slurm = { partition: 'gpu', accounts: { 'legal-rag': 'acct-legal' } };
+    platform = await createTestPlatform('sqlite', null, { meterIntervalMs: 1000, slurm });
     const credentials = JSON.parse(readFileSync(join(platform.dataDir, 'credentials.json'), 'utf8'));
     alice = { principal: await platform.identity.authenticate(credentials.alice.token), requestId: null };
   });
@@ -51,7 +50,7 @@ describe('jobs on the real Slurm cluster (same guardrails, metered from Slurm’
       gpus: 2,
       executor: 'slurm',
       maxRuntime: '5m',
-      command: 'echo "devices=$CUDA_VISIBLE_DEVICES job=$AICLOUD_JOB_ID"',
+      command: 'echo "devices=$CUDA_VISIBLE_DEVICES job=$AICLOUD_JOB_ID account=$SLURM_JOB_ACCOUNT"',
     });
     let current = await platform.jobs.get(alice, job!.id);
     for (
@@ -66,7 +65,16 @@ describe('jobs on the real Slurm cluster (same guardrails, metered from Slurm’
     expect(current.status).toBe('succeeded');
     expect(current.gpuSource).toBe('scheduler');
     const log = readFileSync(jobPaths(platform.dataDir, job!.id).logFile, 'utf8');
-    expect(log).toMatch(new RegExp(`devices=\\d+,\\d+ job=${job!.id}`));
+    expect(log).toMatch(new RegExp(`devices=\\d+,\\d+ job=${job!.id} account=acct-legal`));
+    const row = await platform.store.db
+      .selectFrom('jobs')
+      .select('external_id')
+      .where('id', '=', job!.id)
+      .executeTakeFirstOrThrow();
+    const slurmJob = execFileSync('scontrol', ['show', 'job', String(row.external_id), '-o'], {
+      encoding: 'utf8',
+    });
+    expect(slurmJob).toMatch(/ Account=acct-legal /);
     const ledger = await platform.store.db
       .selectFrom('usage_ledger')
       .selectAll()
@@ -77,6 +85,30 @@ describe('jobs on the real Slurm cluster (same guardrails, metered from Slurm’
       ((Date.parse(current.endedAt!) - Date.parse(current.startedAt!)) / 3_600_000) * 2,
       6,
     );
+  }, 120_000);
+
+  it('charges a team without an account of its own to the account named like the team', async () => {
+    const carol = {
+      principal: await platform.identity.authenticate(
+        JSON.parse(readFileSync(join(platform.dataDir, 'credentials.json'), 'utf8')).carol.token,
+      ),
+      requestId: null,
+    };
+    const { job } = await platform.jobs.submit(carol, {
+      product: 'fine-tune',
+      gpus: 1,
+      executor: 'slurm',
+      maxRuntime: '5m',
+      command: 'echo "account=$SLURM_JOB_ACCOUNT"',
+    });
+    let current = await platform.jobs.get(carol, job!.id);
+    for (let waited = 0; !current.endedAt && waited < 90_000; waited += 500) {
+      await platform.tick();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      current = await platform.jobs.get(carol, job!.id);
+    }
+    expect(current.status).toBe('succeeded');
+    expect(readFileSync(jobPaths(platform.dataDir, job!.id).logFile, 'utf8')).toContain('account=search');
   }, 120_000);
 
   it('refuses the 16-H100 request by policy before Slurm sees it', async () => {

@@ -1,7 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { WorkloadSpec } from '../executor.ts';
-import { renderBatchScript, shellQuote, slurmJobName, timeLimitMinutes } from './batch-script.ts';
+import {
+  renderBatchScript,
+  shellQuote,
+  slurmAccountProblem,
+  slurmJobName,
+  timeLimitMinutes,
+} from './batch-script.ts';
 
 const spec: WorkloadSpec = {
   id: 'job_42',
@@ -41,6 +47,33 @@ describe('renderBatchScript', () => {
       '#SBATCH --chdir=/data/jobs/job_42/work',
       '#SBATCH --export=NONE',
     ]);
+  });
+
+  it('charges the job to the spec’s account with --account, after the time limit', () => {
+    const lines = directives(renderBatchScript({ ...spec, account: 'legal-rag' }, { partition: 'gpu' }));
+    expect(lines.slice(3, 8)).toEqual([
+      '#SBATCH --time=2',
+      '#SBATCH --nodes=1',
+      '#SBATCH --ntasks=1',
+      '#SBATCH --account=legal-rag',
+      '#SBATCH --gres=gpu:2',
+    ]);
+    expect(
+      directives(renderBatchScript({ ...spec, account: 'ML_Team.v2-a' }, { partition: 'gpu' })),
+    ).toContain('#SBATCH --account=ML_Team.v2-a');
+    // Without an account, sbatch picks the submitting user's default account.
+    expect(renderBatchScript(spec, { partition: 'gpu' })).not.toContain('--account');
+  });
+
+  it('refuses an account name outside [A-Za-z0-9_.-] instead of quoting it', () => {
+    for (const account of ['', 'a b', 'a"b', "a'b", 'a\nb', 'a,b', 'a=b', 'a;b', 'a$b', 'a/b', 'é', 'a\tb']) {
+      expect(slurmAccountProblem(account), account).toMatch(/must be letters, digits/);
+      expect(() => renderBatchScript({ ...spec, account }, { partition: 'gpu' }), account).toThrow(
+        /Slurm account .* must be letters, digits/,
+      );
+    }
+    expect(slurmAccountProblem('legal-rag')).toBeUndefined();
+    expect(slurmAccountProblem('-x')).toBeUndefined(); // --account=-x is one option with its value
   });
 
   it('leaves out gres, cpus and mem when the spec does not ask, and hides the GPUs of the node', () => {

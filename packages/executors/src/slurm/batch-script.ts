@@ -20,6 +20,16 @@ export function timeLimitMinutes(maxRuntimeSeconds: number): number {
   return Math.max(1, Math.ceil(maxRuntimeSeconds / 60));
 }
 
+/** What a Slurm account name may hold: letters, digits, `_`, `.` and `-` (Slurm folds it to lower case). */
+const slurmAccountName = /^[A-Za-z0-9_.-]+$/;
+
+/** Why `account` cannot be a Slurm account name (`--account`), or undefined when it can. */
+export function slurmAccountProblem(account: string): string | undefined {
+  return slurmAccountName.test(account)
+    ? undefined
+    : `Slurm account ${JSON.stringify(account)} must be letters, digits, '_', '.' or '-'`;
+}
+
 /** Quotes a value for `/bin/sh`: single quotes, with each `'` written as `'\''`. */
 export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
@@ -42,15 +52,15 @@ const defaultPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 /**
  * Renders the batch script `sbatch --parsable` reads on stdin. Directives: job name and comment
- * (`aicloud:<id>`, the idempotency key), partition, `--time` (whole minutes, rounded up), `--gres=gpu:N`
- * from the number of assigned GPUs (Slurm picks the devices), `--cpus-per-task` and `--mem` when the spec
- * sets them, output and error files in `<workDir>/.aicloud/` (appended, so a requeued job keeps its log),
- * `--chdir` and `--export=NONE` (nothing of the submitting server's environment reaches the job). The body
- * exports a minimal PATH/HOME/LANG when the node sets none, `SLURM_EXPORT_ENV=ALL` (so `srun` steps
+ * (`aicloud:<id>`, the idempotency key), partition, `--time` (whole minutes, rounded up), `--account` when
+ * the spec names one, `--gres=gpu:N` from the number of assigned GPUs (Slurm picks the devices),
+ * `--cpus-per-task` and `--mem` when the spec sets them, output and error files in `<workDir>/.aicloud/`
+ * (appended, so a requeued job keeps its log), `--chdir` and `--export=NONE` (nothing of the submitting
+ * server's environment reaches the job). The body exports a minimal PATH/HOME/LANG when the node sets none, `SLURM_EXPORT_ENV=ALL` (so `srun` steps
  * inside the job keep the environment), then `spec.env`, the secrets, and what the platform owns, and
  * `exec`s the command so that Slurm's SIGTERM reaches it directly.
  * Throws when a value cannot be expressed (a variable name that is not a shell name, a `"` or a line
- * break in a path, an id with a line break).
+ * break in a path, an id with a line break, an account name outside `[A-Za-z0-9_.-]`).
  */
 export function renderBatchScript(spec: WorkloadSpec, options: BatchScriptOptions): string {
   if (/[\r\n]/.test(spec.id)) throw new Error(`workload id ${JSON.stringify(spec.id)} has a line break`);
@@ -63,6 +73,7 @@ export function renderBatchScript(spec: WorkloadSpec, options: BatchScriptOption
     ['nodes', 1],
     ['ntasks', 1],
   ];
+  if (spec.account !== undefined) directives.push(['account', slurmAccount(spec.account)]);
   if (spec.gpus.length > 0) directives.push(['gres', `gpu:${spec.gpus.length}`]);
   if (spec.cpus !== undefined) directives.push(['cpus-per-task', positiveInteger('cpus', spec.cpus)]);
   if (spec.memoryMiB !== undefined) {
@@ -115,6 +126,13 @@ function directiveValue(name: string, value: string): string {
   if (/["\r\n]/.test(value))
     throw new Error(`--${name} ${JSON.stringify(value)} cannot go in a batch script`);
   return /\s/.test(value) ? `"${value}"` : value;
+}
+
+/** The `--account` value, refused (not quoted) when it is not a Slurm account name. */
+function slurmAccount(account: string): string {
+  const problem = slurmAccountProblem(account);
+  if (problem) throw new Error(problem);
+  return account;
 }
 
 function positiveInteger(field: string, value: number): number {

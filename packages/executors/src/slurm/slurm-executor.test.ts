@@ -112,6 +112,32 @@ describe.concurrent('Slurm executor on a real cluster', () => {
     expect(events.events.map((e) => e.type).at(-1)).toBe('ended');
   });
 
+  it('charges a job to its account with --account; without slurmdbd Slurm records it and runs the job', {
+    timeout: 90_000,
+  }, async () => {
+    const exec = executor();
+    const events = recordEvents(exec);
+    const spec = testSpec(tempRoot(), {
+      id: `account_${process.pid}`,
+      account: 'legal-rag.ml_1',
+      command: 'echo "account=$SLURM_JOB_ACCOUNT"',
+    });
+    const handle = await exec.start(spec);
+    expect(await ended(exec, spec.id)).toMatchObject({ state: 'succeeded', exitCode: 0 });
+    expect(events.lines(spec.id)).toContain('account=legal-rag.ml_1');
+    const job = execFileSync('scontrol', ['show', 'job', handle.externalId, '-o'], { encoding: 'utf8' });
+    expect(job).toMatch(/ Account=legal-rag\.ml_1 /);
+  });
+
+  it('refuses an account name Slurm could misread before anything is submitted', async () => {
+    const counted = countingRunner();
+    const exec = executor(counted.run);
+    const spec = testSpec(tempRoot(), { id: `badaccount_${process.pid}`, account: 'a b', command: 'true' });
+    await expect(exec.start(spec)).rejects.toThrow(/Slurm account "a b" must be letters, digits/);
+    expect(counted.counts.get('sbatch') ?? 0).toBe(0);
+    expect(exec.status(spec.id)).toBeUndefined();
+  });
+
   it('ends a job over its runtime limit as timed_out after SIGTERM (Slurm enforces --time=1)', {
     timeout: 150_000,
   }, async () => {
