@@ -23,11 +23,12 @@ describe('crash recovery', () => {
     const dir = tempDir('aicloud-recovery-');
     const seedFile = join(dir, 'seed.yaml');
     writeFileSync(seedFile, seed);
-    const starts = join(dir, 'starts.log');
     const first = await startUp(['--data-dir', join(dir, 'data'), '--seed-file', seedFile]);
     const token = JSON.parse(readFileSync(join(dir, 'data/credentials.json'), 'utf8')).alice.token as string;
     const api = createClient({ url: first.url, token });
-    const command = `echo "$AICLOUD_JOB_ID" >> ${starts}; sleep 8`;
+    // Each start appends a line to the job's own output dir (kept across restarts; a sandboxed job sees
+    // nothing else of the machine): a job started twice would show two.
+    const command = 'echo "$AICLOUD_JOB_ID" >> "$AICLOUD_OUTPUT_DIR/starts"; sleep 8';
     const outcomes: string[] = [];
     for (let index = 0; index < 30; index += 1) {
       const result = await api.jobs.submit({
@@ -61,10 +62,15 @@ describe('crash recovery', () => {
       for (let waited = 0; count('succeeded') < 30 && waited < 60_000; waited += 500)
         await new Promise((resolve) => setTimeout(resolve, 500));
       expect(count('succeeded')).toBe(30);
-      const started = readFileSync(starts, 'utf8').trim().split('\n');
-      expect(started).toHaveLength(30);
-      expect(new Set(started).size).toBe(30);
       const db = new Database(dbFile, { readonly: true });
+      const ids = (db.prepare('select id from jobs').all() as { id: string }[]).map((row) => row.id);
+      const started = ids.flatMap((id) =>
+        readFileSync(join(dir, 'data/jobs', id, 'output/starts'), 'utf8')
+          .trim()
+          .split('\n'),
+      );
+      expect(started).toHaveLength(30);
+      expect(new Set(started)).toEqual(new Set(ids));
       try {
         const jobs = db.prepare('select id, started_at, ended_at, cost_micros from jobs').all() as {
           id: string;
