@@ -3,10 +3,13 @@ import { join } from 'node:path';
 import type { Executor, ExecutorEvent, WorkloadSpec, WorkloadStatus } from '@aicloud/executors';
 import type { Transaction } from 'kysely';
 import { type JobRow, toJob } from '../admission/job-record.ts';
+import { AppError } from '../app-error.ts';
 import type { AuditService } from '../audit/audit-service.ts';
 import { appendUsage, categoryOfKind } from '../billing/ledger.ts';
 import type { CatalogService } from '../catalog/catalog-service.ts';
 import { type Clock, isoNow } from '../clock.ts';
+import { approvedLocations, canonicalLocation, inApprovedLocation } from '../datasets/approved-locations.ts';
+import { datasetTeam } from '../datasets/dataset-service.ts';
 import type { IdentityService } from '../identity/identity-service.ts';
 import { toMicros } from '../money.ts';
 import type { SecretService } from '../secrets/secret-service.ts';
@@ -82,10 +85,10 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     return executor;
   }
 
-  async function specOf(row: JobRow, env: Record<string, string>): Promise<WorkloadSpec> {
+  async function specOf(row: JobRow, env: Record<string, string>, verify = false): Promise<WorkloadSpec> {
     const paths = jobPaths(dataDir, row.id);
     const product = await catalog.get(row.product);
-    const datasetPaths = await datasetLocations(JSON.parse(row.datasets) as string[]);
+    const datasetPaths = await datasetLocations(JSON.parse(row.datasets) as string[], verify);
     const egress = product.egress === 'allowed' ? 'open' : product.egress;
     return {
       id: row.id,
@@ -115,15 +118,31 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     };
   }
 
-  async function datasetLocations(paths: string[]): Promise<string[]> {
+  /**
+   * The local paths of a job's datasets. At a start they are resolved again (links included) and must
+   * still lie in the dataset's own team's part of the lake: a link swapped in after admission would
+   * otherwise be what the sandbox mounts. The resolved path is what gets mounted.
+   */
+  async function datasetLocations(paths: string[], verify: boolean): Promise<string[]> {
     if (paths.length === 0) return [];
     const rows = await db
       .selectFrom('datasets')
       .select(['path', 'location'])
       .where('path', 'in', paths)
       .execute();
+    const approved = verify ? await approvedLocations(db) : [];
     return paths.map((path) => {
-      const location = rows.find((row) => row.path === path)?.location ?? path;
+      let location = rows.find((row) => row.path === path)?.location ?? path;
+      if (verify) {
+        const team = datasetTeam(path);
+        if (!inApprovedLocation(location, approved, team)) {
+          throw new AppError(
+            'forbidden',
+            `dataset ${path} no longer resolves into ${team}'s part of the approved lake (${location}); it was not mounted (rule dataset-own-team)`,
+          );
+        }
+        location = canonicalLocation(location);
+      }
       return location.startsWith('file://') ? location.slice('file://'.length) : location;
     });
   }
@@ -248,7 +267,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     try {
       const paths = jobPaths(dataDir, row.id);
       mkdirSync(paths.root, { recursive: true });
-      const spec = await specOf(claimed.row, { AICLOUD_RUN_TOKEN: claimed.token });
+      const spec = await specOf(claimed.row, { AICLOUD_RUN_TOKEN: claimed.token }, true);
       const handle = await executorOf(claimed.row).start(spec);
       await db
         .updateTable('jobs')
