@@ -4,6 +4,7 @@ import { type AuditService, auditHash } from '../audit/audit-service.ts';
 import { type Clock, isoNow } from '../clock.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
+import { notebookGpusByType } from '../workloads/gpu-ledger.ts';
 import { GPU_HOLDING_STATES } from './team-usage.ts';
 
 /** Rows per multi-row statement: well under SQLite's and PostgreSQL's bound-parameter limits. */
@@ -43,6 +44,10 @@ export function createAdmissionController(deps: { store: Store; audit: AuditServ
           const key = `${row.team}\u0000${row.gpu_type}`;
           teamUsed.set(key, Number(row.gpus));
           typeUsed.set(row.gpu_type ?? '', (typeUsed.get(row.gpu_type ?? '') ?? 0) + Number(row.gpus));
+        }
+        // GPUs that notebooks hold are not there for jobs.
+        for (const [type, gpus] of await notebookGpusByType(trx)) {
+          typeUsed.set(type, (typeUsed.get(type) ?? 0) + gpus);
         }
         const capacity = new Map(inventory.map((row) => [row.gpu_type, Number(row.count)]));
         const freeTypes = () =>

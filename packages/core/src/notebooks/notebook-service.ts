@@ -26,6 +26,7 @@ import type { Authorizer } from '../ports/authorizer.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
+import { heldLocalGpus } from '../workloads/gpu-ledger.ts';
 import { type JupyterTarget, pollActivity, waitUntilReady } from './jupyter-client.ts';
 import {
   createNamespace,
@@ -951,21 +952,7 @@ export function createNotebookService(deps: NotebookServiceDeps): NotebookServic
             .where('gpu_type', '=', gpuType)
             .orderBy('device_index')
             .execute();
-          const busyJobs = await trx
-            .selectFrom('jobs')
-            .select('gpu_indexes')
-            .where('status', 'in', ['admitted', 'running'])
-            .where('gpu_type', '=', gpuType)
-            .execute();
-          const busyNotebooks = await trx
-            .selectFrom('notebooks')
-            .select('gpu_indexes')
-            .where('status', 'in', [...ACTIVE_NOTEBOOK_STATES])
-            .where('gpu_type', '=', gpuType)
-            .execute();
-          const taken = new Set(
-            [...busyJobs, ...busyNotebooks].flatMap((row) => JSON.parse(row.gpu_indexes) as number[]),
-          );
+          const taken = await heldLocalGpus(trx, gpuType);
           const free = inventory.map((gpu) => gpu.device_index).filter((index) => !taken.has(index));
           if (free.length < gpus) {
             return {

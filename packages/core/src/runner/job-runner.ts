@@ -15,6 +15,7 @@ import { toMicros } from '../money.ts';
 import type { SecretService } from '../secrets/secret-service.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
+import { heldLocalGpus } from '../workloads/gpu-ledger.ts';
 import { endOfJob } from './end-reason.ts';
 import { jobPaths } from './job-paths.ts';
 
@@ -222,13 +223,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
           .where('gpu_type', '=', current.gpu_type)
           .orderBy('device_index')
           .execute();
-        const busy = await trx
-          .selectFrom('jobs')
-          .select('gpu_indexes')
-          .where('status', '=', 'running')
-          .where('gpu_type', '=', current.gpu_type)
-          .execute();
-        const taken = new Set(busy.flatMap((job) => JSON.parse(job.gpu_indexes) as number[]));
+        const taken = await heldLocalGpus(trx, current.gpu_type);
         const free = inventory.filter((gpu) => !taken.has(gpu.device_index));
         if (free.length < current.gpus) return null;
         indexes = free.slice(0, current.gpus).map((gpu) => gpu.device_index);
