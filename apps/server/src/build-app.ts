@@ -6,6 +6,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { apiRoutes } from './api-routes.ts';
 import { errorHandler } from './error-handler.ts';
+import { portalSessionRoutes, sessionActor, sessionTokenOf } from './portal-session.ts';
 import { openApiDocument, registerRoutes } from './route.ts';
 import { routeAuth } from './route-auth.ts';
 import { notebookProxy } from './routes/notebook-proxy.ts';
@@ -56,9 +57,15 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
 
   // Every route needs a valid token unless its config says who else authenticates it (routeAuth): decided
   // on the route the router matched, so no spelling of a URL (%76, //, /./) reaches a route without auth.
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     if (routeAuth(request) !== 'token') return;
     const header = request.headers.authorization;
+    // The portal's session cookie, when there is no Authorization header (from the portal only).
+    const session = header ? null : sessionTokenOf(request.headers.cookie);
+    if (session) {
+      request.actor = await sessionActor(platform, request, reply, session);
+      return;
+    }
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match) {
       throw new AppError(
@@ -78,6 +85,7 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
 
   const routes = apiRoutes(platform);
   registerRoutes(app, routes);
+  await app.register(portalSessionRoutes(platform));
   await app.register(notebookProxy(platform));
   // The data plane authenticates endpoint keys itself (GET /v1/models: a user token lists the registry).
   await app.register(async (dataPlane) => {

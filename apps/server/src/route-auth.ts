@@ -1,15 +1,26 @@
 import type { FastifyRequest } from 'fastify';
 import { isApiPath } from './is-api-path.ts';
+import { sessionTokenOf } from './portal-session.ts';
 
 /**
  * How the route that will run authenticates its caller, set in its `config.auth`:
  * - `token` (the default of every route that says nothing): a platform API token, checked by the app's hook;
  * - `public`: nobody (`/healthz`, the portal's files and pages);
  * - `endpoint-key`: the OpenAI-compatible data plane authenticates endpoint keys itself;
- * - `endpoint-key-or-token`: `GET /v1/models`, a platform token (`aic_…`) for the registry, else an endpoint key;
- * - `notebook`: the notebook proxy authenticates login tickets, its cookie and tokens itself.
+ * - `endpoint-key-or-token`: `GET /v1/models`, a platform token (`aic_…`) or the portal's cookie for the registry,
+ *   else an endpoint key;
+ * - `notebook`: the notebook proxy authenticates login tickets, its cookie and tokens itself;
+ * - `portal-session`: `POST`/`DELETE /v1/session` check the token they are given and set or clear the
+ *   portal's session cookie themselves (`portal-session.ts`).
+ * A `token` route also accepts the portal's session cookie, from the portal only (`sessionActor`).
  */
-export type RouteAuth = 'token' | 'public' | 'endpoint-key' | 'endpoint-key-or-token' | 'notebook';
+export type RouteAuth =
+  | 'token'
+  | 'public'
+  | 'endpoint-key'
+  | 'endpoint-key-or-token'
+  | 'notebook'
+  | 'portal-session';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -31,7 +42,13 @@ export function routeAuth(request: FastifyRequest): Exclude<RouteAuth, 'endpoint
       ? 'public'
       : 'token'
     : (request.routeOptions.config.auth ?? 'token');
-  if (auth === 'endpoint-key-or-token')
-    return USER_TOKEN.test(request.headers.authorization ?? '') ? 'token' : 'endpoint-key';
+  if (auth === 'endpoint-key-or-token') {
+    // A user token, or (without an Authorization header) the portal's session cookie, lists the registry.
+    const authorization = request.headers.authorization;
+    const user = authorization
+      ? USER_TOKEN.test(authorization)
+      : sessionTokenOf(request.headers.cookie) !== null;
+    return user ? 'token' : 'endpoint-key';
+  }
   return auth;
 }
