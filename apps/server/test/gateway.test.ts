@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../src/repo-paths.ts';
 import { type RunningServer, startServer } from '../src/start-server.ts';
 import { openAISchema } from './openai-spec.ts';
+import { trainTinyModel } from './tiny-model.ts';
 
 let server: RunningServer;
 let alice: Client;
@@ -28,22 +29,7 @@ async function until<T>(what: () => Promise<T>, done: (value: T) => boolean, tim
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'aicloud-gateway-'));
   // A small real model: the example fine-tune, trained briefly (quality does not matter here).
-  execFileSync(
-    process.execPath,
-    [
-      join(repoRoot, 'examples/fine-tune/train.mjs'),
-      '--data',
-      join(repoRoot, 'seed/datasets/legal-rag-v2'),
-      '--output',
-      join(work, 'model'),
-      '--checkpoint-dir',
-      join(work, 'checkpoints'),
-    ],
-    {
-      env: { ...process.env, STEPS: '60', LOG_EVERY: '30', EVAL_EVERY: '60' },
-      stdio: 'ignore',
-    },
-  );
+  trainTinyModel(work, 60);
   server = await startServer({
     host: '127.0.0.1',
     port: 0,

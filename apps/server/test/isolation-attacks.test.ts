@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -18,6 +17,7 @@ import { sandboxSupport, workloadUid } from '@aicloud/executors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../src/repo-paths.ts';
 import { type RunningServer, startServer } from '../src/start-server.ts';
+import { trainTinyModel } from './tiny-model.ts';
 
 // Attacks by a member of `search` on the platform and on `legal-rag`'s workloads, as the isolation issue
 // lists them. Each attack prints `LEAK <what>` only if it worked; every one must fail while the workload
@@ -66,19 +66,7 @@ beforeAll(async () => {
   hostService = createServer((socket) => socket.on('error', () => undefined).end('host-service\n'));
   await new Promise<void>((resolve) => hostService.listen(0, '0.0.0.0', resolve));
   hostServicePort = (hostService.address() as { port: number }).port;
-  execFileSync(
-    process.execPath,
-    [
-      join(repoRoot, 'examples/fine-tune/train.mjs'),
-      '--data',
-      join(repoRoot, 'seed/datasets/legal-rag-v2'),
-      '--output',
-      join(work, 'model'),
-      '--checkpoint-dir',
-      join(work, 'checkpoints'),
-    ],
-    { env: { ...process.env, STEPS: '20', LOG_EVERY: '20', EVAL_EVERY: '20' }, stdio: 'ignore' },
-  );
+  trainTinyModel(work, 20);
   server = await startServer({
     host: '127.0.0.1',
     port: 0,
