@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -93,6 +93,35 @@ describe('local executor sandbox', () => {
     // The shell, `ls` and `grep` of this pipeline and the sandbox's init: nothing of the host.
     expect(Number(lines.find((line) => line.startsWith('procs='))?.slice(6))).toBeLessThanOrEqual(6);
     expect(readFileSync(join(spec.outputDir, 'result.txt'), 'utf8')).toBe('out\n');
+  });
+
+  it('limits what a workload may take: processes always, memory and CPU weight where cgroups are writable', async () => {
+    const exec = executor();
+    const events = recordEvents(exec);
+    const spec = testSpec(tempRoot(), {
+      id: 'job_limited',
+      memoryMiB: 256,
+      command: `grep 'Max processes' /proc/self/limits; echo ready; sleep 5`,
+    });
+    const handle = await exec.start(spec);
+    cleanups.push(() => killSurvivors(pidOf(handle.externalId), spec.id));
+    await events.logged(spec.id, 'ready');
+    expect(events.lines(spec.id).find((line) => line.startsWith('Max processes'))).toMatch(
+      /^Max processes\s+4096\s+4096\s+processes\s*$/,
+    );
+    const memory = '/sys/fs/cgroup/memory/aicloud/job_limited';
+    if (existsSync('/sys/fs/cgroup/memory/cgroup.procs')) {
+      // cgroup v1 (this machine): the workload's processes are in its own memory cgroup, capped.
+      expect(readFileSync(join(memory, 'memory.limit_in_bytes'), 'utf8').trim()).toBe(
+        String(256 * 1024 * 1024),
+      );
+      const members = readFileSync(join(memory, 'cgroup.procs'), 'utf8').trim().split('\n');
+      expect(members).toContain(String(pidOf(handle.externalId)));
+      expect(members.length).toBeGreaterThanOrEqual(3);
+    }
+    await exec.cancel(spec.id, 'test');
+    await events.ended(spec.id);
+    expect(existsSync(memory)).toBe(false);
   });
 
   it('times out a sandboxed job that ignores SIGTERM: SIGKILL at limit + grace, nothing of it survives', async () => {
