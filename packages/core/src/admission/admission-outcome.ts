@@ -86,6 +86,20 @@ export function explainHit(
   }
 }
 
+/** Policies that enforce a product's own maximum: no budget, approval or exception of the team's changes them. */
+const HARD_LIMITS = new Set(['gpu-max-per-product', 'runtime-within-product-max']);
+
+/**
+ * The order reasons are shown in: a product's hard limit first (the request can never run as asked), then
+ * the other rules (datasets, access), then the budget (often only a consequence of asking for too much).
+ * Stable, so hits of one rank keep the policy set's file order.
+ */
+export function orderHits(hits: readonly PolicyHit[]): PolicyHit[] {
+  const rank = (hit: PolicyHit) =>
+    HARD_LIMITS.has(hit.policyId) ? 0 : hit.policyId.startsWith('budget-') ? 2 : 1;
+  return [...hits].sort((left, right) => rank(left) - rank(right));
+}
+
 /** The admission result: the policy outcome, then quota and capacity for allowed jobs. */
 export function decideAdmission(
   decision: PolicyDecision,
@@ -94,7 +108,7 @@ export function decideAdmission(
   estimateMicros: number,
 ): { outcome: AdmissionOutcome; reasons: JobReason[]; budgetRefusal: boolean } {
   if (decision.outcome === 'deny') {
-    const reasons = decision.determining.map((hit) => explainHit(hit, ask, facts, estimateMicros));
+    const reasons = orderHits(decision.determining).map((hit) => explainHit(hit, ask, facts, estimateMicros));
     if (decision.errors.length > 0) {
       reasons.push({
         code: 'policy_engine_error',
@@ -113,7 +127,7 @@ export function decideAdmission(
   if (decision.outcome === 'require_approval') {
     return {
       outcome: 'pending_approval',
-      reasons: decision.determining.map((hit) => explainHit(hit, ask, facts, estimateMicros)),
+      reasons: orderHits(decision.determining).map((hit) => explainHit(hit, ask, facts, estimateMicros)),
       budgetRefusal: false,
     };
   }
@@ -121,38 +135,59 @@ export function decideAdmission(
   return { outcome: wait ? 'queued' : 'admitted', reasons: wait ? [wait] : [], budgetRefusal: false };
 }
 
-/** Why an allowed job must wait (Kueue's vocabulary), or null when it fits now. */
+/**
+ * Why an allowed job must wait, or null when it fits now. The code is Kueue's (`WaitingForQuota`,
+ * `WaitingForCapacity`); the message says it in plain words, with Kueue's line at its end for operators.
+ */
 export function quotaWait(ask: JobAsk, facts: AdmissionFacts): JobReason | null {
   if (!facts.quota || !facts.capacity || ask.gpus === 0) return null;
   const { quota, capacity } = facts;
+  const type = quota.gpuType;
+  const asked = `${ask.gpus} × ${type}`;
+  const running = `aicloud jobs list --team ${ask.team} --status running`;
   if (quota.nominal !== null && quota.used + ask.gpus > quota.nominal) {
+    const kueue = `exceeded quota: ${ask.team}-${type.toLowerCase()}, requested: gpu=${ask.gpus}, used: gpu=${quota.used}, limited: gpu=${quota.nominal}`;
+    const limit = `nominal quota ${quota.nominal} × ${type} for ${ask.team}`;
+    if (ask.gpus > quota.nominal) {
+      return {
+        code: 'WaitingForQuota',
+        message: `this job asks for ${asked}, more than team ${ask.team} may use at once (${quota.nominal} × ${type}), so it cannot start until the quota is raised (${kueue})`,
+        asked,
+        limit,
+        rule: 'quota',
+        next: `cancel it (aicloud jobs cancel <job id>) and ask for at most ${quota.nominal} GPUs, or ask a platform-admin to raise ${ask.team}'s ${type} quota`,
+      };
+    }
+    const free = Math.max(quota.nominal - quota.used, 0);
+    const short = quota.used + ask.gpus - quota.nominal;
     return {
       code: 'WaitingForQuota',
-      message: `exceeded quota: ${ask.team}-${quota.gpuType.toLowerCase()}, requested: gpu=${ask.gpus}, used: gpu=${quota.used}, limited: gpu=${quota.nominal}`,
-      asked: `${ask.gpus} × ${quota.gpuType}`,
-      limit: `nominal quota ${quota.nominal} × ${quota.gpuType} for ${ask.team}`,
+      message: `team ${ask.team} may use ${quota.nominal} × ${type} at once and its jobs already hold ${quota.used}; this job (${asked}) waits in the queue until ${short} more ${short === 1 ? 'is' : 'are'} free (${kueue})`,
+      asked,
+      limit,
       rule: 'quota',
-      next: 'it starts by itself when the team’s running jobs free quota; see the queue with aicloud jobs list --status queued',
+      next: `nothing to do: it starts by itself when ${ask.team}'s jobs free ${short} × ${type} (see them: ${running})${free > 0 ? `; to start now, ask for at most ${free} GPU${free === 1 ? '' : 's'} instead` : ''}`,
     };
   }
   if (capacity.used + ask.gpus > capacity.total) {
+    const free = Math.max(capacity.total - capacity.used, 0);
     return {
       code: 'WaitingForCapacity',
-      message: `not enough free ${quota.gpuType}: requested ${ask.gpus}, free ${Math.max(capacity.total - capacity.used, 0)} of ${capacity.total}`,
-      asked: `${ask.gpus} × ${quota.gpuType}`,
-      limit: `${capacity.total} × ${quota.gpuType} in the inventory`,
+      message: `the platform has ${capacity.total} × ${type} and ${free} ${free === 1 ? 'is' : 'are'} free; this job (${asked}) waits in the queue until enough free up (not enough free ${type}: requested ${ask.gpus}, free ${free} of ${capacity.total})`,
+      asked,
+      limit: `${capacity.total} × ${type} in the inventory`,
       rule: 'capacity',
-      next: 'it starts by itself when GPUs free up',
+      next: `nothing to do: it starts by itself when GPUs free up${free > 0 ? `; to start now, ask for at most ${free} GPU${free === 1 ? '' : 's'} instead` : ''}`,
     };
   }
   if (facts.queueAhead > 0) {
     return {
       code: 'WaitingForQuota',
-      message: `${facts.queueAhead} earlier job(s) of ${ask.team} for ${quota.gpuType} are waiting; jobs start in order`,
-      asked: `${ask.gpus} × ${quota.gpuType}`,
+      message: `${facts.queueAhead} earlier job(s) of ${ask.team} for ${type} are waiting, and jobs start in order; this one starts after them`,
+      asked,
       limit: null,
       rule: 'quota',
-      next: 'it starts by itself after the jobs ahead of it',
+      next: `nothing to do: it starts by itself after the jobs ahead of it (see them: aicloud jobs list --team ${ask.team} --status queued)`,
     };
   }
   return null;

@@ -109,7 +109,9 @@ describe.each(storeTargets(pgUrl))('job service on %s', (target) => {
     const error = await refusal(jobs.submit(alice, { product: 'fine-tune', gpus: 16, gpuType: 'H100' }));
     // Not only a budget refusal, so the code is policy_denied.
     expect(error.code).toBe('policy_denied');
-    expect(codesOf(admissionOf(error))).toEqual(['budget-covers-estimate', 'gpu-max-per-product']);
+    // The product's hard limit leads; the budget, often only a consequence of asking too much, comes last.
+    expect(codesOf(admissionOf(error))).toEqual(['gpu-max-per-product', 'budget-covers-estimate']);
+    expect(error.message).toMatch(/^job rejected by gpu-max-per-product:/);
   });
 
   it('rejects an unclassified dataset outside the lake (the seed’s scratch) with dataset-classified', async () => {
