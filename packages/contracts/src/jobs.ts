@@ -164,6 +164,13 @@ export const ReportMetricsRequest = z.strictObject({
 });
 export type ReportMetricsRequest = z.infer<typeof ReportMetricsRequest>;
 
+/** Stdout lines that looked like metric lines (`{"event":"metric",…}`) but did not parse: how many, and the first. */
+export const MalformedMetrics = z.object({
+  count: z.number(),
+  first: z.object({ line: z.string(), error: z.string(), time: z.string() }),
+});
+export type MalformedMetrics = z.infer<typeof MalformedMetrics>;
+
 /** A job's metrics: one series per name, ordered by report. */
 export const JobMetrics = z.object({
   jobId: z.string(),
@@ -171,6 +178,8 @@ export const JobMetrics = z.object({
     z.string(),
     z.array(z.object({ step: z.number().nullable(), value: z.number(), time: z.string() })),
   ),
+  /** Lines that looked like metrics but did not parse; null when there were none. */
+  malformed: MalformedMetrics.nullable().optional(),
 });
 export type JobMetrics = z.infer<typeof JobMetrics>;
 

@@ -27,6 +27,12 @@ export { type GpuProcess, parseGpuProcessesCsv } from './gpu/parse-gpu-processes
 export { gpuQueryFields, parseGpuQueryCsv } from './gpu/parse-gpu-query-csv.ts';
 export { parseNvidiaSmiXml } from './gpu/parse-nvidia-smi-xml.ts';
 export { createLocalExecutor, type LocalExecutorDeps } from './local/local-executor.ts';
+export {
+  checkMetricLine,
+  type MalformedMetrics,
+  malformedMetricsFile,
+  readMalformedMetrics,
+} from './local/log-tailer.ts';
 export { type SandboxConfig, sandboxApiSocket, workloadUid } from './local/sandbox-command.ts';
 export { type SandboxSupport, type SandboxTools, sandboxSupport } from './local/sandbox-support.ts';
 export {

@@ -2,6 +2,7 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { JobMetrics, ReportMetricsRequest, SecretInfo } from '@aicloud/contracts';
 import { AppError, FINAL_STATES, jobPaths } from '@aicloud/core';
+import { malformedMetricsFile, readMalformedMetrics } from '@aicloud/executors';
 import { z } from 'zod';
 import { defineRoute, type RouteDeps } from '../route.ts';
 
@@ -101,7 +102,14 @@ export function workloadRoutes(platform: RouteDeps) {
           points.push({ step: row.step, value: row.value, time: row.time });
           series[row.name] = points;
         }
-        return { jobId: job.id, series };
+        const malformed = readMalformedMetrics(
+          malformedMetricsFile(jobPaths(config.dataDir, job.id).logFile),
+        );
+        return {
+          jobId: job.id,
+          series,
+          malformed: malformed?.first ? { count: malformed.count, first: malformed.first } : null,
+        };
       },
     }),
     defineRoute({

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { appendFile, open, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { ExecutorEvent } from '../executor.ts';
 import type { SecretMasker } from './secret-masker.ts';
 import { readJson, type WorkloadFiles } from './workload-files.ts';
@@ -51,6 +53,17 @@ export function createLogTailer(deps: LogTailerDeps): LogTailer {
     return { committed, read: committed, partial: Buffer.alloc(0) };
   };
   const streams: Record<Stream, StreamState> = { stdout: start('stdout'), stderr: start('stderr') };
+  // Stdout lines that looked like metrics but did not parse: counted, the first kept (masked), persisted.
+  const malformedFile = malformedMetricsFile(deps.logFile);
+  const malformed = readMalformedMetrics(malformedFile) ?? { count: 0, first: null };
+  const recordMalformed = (line: string, error: string, at: number) => {
+    malformed.count += 1;
+    malformed.first ??= {
+      line: line.length > 200 ? `${line.slice(0, 200)}…` : line,
+      error,
+      time: new Date(at).toISOString(),
+    };
+  };
   let queue: Promise<void> = Promise.resolve();
 
   const copy = async (final: boolean): Promise<boolean> => {
@@ -78,10 +91,15 @@ export function createLogTailer(deps: LogTailerDeps): LogTailer {
     const masked = lines.map(({ stream, line }) => ({ stream, line: deps.mask(line) }));
     await appendFile(deps.logFile, masked.map(({ line }) => `${line}\n`).join(''));
     const at = deps.now();
+    const malformedBefore = malformed.count;
     for (const { stream, line } of masked) {
       deps.emit({ type: 'log', id: deps.id, stream, line, at });
-      const metric = stream === 'stdout' ? parseMetric(line) : undefined;
-      if (metric) deps.emit({ type: 'metric', id: deps.id, metric, at });
+      const checked = stream === 'stdout' ? checkMetricLine(line) : undefined;
+      if (checked?.metric) deps.emit({ type: 'metric', id: deps.id, metric: checked.metric, at });
+      if (checked?.error) recordMalformed(line, checked.error, at);
+    }
+    if (malformed.count !== malformedBefore) {
+      await writeFile(malformedFile, JSON.stringify(malformed), { mode: 0o600 });
     }
     const offsets = { stdout: streams.stdout.committed, stderr: streams.stderr.committed };
     await writeFile(deps.files.offsets, JSON.stringify(offsets), { mode: 0o600 });
@@ -106,6 +124,65 @@ export function createLogTailer(deps: LogTailerDeps): LogTailer {
         );
       }),
   };
+}
+
+/** Stdout lines that looked like metric lines but did not parse: how many, and the first (masked). */
+export interface MalformedMetrics {
+  count: number;
+  first: { line: string; error: string; time: string } | null;
+}
+
+/** Where a workload's malformed metric lines are counted: next to its log, `<name>.metric-errors.json`. */
+export function malformedMetricsFile(logFile: string): string {
+  return join(dirname(logFile), `${basename(logFile).replace(/\.log$/, '')}.metric-errors.json`);
+}
+
+/** The malformed metric lines counted for a log file, or undefined when there were none. */
+export function readMalformedMetrics(file: string): MalformedMetrics | undefined {
+  try {
+    const value = JSON.parse(readFileSync(file, 'utf8')) as MalformedMetrics;
+    return typeof value.count === 'number' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const METRIC_NAME = /^[A-Za-z_][A-Za-z0-9_./-]{0,127}$/;
+// A line meant as a metric: an object whose "event" is "metric" (single quotes too: Python's repr of a dict).
+const LOOKS_LIKE_METRIC = /^\{.*["']event["']\s*:\s*["']metric["']/;
+
+/**
+ * Checks a stdout line: undefined when it is not meant as a metric; else the parsed metric (when it is a
+ * JSON object with `"event": "metric"`) and what is wrong with it, if anything. A line that does not parse
+ * has only an error; one with a bad value keeps its good values and has an error too.
+ */
+export function checkMetricLine(
+  line: string,
+): { metric?: Record<string, unknown>; error?: string } | undefined {
+  const text = line.trim();
+  const metric = parseMetric(text);
+  if (!metric) {
+    if (!LOOKS_LIKE_METRIC.test(text)) return undefined;
+    try {
+      JSON.parse(text);
+      return { error: 'not a JSON object with "event": "metric"' };
+    } catch {
+      const hint = /'event'/.test(text) ? ' (use double quotes: print json.dumps(…), not a Python dict)' : '';
+      return { error: `not valid JSON${hint}` };
+    }
+  }
+  const problems: string[] = [];
+  if (metric.step !== undefined && !(typeof metric.step === 'number' && Number.isFinite(metric.step)))
+    problems.push(`"step" is ${JSON.stringify(metric.step)}, not a number`);
+  const names = Object.keys(metric).filter((name) => name !== 'event' && name !== 'step');
+  for (const name of names) {
+    const value = metric[name];
+    if (!METRIC_NAME.test(name)) problems.push(`${JSON.stringify(name)} is not a metric name`);
+    else if (typeof value !== 'number' || !Number.isFinite(value))
+      problems.push(`"${name}" is ${JSON.stringify(value)}, not a number`);
+  }
+  if (names.length === 0) problems.push('no metric in it: add "name": number pairs');
+  return problems.length > 0 ? { metric, error: problems.join('; ') } : { metric };
 }
 
 /** Parses a line that is a JSON object with `"event": "metric"`, else undefined. */
