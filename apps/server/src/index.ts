@@ -2,4 +2,4 @@ export { type AppOptions, buildApp } from './build-app.ts';
 export { toErrorBody } from './error-handler.ts';
 export { ensurePortalBuilt, webRoot } from './portal-build.ts';
 export { repoRoot, shipped } from './repo-paths.ts';
-export { type RunningServer, type ServerOptions, startServer } from './start-server.ts';
+export { type RunningServer, type ServerOptions, serverRunFiles, startServer } from './start-server.ts';

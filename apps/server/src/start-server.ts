@@ -1,3 +1,4 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError, createPlatform, type Platform, type PlatformConfig } from '@aicloud/core';
 import { sandboxSupport } from '@aicloud/executors';
@@ -47,8 +48,52 @@ export interface RunningServer {
   app: FastifyInstance;
   /** What isolates workloads here, in one line for the start-up banner (and what is missing, if anything). */
   isolation: string;
-  /** Stops accepting, lets in-flight requests finish, closes the store. */
+  /** Whether `aicloud down` asked this server to stop its workloads too (`DATA_DIR/run/down`). */
+  downRequested(): boolean;
+  /**
+   * Stops accepting, lets in-flight requests finish, closes the store. Workloads (running jobs, notebooks,
+   * model replicas) keep running and are re-attached on the next start, unless `aicloud down` asked for them
+   * to be stopped too: then running jobs are cancelled and notebooks and replicas stopped first.
+   */
   stop(): Promise<void>;
+}
+
+/** Where a running server keeps its pid, and the flag `aicloud down` sets before its SIGTERM. */
+export function serverRunFiles(dataDir: string): { pidFile: string; downFlag: string } {
+  return { pidFile: join(dataDir, 'run', 'server.pid'), downFlag: join(dataDir, 'run', 'down') };
+}
+
+/** Cancels running jobs, stops notebooks and model replicas, and waits (bounded) until they ended. */
+async function stopWorkloads(platform: Platform): Promise<void> {
+  const db = platform.store.db;
+  const jobs = await db.selectFrom('jobs').select('id').where('status', '=', 'running').execute();
+  for (const job of jobs) await platform.runner.stop(job.id, 'cancelled').catch(() => {});
+  const endpoints = await db
+    .selectFrom('endpoint_replicas')
+    .select('endpoint_id')
+    .where('status', 'in', ['starting', 'ready'])
+    .distinct()
+    .execute();
+  for (const endpoint of endpoints)
+    await platform.replicas.stopAll(endpoint.endpoint_id, 'server_down').catch(() => {});
+  await platform.notebooks.stopAll('server_down').catch(() => {});
+  // Each workload gets its grace period (SIGTERM, then SIGKILL); the executors report the ends.
+  const products = (await platform.catalog.list()).map((product) => product.graceSeconds);
+  const deadline = Date.now() + (Math.max(30, ...products) + 15) * 1000;
+  while (Date.now() < deadline) {
+    const left = await db
+      .selectFrom('jobs')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('status', '=', 'running')
+      .executeTakeFirstOrThrow();
+    const replicas = await db
+      .selectFrom('endpoint_replicas')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('status', 'in', ['starting', 'ready'])
+      .executeTakeFirstOrThrow();
+    if (Number(left.count) === 0 && Number(replicas.count) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 /** Starts the store, the services and the HTTP server; throws AppError with a clear message on failure. */
@@ -133,16 +178,34 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const stopControllers = startControllerLoop(platform, options.tickIntervalMs ?? 1000, (message) =>
     process.stderr.write(`${message}\n`),
   );
+  // `aicloud down` finds this process by its pid file; a flag left by an earlier `down` means nothing now.
+  const { pidFile, downFlag } = serverRunFiles(options.dataDir);
+  mkdirSync(join(options.dataDir, 'run'), { recursive: true });
+  rmSync(downFlag, { force: true });
+  writeFileSync(pidFile, `${process.pid}\n`);
+  const downRequested = () => {
+    try {
+      return Number(readFileSync(downFlag, 'utf8').trim()) === process.pid;
+    } catch {
+      return false;
+    }
+  };
   return {
     url,
     platform,
     app: started,
     isolation,
+    downRequested,
     async stop() {
+      const down = downRequested();
       await new Promise<void>((resolve) => (apiSocket ? apiSocket.close(() => resolve()) : resolve()));
       await started.close();
       await stopControllers();
+      if (down) await stopWorkloads(platform);
       await platform.close();
+      if (existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() === String(process.pid))
+        rmSync(pidFile, { force: true });
+      rmSync(downFlag, { force: true });
     },
   };
 }

@@ -152,14 +152,20 @@ export function upCommand(): Command {
             `  npx aicloud login --url ${server.url} --token "$(node -p "require('${shown}').alice.token")"`,
           );
         }
-        banner.push('Stop with Ctrl-C (or SIGTERM).');
+        banner.push(
+          'Stop with Ctrl-C (or SIGTERM): jobs, notebooks and model replicas keep running and are re-attached on the next start; `aicloud down` stops them too.',
+        );
         // One write, so whoever watches the output sees the whole banner at once.
         say(banner.join('\n'));
         let stopping = false;
         const stop = (signal: string) => {
           if (stopping) return;
           stopping = true;
-          say(`${signal}: finishing in-flight requests and closing the store…`);
+          say(
+            server.downRequested()
+              ? `${signal} from aicloud down: stopping running jobs, notebooks and model replicas, then closing the store…`
+              : `${signal}: finishing in-flight requests and closing the store; running jobs, notebooks and model replicas keep running and are re-attached on the next start (aicloud down stops them too)…`,
+          );
           server.stop().then(
             () => process.exit(0),
             (error: unknown) => {
