@@ -29,12 +29,30 @@ function policyLine(admission: Admission): string {
     case 'admitted':
       return 'allowed';
     case 'queued':
-      return `allowed, but queued (${admission.reasons[0]?.code ?? 'waiting'})`;
+      return `allowed, but it waits for ${waitsFor(admission.reasons[0])} (see below)`;
     case 'pending_approval':
       return `needs approval (${admission.reasons.map((reason) => reason.rule).join(', ')})`;
     default:
       return `DENIED (${admission.reasons.map((reason) => reason.rule).join(', ')})`;
   }
+}
+
+/** What a queued job waits for, in words: the team's quota or free GPUs. */
+export function waitsFor(reason: JobReason | undefined): string {
+  return reason?.code === 'WaitingForCapacity' ? 'free GPUs' : 'the team’s GPU quota';
+}
+
+/** A reason in one short cell, for tables: the rule, or what a queued job waits for, and how many more. */
+export function reasonCell(reasons: JobReason[]): string | null {
+  const first = reasons[0];
+  if (!first) return null;
+  const label =
+    first.code === 'WaitingForQuota'
+      ? 'waiting for quota'
+      : first.code === 'WaitingForCapacity'
+        ? 'waiting for GPUs'
+        : (first.rule ?? first.code);
+  return reasons.length > 1 ? `${label} (+${reasons.length - 1} more)` : label;
 }
 
 /** One reason, with what was asked, the limit, the rule and the next command. */
@@ -62,9 +80,19 @@ export function outcomeText(job: Job, admission: Admission): string {
         `  aicloud jobs cancel ${job.id}`,
       ].join('\n');
     case 'queued':
-      return `Job ${job.id} queued at position ${admission.queuePosition ?? job.queuePosition ?? '?'}:\n${reasons}\nIt starts by itself; watch with: aicloud jobs get ${job.id}`;
+      return [
+        `Job ${job.id} (${job.name}) is allowed and waits for ${waitsFor(admission.reasons[0])}, position ${admission.queuePosition ?? job.queuePosition ?? '?'} in the queue:`,
+        reasons,
+        'It starts by itself; nothing to do. Useful commands:',
+        `  aicloud jobs logs ${job.id} -f     waits, then follows its log`,
+        `  aicloud jobs cancel ${job.id}`,
+      ].join('\n');
     case 'pending_approval':
-      return `Job ${job.id} is held for approval (${admission.approvalId}):\n${reasons}`;
+      return [
+        `Job ${job.id} (${job.name}) is held for a manager’s approval (${admission.approvalId}):`,
+        reasons,
+        `Follow it: aicloud jobs logs ${job.id} -f  (waits for the approval, then follows its log)`,
+      ].join('\n');
     default:
       return `Job ${job.id} rejected:\n${reasons}`;
   }

@@ -1,3 +1,5 @@
+import type { ErrorCode } from '@aicloud/contracts';
+
 /** How a command prints: aligned tables for people, JSON for scripts. */
 export type OutputFormat = 'table' | 'json';
 
@@ -31,3 +33,61 @@ export function table(headers: string[], rows: (string | number | null | undefin
 export function print(format: OutputFormat, data: unknown, asTable: () => string): void {
   process.stdout.write(`${format === 'json' ? JSON.stringify(data, null, 2) : asTable()}\n`);
 }
+
+const UNITS: [string, number][] = [
+  ['d', 86_400],
+  ['h', 3600],
+  ['m', 60],
+];
+
+/** Seconds as the shortest exact duration people type (`3600` → `1h`, `5400` → `90m`, `45` → `45s`). */
+export function duration(seconds: number): string {
+  for (const [unit, size] of UNITS) {
+    if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
+}
+
+/** A time relative to now, as tables show it: `just now`, `2 min ago`, `3 h ago`, `in 5 days`. */
+export function ago(iso: string | null | undefined, now = Date.now()): string | null {
+  if (!iso) return null;
+  const at = Date.parse(iso);
+  if (Number.isNaN(at)) return iso;
+  const seconds = Math.round((now - at) / 1000);
+  const size = Math.abs(seconds);
+  let text: string;
+  if (size < 45) return 'just now';
+  if (size < 90 * 60) text = `${Math.max(1, Math.round(size / 60))} min`;
+  else if (size < 36 * 3600) text = `${Math.round(size / 3600)} h`;
+  else {
+    const days = Math.round(size / 86_400);
+    text = `${days} day${days === 1 ? '' : 's'}`;
+  }
+  return seconds >= 0 ? `${text} ago` : `in ${text}`;
+}
+
+/** An absolute time with its relative one, for detail views: `2026-12-01 10:00 UTC (2 min ago)`. */
+export function at(iso: string | null | undefined, now = Date.now()): string | null {
+  if (!iso) return null;
+  const text = Number.isNaN(Date.parse(iso)) ? iso : `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+  return `${text} (${ago(iso, now)})`;
+}
+
+/** Dollars as tables show them. */
+export const usd = (value: number) => `$${value.toFixed(2)}`;
+
+/** A failure the CLI itself finds, with the API error code whose exit code it ends with (docs/cli.md). */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly code: ErrorCode,
+  ) {
+    super(message);
+  }
+}
+
+/** Exit codes that are not API error codes (docs/cli.md, "Exit codes"). */
+export const exitCodes = {
+  /** You answered no at a prompt: nothing was done. */
+  declined: 8,
+} as const;

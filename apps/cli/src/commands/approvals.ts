@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { outcomeText } from '../admission-text.ts';
 import { client } from '../context.ts';
-import { outputFormat, print, table } from '../output.ts';
+import { ago, outputFormat, print, table } from '../output.ts';
 import { outcomeExitCode } from './create-job.ts';
 
 const outputOption = () => new Option('-o, --output <format>', 'table or json').default('table');
@@ -37,7 +37,7 @@ export function approvalsCommand(): Command {
             item.approvers.join(','),
             item.rules.join(','),
             item.status,
-            item.expiresAt,
+            ago(item.expiresAt),
           ]),
         ),
       );

@@ -1,8 +1,15 @@
 import { Command, Option } from 'commander';
 import { client } from '../context.ts';
-import { outputFormat, print, table } from '../output.ts';
+import { duration, outputFormat, print, table } from '../output.ts';
 
 const outputOption = () => new Option('-o, --output <format>', 'table or json').default('table');
+
+/** The on-demand price per hour of each GPU type (or the CPU machine), in one cell. */
+function priceCell(prices: Record<string, { onDemand: number; spot: number }>): string {
+  return Object.entries(prices)
+    .map(([type, price]) => `${type === 'cpu' ? 'CPU' : type} $${price.onDemand.toFixed(2)}`)
+    .join(', ');
+}
 
 function priceText(prices: Record<string, { onDemand: number; spot: number }>): string {
   return Object.entries(prices)
@@ -20,20 +27,24 @@ export function catalogCommand(): Command {
     .action(async (options: { output: string }) => {
       const format = outputFormat(options.output);
       const { items } = await client().catalog.list();
-      print(format, items, () =>
-        table(
-          ['NAME', 'KIND', 'GPUS', 'GPU TYPES', 'MAX RUNTIME', 'IDLE STOP', 'SPOT', 'EXECUTOR'],
-          items.map((product) => [
-            product.name,
-            product.kind,
-            product.gpu.max === 0 ? '0' : `${product.gpu.min}-${product.gpu.max}`,
-            product.gpu.types.join(','),
-            product.maxDuration,
-            product.idleDuration,
-            product.spotPolicy,
-            product.executor,
-          ]),
-        ),
+      print(
+        format,
+        items,
+        () =>
+          `${table(
+            ['NAME', 'KIND', 'GPUS', 'GPU TYPES', 'PRICE/H', 'MAX RUNTIME', 'IDLE STOP', 'SPOT', 'EXECUTOR'],
+            items.map((product) => [
+              product.name,
+              product.kind,
+              product.gpu.max === 0 ? '0' : `${product.gpu.min}-${product.gpu.max}`,
+              product.gpu.types.join(','),
+              priceCell(product.prices),
+              product.maxDuration,
+              product.idleDuration,
+              product.spotPolicy,
+              product.executor,
+            ]),
+          )}\nPRICE/H: on-demand dollars per hour, per GPU (CPU: per machine); spot prices: aicloud catalog show NAME`,
       );
     });
   catalog
@@ -53,7 +64,7 @@ export function catalogCommand(): Command {
           `  idle stop     ${product.idleDuration ?? '-'}`,
           `  egress        ${product.egress}`,
           `  spot policy   ${product.spotPolicy}`,
-          `  grace period  ${product.graceSeconds}s`,
+          `  grace period  ${duration(product.graceSeconds)}`,
           `  prices        ${priceText(product.prices)}`,
           `  executor      ${product.executor}`,
           '',

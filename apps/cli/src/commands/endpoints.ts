@@ -1,7 +1,7 @@
 import type { Endpoint } from '@aicloud/contracts';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { client } from '../context.ts';
-import { outputFormat, print, table } from '../output.ts';
+import { ago, duration, outputFormat, print, table } from '../output.ts';
 
 const outputOption = () => new Option('-o, --output <format>', 'table or json').default('table');
 
@@ -19,7 +19,7 @@ export function endpointText(endpoint: Endpoint): string {
   return [
     `${endpoint.name}: ${endpoint.model} version ${endpoint.version} (${endpoint.runtime}) for ${endpoint.team}`,
     `  status           ${endpoint.status}`,
-    `  replicas         ${endpoint.replicas.length} (min ${endpoint.minReplicas}, max ${endpoint.maxReplicas}, target concurrency ${endpoint.targetConcurrency}, idle stop after ${endpoint.idleTimeoutSeconds}s)`,
+    `  replicas         ${endpoint.replicas.length} (min ${endpoint.minReplicas}, max ${endpoint.maxReplicas}, target concurrency ${endpoint.targetConcurrency}, idle stop after ${duration(endpoint.idleTimeoutSeconds)})`,
     `  requests         ${stats.requests} (${stats.errors} errors, ${stats.inFlight} in flight)`,
     `  latency          p50 ${ms(stats.latencyP50Ms)}, p99 ${ms(stats.latencyP99Ms)}`,
     `  first token      p50 ${ms(stats.timeToFirstTokenP50Ms)}`,
@@ -222,7 +222,7 @@ export function keysCommand(): Command {
             key.rpm,
             key.tpm,
             key.maxTokensPerPeriod ? `${key.maxTokensPerPeriod}/${key.period}` : null,
-            key.revokedAt,
+            ago(key.revokedAt),
           ]),
         ),
       );

@@ -1,10 +1,19 @@
+import type { Job } from '@aicloud/contracts';
 import { Command, Option } from 'commander';
-import { reasonText } from '../admission-text.ts';
+import { reasonCell, reasonText } from '../admission-text.ts';
 import { client } from '../context.ts';
-import { outputFormat, print, table } from '../output.ts';
+import { ago, at, duration, outputFormat, print, table, usd } from '../output.ts';
 import { jobLogsCommand, jobMetricsCommand } from './job-output.ts';
 
 const outputOption = () => new Option('-o, --output <format>', 'table or json').default('table');
+
+const FINAL = ['succeeded', 'failed', 'timed_out', 'cancelled', 'rejected', 'lost'];
+
+/** What a job costs, as people read it: a finished job its cost; one in flight what it reserved too. */
+function costText(job: Job): string {
+  if (FINAL.includes(job.status)) return `${usd(job.cost)} (estimated max ${usd(job.estimatedCost)})`;
+  return `${usd(job.cost)} so far (estimated max ${usd(job.estimatedCost)}, reserved ${usd(job.reservedCost)})`;
+}
 
 /** `aicloud jobs list|get|cancel`. */
 export function jobsCommand(): Command {
@@ -49,6 +58,7 @@ export function jobsCommand(): Command {
             'POSITION',
             'EST. COST',
             'COST',
+            'CREATED',
             'REASON',
           ],
           items.map((job) => [
@@ -60,9 +70,10 @@ export function jobsCommand(): Command {
             job.gpus > 0 ? `${job.gpus}×${job.gpuType}` : '0',
             job.status,
             job.queuePosition,
-            `$${job.estimatedCost.toFixed(2)}`,
-            `$${job.cost.toFixed(2)}`,
-            job.reasons[0]?.code,
+            usd(job.estimatedCost),
+            usd(job.cost),
+            ago(job.createdAt),
+            reasonCell(job.reasons),
           ]),
         ),
       );
@@ -84,12 +95,12 @@ export function jobsCommand(): Command {
           `  gpus         ${job.gpus > 0 ? `${job.gpus} × ${job.gpuType}${job.gpuIndexes.length > 0 ? ` [${job.gpuIndexes.join(',')}]${job.gpuSource === 'declared' ? ' (declared, not detected)' : ''}` : ''}` : 'none'}`,
           `  spot         ${job.spot ? 'yes' : 'no'}`,
           `  datasets     ${job.datasets.join(', ') || '-'}`,
-          `  max runtime  ${job.maxRuntimeSeconds}s`,
-          `  cost         $${job.cost.toFixed(2)} (estimated max $${job.estimatedCost.toFixed(2)}, reserved $${job.reservedCost.toFixed(2)})`,
-          `  created      ${job.createdAt}`,
-          job.startedAt ? `  started      ${job.startedAt}` : null,
+          `  max runtime  ${duration(job.maxRuntimeSeconds)}`,
+          `  cost         ${costText(job)}`,
+          `  created      ${at(job.createdAt)}`,
+          job.startedAt ? `  started      ${at(job.startedAt)}` : null,
           job.endedAt
-            ? `  ended        ${job.endedAt}${job.exitCode !== null ? ` (exit ${job.exitCode})` : ''}`
+            ? `  ended        ${at(job.endedAt)}${job.exitCode !== null ? ` (exit ${job.exitCode})` : ''}`
             : null,
           job.reasons.length > 0 ? `reasons:\n${job.reasons.map(reasonText).join('\n')}` : null,
         ]

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { ModelLineage, ModelVersion } from '@aicloud/contracts';
 import { Command, Option } from 'commander';
 import { client } from '../context.ts';
-import { outputFormat, print, table, UsageError } from '../output.ts';
+import { ago, outputFormat, print, table, UsageError } from '../output.ts';
 
 const outputOption = () => new Option('-o, --output <format>', 'table or json').default('table');
 const teamOption = () => new Option('--team <team>', 'the team whose model it is (when you are in several)');
@@ -228,7 +228,7 @@ devices are refused; one registration copies at most 20 GiB (\`aicloud up --impo
             Object.entries(model.aliases)
               .map(([alias, version]) => `${alias}→${version}`)
               .join(', '),
-            model.createdAt,
+            ago(model.createdAt),
           ]),
         ),
       );
@@ -276,7 +276,7 @@ devices are refused; one registration copies at most 20 GiB (\`aicloud up --impo
             Object.entries(version.metrics)
               .map(([key, value]) => `${key}=${value}`)
               .join(' '),
-            version.createdAt,
+            ago(version.createdAt),
           ]),
         ),
       );

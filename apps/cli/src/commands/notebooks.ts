@@ -1,7 +1,7 @@
 import type { Notebook } from '@aicloud/contracts';
 import { Command, Option } from 'commander';
 import { client } from '../context.ts';
-import { outputFormat, print, table, UsageError } from '../output.ts';
+import { ago, duration, outputFormat, print, table, UsageError } from '../output.ts';
 import { readProfile } from '../profile.ts';
 
 const outputOption = () => new Option('-o, --output <format>', 'table or json').default('table');
@@ -37,8 +37,8 @@ function details(notebook: Notebook): string {
     `  gpus          ${notebook.gpus > 0 ? `${gpusOf(notebook)} [${notebook.gpuIndexes.join(',')}]` : 'none'}`,
     `  started       ${notebook.startedAt ?? '-'}`,
     `  last activity ${notebook.lastActivityAt ?? '-'}`,
-    `  idle stop     ${notebook.idleDeadline ?? '-'} (after ${notebook.idleTimeoutSeconds}s idle)`,
-    `  max lifetime  ${notebook.maxLifetimeAt ?? '-'} (${notebook.maxLifetimeSeconds}s)`,
+    `  idle stop     ${notebook.idleDeadline ?? '-'} (after ${duration(notebook.idleTimeoutSeconds)} idle)`,
+    `  max lifetime  ${notebook.maxLifetimeAt ?? '-'} (${duration(notebook.maxLifetimeSeconds)})`,
     notebook.snoozedUntil ? `  snoozed until ${notebook.snoozedUntil}` : null,
     `  cost          $${notebook.cost.toFixed(2)} ($${notebook.pricePerHour.toFixed(2)}/h, at most $${notebook.estimatedCost.toFixed(2)})`,
     notebook.stoppedAt
@@ -103,7 +103,7 @@ export function notebooksCommand(): Command {
         print(format, notebook, () =>
           [
             `Notebook ${notebook.id} is ${notebook.status} (${notebook.product}, ${gpusOf(notebook)} GPU, egress ${notebook.egress}, $${notebook.pricePerHour.toFixed(2)}/h).`,
-            `It stops after ${notebook.idleTimeoutSeconds}s without activity (now: ${notebook.idleDeadline ?? '-'}) and at ${notebook.maxLifetimeAt ?? '-'} at the latest; files are kept.`,
+            `It stops after ${duration(notebook.idleTimeoutSeconds)} without activity (now: ${notebook.idleDeadline ?? '-'}) and at ${notebook.maxLifetimeAt ?? '-'} at the latest; files are kept.`,
             '',
             'Useful commands:',
             `  aicloud notebooks open ${notebook.id}     # a one-time login URL for your browser`,
@@ -143,7 +143,7 @@ export function notebooksCommand(): Command {
             notebook.owner,
             gpusOf(notebook),
             notebook.status,
-            when(notebook.lastActivityAt),
+            ago(notebook.lastActivityAt),
             `$${notebook.cost.toFixed(2)}`,
             nextOf(notebook),
           ]),

@@ -3,7 +3,7 @@ import { createCedarAuthorizer, runPolicyTests } from '@aicloud/policy';
 import { Command, Option } from 'commander';
 import { reasonText } from '../admission-text.ts';
 import { client } from '../context.ts';
-import { outputFormat, print, table } from '../output.ts';
+import { ago, outputFormat, print, table } from '../output.ts';
 
 const outputOption = () => new Option('-o, --output <format>', 'table or json').default('table');
 const dirOption = () =>
@@ -105,7 +105,7 @@ export function policyCommand(): Command {
             item.id,
             item.policyId,
             item.team,
-            item.expiresAt,
+            ago(item.expiresAt),
             item.grantedBy,
             item.description,
           ]),

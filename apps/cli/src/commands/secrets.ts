@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { client, teamOf } from '../context.ts';
-import { outputFormat, print, table, UsageError } from '../output.ts';
+import { ago, outputFormat, print, table, UsageError } from '../output.ts';
 import { readSecretValue } from '../secret-input.ts';
 
 /** `aicloud secrets set|list|delete`. */
@@ -36,7 +36,7 @@ export function secretsCommand(): Command {
       print(format, items, () =>
         table(
           ['NAME', 'TEAM', 'CREATED BY', 'UPDATED'],
-          items.map((item) => [item.name, item.team, item.createdBy, item.updatedAt]),
+          items.map((item) => [item.name, item.team, item.createdBy, ago(item.updatedAt)]),
         ),
       );
     });

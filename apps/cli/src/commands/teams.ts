@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { client } from '../context.ts';
-import { outputFormat, print, table } from '../output.ts';
+import { ago, outputFormat, print, table } from '../output.ts';
 
 const outputOption = () => new Option('-o, --output <format>', 'table or json').default('table');
 
@@ -20,7 +20,7 @@ export function teamsCommand(): Command {
           items.map((team) => [
             team.name,
             team.members.map((member) => `${member.user} (${member.role})`).join(', '),
-            team.createdAt,
+            ago(team.createdAt),
           ]),
         ),
       );

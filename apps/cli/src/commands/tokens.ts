@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { client } from '../context.ts';
-import { outputFormat, print, table } from '../output.ts';
+import { ago, outputFormat, print, table } from '../output.ts';
 
 /** `aicloud tokens create|list|revoke`. */
 export function tokensCommand(): Command {
@@ -40,10 +40,10 @@ export function tokensCommand(): Command {
             token.id,
             token.name,
             `${token.prefix}…`,
-            token.createdAt,
-            token.expiresAt,
-            token.revokedAt,
-            token.lastUsedAt,
+            ago(token.createdAt),
+            ago(token.expiresAt),
+            ago(token.revokedAt),
+            ago(token.lastUsedAt),
           ]),
         ),
       );
