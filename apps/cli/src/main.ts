@@ -6,9 +6,11 @@ import { auditCommand } from './commands/audit.ts';
 import { billCommand } from './commands/bill.ts';
 import { budgetsCommand } from './commands/budgets.ts';
 import { catalogCommand } from './commands/catalog.ts';
+import { completionCommand } from './commands/completion.ts';
 import { createCommand } from './commands/create-job.ts';
 import { datasetsCommand } from './commands/datasets.ts';
 import { demoCommand } from './commands/demo.ts';
+import { downCommand } from './commands/down.ts';
 import { deployCommand, endpointsCommand, keysCommand } from './commands/endpoints.ts';
 import { jobsCommand } from './commands/jobs.ts';
 import { loginCommand } from './commands/login.ts';
@@ -43,6 +45,7 @@ Getting started:
 Environment: AICLOUD_URL and AICLOUD_TOKEN override the saved login.`,
     );
   program.addCommand(upCommand());
+  program.addCommand(downCommand());
   program.addCommand(loginCommand());
   program.addCommand(whoamiCommand());
   program.addCommand(teamsCommand());
@@ -64,13 +67,19 @@ Environment: AICLOUD_URL and AICLOUD_TOKEN override the saved login.`,
   program.addCommand(demoCommand());
   program.addCommand(modelsCommand());
   program.addCommand(lineageCommand());
+  program.addCommand(completionCommand());
   return program;
 }
 
 /** Runs the CLI and exits with the code of the outcome (see docs/cli.md for the table). */
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
-  program.exitOverride();
+  // Every command throws rather than exits on a usage mistake, so each one exits 2 (docs/cli.md).
+  const overrideExit = (command: Command): void => {
+    command.exitOverride();
+    for (const sub of command.commands) overrideExit(sub);
+  };
+  overrideExit(program);
   try {
     await program.parseAsync(argv);
   } catch (error) {
@@ -90,9 +99,9 @@ function report(error: unknown): number {
   if (error instanceof ApiError) {
     process.stderr.write(`error: ${error.message}\n`);
     for (const issue of error.body?.issues ?? []) {
-      process.stderr.write(
-        `  - ${issue.path.length > 0 ? `${issue.path.join('.')}: ` : ''}${issue.message}\n`,
-      );
+      const line = `${issue.path.length > 0 ? `${issue.path.join('.')}: ` : ''}${issue.message}`;
+      // Said once: a message that already holds the issue is not followed by it again.
+      if (!error.message.includes(line)) process.stderr.write(`  - ${line}\n`);
     }
     if (error.body?.requestId) process.stderr.write(`  (request id ${error.body.requestId})\n`);
     return exitCodeOf[error.code];

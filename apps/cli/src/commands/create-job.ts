@@ -1,10 +1,11 @@
 import { ApiError } from '@aicloud/client';
-import type { Admission, Job, SubmitJobRequest } from '@aicloud/contracts';
+import { type Admission, Duration, type Job, type SubmitJobRequest } from '@aicloud/contracts';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { admissionSummary, outcomeText, reasonText } from '../admission-text.ts';
 import { client } from '../context.ts';
-import { outputFormat, UsageError } from '../output.ts';
+import { exitCodes, outputFormat, UsageError } from '../output.ts';
 import { confirm } from '../prompt.ts';
+import { followJob } from './job-output.ts';
 
 /** Exit codes that tell scripts where a job went: 0 admitted, 10 denied, 11 held, 12 queued, 13 over budget. */
 export const outcomeExitCode = { admitted: 0, queued: 12, pending_approval: 11, rejected: 10 } as const;
@@ -13,6 +14,16 @@ function integer(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('must be a whole number');
   return parsed;
+}
+
+/** `--max-runtime`: checked here, so a bad value is named once, with its flag, before anything is sent. */
+function duration(value: string): string {
+  const parsed = Duration.safeParse(value);
+  if (!parsed.success)
+    throw new InvalidArgumentError(
+      parsed.error.issues[0]?.message ?? 'must be a duration such as 90s, 30m, 8h or 30d',
+    );
+  return value;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -31,6 +42,7 @@ interface CreateJobOptions {
   executor?: 'local' | 'slurm';
   yes: boolean;
   dryRun: boolean;
+  follow: boolean;
   output: string;
 }
 
@@ -52,17 +64,26 @@ export function createCommand(): Command {
       [],
     )
     .option('--command <cmd>', 'what to run (sh -c)')
-    .option('--max-runtime <duration>', 'e.g. 90s, 30m, 8h (default and maximum: the product’s)')
+    .option('--max-runtime <duration>', 'e.g. 90s, 30m, 8h (default and maximum: the product’s)', duration)
     .option('--spot', 'run on spot capacity (cheaper, may be preempted)', false)
     .option('--name <name>', 'a name for the job')
     .option('--team <team>', 'the team to charge (needed if you are in several)')
     .option('--secret <NAME>', 'a team secret to inject as an environment variable (repeatable)', collect, [])
     .addOption(new Option('--executor <executor>', 'where it runs').choices(['local', 'slurm']))
-    .option('-y, --yes', 'do not ask before submitting', false)
+    .option('-y, --yes', 'do not ask before submitting (needed without a terminal)', false)
     .option('--dry-run', 'only show what would happen', false)
+    .option(
+      '-f, --follow',
+      'after admission, wait while the job waits (approval, quota) and follow its log; exit with its outcome',
+      false,
+    )
     .addOption(new Option('-o, --output <format>', 'table or json').default('table'))
     .action(async (options: CreateJobOptions) => {
       const format = outputFormat(options.output);
+      if (options.follow && format === 'json')
+        throw new UsageError('--follow prints the job’s log, so it does not combine with -o json');
+      if (options.follow && options.dryRun)
+        throw new UsageError('--dry-run submits nothing, so there is nothing to --follow');
       const api = client();
       const request: SubmitJobRequest = {
         product: options.type,
@@ -91,17 +112,20 @@ export function createCommand(): Command {
       }
       // A refusal needs no confirmation: submitting records it (a rejected job, audited) and prints why.
       if (!options.yes && preview.admission.outcome !== 'rejected') {
-        if (!process.stdin.isTTY && format === 'json')
-          throw new UsageError('pass --yes to submit without a prompt');
+        if (!process.stdin.isTTY)
+          throw new UsageError(
+            'not submitted: there is no terminal to ask "Proceed?" on; pass --yes to submit without a prompt (or --dry-run to see only the estimate)',
+          );
         if (!(await confirm('Proceed? [y/N] '))) {
           process.stderr.write('Not submitted.\n');
-          process.exitCode = 1;
+          process.exitCode = exitCodes.declined;
           return;
         }
       }
       try {
         const result = await api.jobs.submit(request);
         finish(format, result.job, result.admission);
+        if (options.follow && result.job) process.exitCode = await followJob(api, result.job.id);
       } catch (error) {
         const admission = (error as ApiError).body?.details?.admission as Admission | undefined;
         const job = (error as ApiError).body?.details?.job as Job | undefined;

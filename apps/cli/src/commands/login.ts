@@ -1,5 +1,5 @@
-import { createClient } from '@aicloud/client';
 import { Command } from 'commander';
+import { clientFor } from '../context.ts';
 import { saveProfile } from '../profile.ts';
 
 /** `aicloud login`: checks the token against the server, then saves the profile. */
@@ -9,7 +9,7 @@ export function loginCommand(): Command {
     .requiredOption('--url <url>', 'the aicloud server, e.g. http://127.0.0.1:8787')
     .requiredOption('--token <token>', 'an API token (aic_…)')
     .action(async (options: { url: string; token: string }) => {
-      const me = await createClient({ url: options.url, token: options.token }).whoami();
+      const me = await clientFor(options.url, options.token, 'flag').whoami();
       const file = saveProfile({ url: options.url, token: options.token });
       process.stdout.write(`Signed in to ${options.url} as ${me.user.name}. Profile saved to ${file}\n`);
     });
