@@ -92,7 +92,11 @@ export function demoCommand(): Command {
       process.stdout.write(
         `job ${jobId}: ${submitted.admission.outcome}, estimated at most $${submitted.admission.estimatedCost.toFixed(2)}\n`,
       );
-      await step('Follow its log until it ends', ['jobs', 'logs', jobId, '-f'], env, { quiet: true });
+      // A job that ended badly exits 15-18 here; the check below names its status.
+      await step('Follow its log until it ends', ['jobs', 'logs', jobId, '-f'], env, {
+        quiet: true,
+        allow: [15, 16, 17, 18],
+      });
       const job = await api.jobs.get(jobId);
       if (job.status !== 'succeeded')
         throw new Error(`the fine-tune job ended ${job.status}; see aicloud jobs logs ${jobId}`);
