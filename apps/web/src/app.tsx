@@ -1,22 +1,28 @@
 import type { Client } from '@aicloud/client';
-import { useQueryClient } from '@tanstack/react-query';
-import { useMemo, useState } from 'react';
+import type { WhoAmI } from '@aicloud/contracts';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useMemo, useState } from 'react';
+import { ApprovalPage } from './pages/approval-page.tsx';
 import { ApprovalsPage } from './pages/approvals-page.tsx';
 import { AuditPage } from './pages/audit-page.tsx';
 import { BillPage } from './pages/bill-page.tsx';
 import { CatalogPage } from './pages/catalog-page.tsx';
+import { EndpointPage } from './pages/endpoint-page.tsx';
 import { EndpointsPage } from './pages/endpoints-page.tsx';
 import { HomePage } from './pages/home-page.tsx';
+import { JobPage } from './pages/job-page.tsx';
 import { JobsPage } from './pages/jobs-page.tsx';
+import { ModelPage } from './pages/model-page.tsx';
 import { ModelsPage } from './pages/models-page.tsx';
+import { NotebookPage } from './pages/notebook-page.tsx';
 import { NotebooksPage } from './pages/notebooks-page.tsx';
 import { PlaceholderPage } from './pages/placeholder-page.tsx';
 import { PoliciesPage } from './pages/policies-page.tsx';
 import { SignInPage } from './pages/sign-in-page.tsx';
-import { clientFor, storedToken, storeToken } from './session.ts';
-import { useRoute } from './use-route.ts';
+import { isSignedOut, portalClient, signOut } from './session.ts';
+import { navigate, segments, useRoute } from './use-route.ts';
 
-/** The portal's areas; later issues fill the placeholder pages. */
+/** The portal's areas. */
 const areas = [
   { path: '/', label: 'Home' },
   { path: '/catalog', label: 'Catalog' },
@@ -30,37 +36,95 @@ const areas = [
   { path: '/audit', label: 'Audit' },
 ];
 
+/** Fired (main.tsx) when any request answers that the session is gone: its token was revoked or expired. */
+export const SESSION_ENDED = 'aicloud:session-ended';
+
+/** The area a path belongs to, for the sidebar: `/jobs/ID` is in Jobs, `/notebook/ID` in Notebooks. */
+function areaOf(path: string): string {
+  const first = segments(path)[0];
+  if (!first) return '/';
+  return first === 'notebook' ? '/notebooks' : `/${first}`;
+}
+
 function page(path: string, client: Client) {
-  if (path === '/') return <HomePage client={client} />;
-  if (path === '/catalog') return <CatalogPage client={client} />;
-  if (path === '/jobs') return <JobsPage client={client} />;
-  if (path === '/notebooks') return <NotebooksPage client={client} />;
-  if (path === '/models') return <ModelsPage client={client} />;
-  if (path === '/endpoints') return <EndpointsPage client={client} />;
-  if (path === '/approvals') return <ApprovalsPage client={client} />;
-  if (path === '/policies') return <PoliciesPage client={client} />;
-  if (path === '/audit') return <AuditPage client={client} />;
-  if (path === '/bill') return <BillPage client={client} />;
-  const area = areas.find((candidate) => candidate.path === path);
-  return <PlaceholderPage title={area?.label ?? 'Not found'} known={area !== undefined} />;
+  const [area, ...rest] = segments(path);
+  if (rest.length > 0) {
+    if (area === 'jobs' && rest.length === 1) return <JobPage key={rest[0]} client={client} id={rest[0]!} />;
+    if (area === 'models' && rest.length === 2)
+      return <ModelPage key={path} client={client} team={rest[0]!} name={rest[1]!} />;
+    if (area === 'endpoints' && rest.length === 1)
+      return <EndpointPage key={rest[0]} client={client} name={rest[0]!} />;
+    if (area === 'notebook' && rest.length === 1)
+      return <NotebookPage key={rest[0]} client={client} id={rest[0]!} />;
+    if (area === 'approvals' && rest.length === 1)
+      return <ApprovalPage key={rest[0]} client={client} id={rest[0]!} />;
+    return <PlaceholderPage title="Not found" known={false} />;
+  }
+  if (area === undefined) return <HomePage client={client} />;
+  if (area === 'catalog') return <CatalogPage client={client} />;
+  if (area === 'jobs') return <JobsPage client={client} />;
+  if (area === 'notebooks') return <NotebooksPage client={client} />;
+  if (area === 'models') return <ModelsPage client={client} />;
+  if (area === 'endpoints') return <EndpointsPage client={client} />;
+  if (area === 'approvals') return <ApprovalsPage client={client} />;
+  if (area === 'policies') return <PoliciesPage client={client} />;
+  if (area === 'audit') return <AuditPage client={client} />;
+  if (area === 'bill') return <BillPage client={client} />;
+  const known = areas.find((candidate) => candidate.path === `/${area}`);
+  return <PlaceholderPage title={known?.label ?? 'Not found'} known={known !== undefined} />;
 }
 
 export function App() {
-  const [token, setToken] = useState(storedToken());
-  const [path, navigate] = useRoute();
+  const [path] = useRoute();
   const queryClient = useQueryClient();
-  const client = useMemo(() => (token ? clientFor(token) : null), [token]);
+  const client = useMemo(() => portalClient(), []);
+  const [ended, setEnded] = useState<string | null>(null);
+  // Who is signed in, from the session cookie; null when nobody is (no cookie, or its token is gone).
+  const session = useQuery({
+    queryKey: ['session'],
+    queryFn: async (): Promise<WhoAmI | null> => {
+      try {
+        return await client.whoami();
+      } catch (error) {
+        if (isSignedOut(error)) return null;
+        throw error;
+      }
+    },
+    staleTime: Number.POSITIVE_INFINITY,
+  });
+  const endSession = (message: string | null) => {
+    queryClient.removeQueries({ predicate: (query) => query.queryKey[0] !== 'session' });
+    queryClient.setQueryData(['session'], null);
+    setEnded(message);
+  };
+  useEffect(() => {
+    const onEnded = () =>
+      endSession(
+        'Your session ended: its token was revoked or expired. Sign in again (`aicloud tokens create` makes a new token).',
+      );
+    window.addEventListener(SESSION_ENDED, onEnded);
+    return () => window.removeEventListener(SESSION_ENDED, onEnded);
+  });
 
-  if (!client) {
+  if (session.isPending) return <p className="muted boot">Loading…</p>;
+  if (session.isError)
+    return (
+      <p role="alert" className="error boot">
+        {session.error.message}
+      </p>
+    );
+  if (!session.data) {
     return (
       <SignInPage
-        onSignedIn={(next) => {
-          storeToken(next);
-          setToken(next);
+        notice={ended}
+        onSignedIn={(whoami) => {
+          setEnded(null);
+          queryClient.setQueryData(['session'], whoami);
         }}
       />
     );
   }
+  const current = areaOf(path);
   return (
     <div className="shell">
       <nav className="sidebar" aria-label="main">
@@ -69,8 +133,11 @@ export function App() {
           <a
             key={area.path}
             href={area.path}
-            className={area.path === path ? 'active' : ''}
+            className={area.path === current ? 'active' : ''}
+            aria-current={area.path === current ? 'page' : undefined}
             onClick={(event) => {
+              if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey)
+                return;
               event.preventDefault();
               navigate(area.path);
             }}
@@ -81,10 +148,9 @@ export function App() {
         <button
           type="button"
           className="sign-out"
-          onClick={() => {
-            storeToken(null);
-            queryClient.clear();
-            setToken(null);
+          onClick={async () => {
+            await signOut().catch(() => undefined);
+            endSession(null);
           }}
         >
           Sign out

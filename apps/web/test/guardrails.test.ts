@@ -149,13 +149,17 @@ describe('guardrails in the portal (headless Chromium)', () => {
     expect(await page.getByTestId(`job-row-${jobs.held}`).textContent()).toContain('pending approval');
     expect(await page.getByTestId(`job-row-${jobs.held}`).textContent()).toContain('gpu-approval-above-4');
 
+    // A row opens the job's own page.
     await page.getByTestId(`job-row-${jobs.held}`).click();
+    await eventually(() => page.url()).toContain(`/jobs/${jobs.held}`);
     const details = page.getByTestId('job-details');
     await eventually(text(details.getByTestId('job-reasons'))).toContain('aicloud approvals approve');
     expect(await details.getByTestId('job-reasons').textContent()).toContain('4 GPUs without a manager');
+    expect(await page.getByTestId('log-empty').textContent()).toContain('not started');
     await details.getByRole('button', { name: 'Cancel job' }).click();
     await eventually(text(details)).toContain('cancelled');
     expect(await details.getByRole('button', { name: 'Cancel job' }).count()).toBe(0);
+    await page.getByRole('navigation').getByRole('link', { name: 'Jobs' }).click();
     await eventually(text(page.getByTestId(`job-row-${jobs.held}`))).toContain('cancelled');
     await page.close();
   });

@@ -97,8 +97,9 @@ describe('models, endpoints and notebooks in the portal (headless Chromium)', ()
     await eventually(text(evilRow)).toContain('blocked');
     expect(await goodRow.textContent()).toContain('legal-rag');
 
-    // The benign model: its version, runtime, metrics, and the lineage chain.
+    // The benign model, on its own page: its version, runtime, metrics, and the lineage chain.
     await goodRow.click();
+    await eventually(() => page.url()).toContain('/models/legal-rag/tiny-good');
     const versions = page.getByTestId('model-versions');
     const version = versions.getByTestId('version-row-1');
     await eventually(text(version)).toContain('scan passed');
@@ -115,7 +116,9 @@ describe('models, endpoints and notebooks in the portal (headless Chromium)', ()
     await page.screenshot({ path: join(screenshots, 'models.png'), fullPage: true });
 
     // The blocked model: its badge, the scan's problems, and the server's refusal to deploy it.
+    await open(page, 'Models');
     await evilRow.click();
+    await eventually(() => page.url()).toContain('/models/legal-rag/evil');
     const evilVersion = page.getByTestId('model-versions').getByTestId('version-row-1');
     await eventually(text(evilVersion)).toContain('blocked');
     await eventually(text(page.getByTestId('scan-problems'))).toContain('dangerous import');

@@ -35,12 +35,15 @@ describe('portal in headless Chromium', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect
       .poll(() => page.getByRole('alert').textContent())
-      .toContain('missing, unknown, revoked or expired');
+      .toBe(
+        'That token was not accepted: it may be mistyped, revoked or expired. Get a new one with `aicloud tokens create`.',
+      );
     await page.getByLabel('API token').fill(tokens.alice!.token);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByTestId('whoami').waitFor();
     expect(await page.getByTestId('whoami').textContent()).toContain('Signed in as alice');
-    expect(await page.locator('table').textContent()).toContain('legal-rag');
+    await page.getByTestId('teams-table').waitFor();
+    expect(await page.getByTestId('teams-table').textContent()).toContain('legal-rag');
     for (const area of [
       'Catalog',
       'Jobs',

@@ -1,9 +1,10 @@
 import { ApiError } from '@aicloud/client';
 import { Admission } from '@aicloud/contracts';
+import { portalMessage } from '../session.ts';
 
-/** The message of any thrown value. */
+/** The message of any thrown value, in the portal's words where it has some (a wrong or ended token). */
 export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return portalMessage(error);
 }
 
 /** Field problems answered by the API (`body.issues`), keyed by the first segment of their path. */

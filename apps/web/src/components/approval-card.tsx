@@ -2,8 +2,10 @@ import type { Client } from '@aicloud/client';
 import type { Admission, Approval } from '@aicloud/contracts';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
+import { paths } from '../use-route.ts';
 import { errorMessage } from './api-errors.ts';
 import { duration, gpuText, time, usd } from './format.ts';
+import { Link } from './link.tsx';
 import { StatusBadge } from './outcome-badge.tsx';
 import { ReasonsTable } from './reasons-table.tsx';
 
@@ -51,11 +53,20 @@ export function ApprovalCard({
     <article className="card" data-testid={`approval-${approval.id}`} aria-label={`Approval ${approval.id}`}>
       <header className="card-head">
         <h2>
-          {approval.requestedBy} asks to run <code>{approval.jobId}</code>
+          {approval.requestedBy} asks to run{' '}
+          <Link href={paths.job(approval.jobId)}>
+            <code>{approval.jobId}</code>
+          </Link>
         </h2>
         <StatusBadge status={approval.status} />
       </header>
       <dl className="kv">
+        <dt>Request</dt>
+        <dd>
+          <Link href={paths.approval(approval.id)} data-testid="approval-link">
+            <code>{approval.id}</code>
+          </Link>
+        </dd>
         <dt>Team</dt>
         <dd>{approval.team}</dd>
         <dt>Rules</dt>

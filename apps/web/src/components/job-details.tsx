@@ -1,13 +1,18 @@
 import type { Client } from '@aicloud/client';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { QueryState } from '../pages/query-state.tsx';
+import { paths } from '../use-route.ts';
 import { errorMessage } from './api-errors.ts';
 import { duration, finalStatuses, gpuText, time, usd } from './format.ts';
+import { Link } from './link.tsx';
 import { StatusBadge } from './outcome-badge.tsx';
 import { ReasonsTable } from './reasons-table.tsx';
 
-/** One job in full: what it asked for, where it is and why, and a Cancel button while it can still stop. */
-export function JobDetails({ client, id, onClose }: { client: Client; id: string; onClose: () => void }) {
+/**
+ * One job in full: what it asked for, where it is and why, and a Cancel button while it can still stop.
+ * As a panel on another page (`onClose`), it links to the job's own page (logs and metrics).
+ */
+export function JobDetails({ client, id, onClose }: { client: Client; id: string; onClose?: () => void }) {
   const queryClient = useQueryClient();
   const job = useQuery({
     queryKey: ['jobs', 'one', id],
@@ -24,9 +29,14 @@ export function JobDetails({ client, id, onClose }: { client: Client; id: string
         <h2>
           Job <code>{id}</code>
         </h2>
-        <button type="button" onClick={onClose}>
-          Close
-        </button>
+        {onClose && (
+          <div className="actions">
+            <Link href={paths.job(id)}>Logs and metrics</Link>
+            <button type="button" onClick={onClose}>
+              Close
+            </button>
+          </div>
+        )}
       </header>
       <QueryState query={job}>
         {(data) => (
@@ -79,7 +89,9 @@ export function JobDetails({ client, id, onClose }: { client: Client; id: string
                 <>
                   <dt>Approval</dt>
                   <dd>
-                    <code>{data.approvalId}</code>
+                    <Link href={paths.approval(data.approvalId)}>
+                      <code>{data.approvalId}</code>
+                    </Link>
                   </dd>
                 </>
               )}

@@ -1,6 +1,7 @@
 import type { Client } from '@aicloud/client';
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
+import { ResponsiveTable } from '../components/responsive-table.tsx';
 import { QueryState } from './query-state.tsx';
 
 /** The audit trail the caller may see, with filters. */
@@ -25,30 +26,32 @@ export function AuditPage({ client }: { client: Client }) {
       </div>
       <QueryState query={records}>
         {(data) => (
-          <table data-testid="audit-table">
-            <thead>
-              <tr>
-                <th>#</th>
-                <th>Time</th>
-                <th>Actor</th>
-                <th>Action</th>
-                <th>Resource</th>
-                <th>Outcome</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.items.map((record) => (
-                <tr key={record.id}>
-                  <td>{record.seq}</td>
-                  <td>{record.time}</td>
-                  <td>{record.actor}</td>
-                  <td>{record.action}</td>
-                  <td>{record.resource}</td>
-                  <td className={`outcome-${record.outcome}`}>{record.outcome}</td>
+          <ResponsiveTable>
+            <table data-testid="audit-table">
+              <thead>
+                <tr>
+                  <th>#</th>
+                  <th>Time</th>
+                  <th>Actor</th>
+                  <th>Action</th>
+                  <th>Resource</th>
+                  <th>Outcome</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {data.items.map((record) => (
+                  <tr key={record.id}>
+                    <td>{record.seq}</td>
+                    <td>{record.time}</td>
+                    <td>{record.actor}</td>
+                    <td>{record.action}</td>
+                    <td>{record.resource}</td>
+                    <td className={`outcome-${record.outcome}`}>{record.outcome}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </ResponsiveTable>
         )}
       </QueryState>
     </section>

@@ -5,6 +5,7 @@ import { useState } from 'react';
 import { BillChart, categoryColors } from '../components/bill-chart.tsx';
 import { time, usd } from '../components/format.ts';
 import { JobDetails } from '../components/job-details.tsx';
+import { ResponsiveTable } from '../components/responsive-table.tsx';
 import { QueryState } from './query-state.tsx';
 import './bill-page.css';
 
@@ -210,48 +211,52 @@ function Status({ bill }: { bill: Bill }) {
 
 function TeamsTable({ bill, onPick }: { bill: TeamsBill; onPick: (team: string) => void }) {
   return (
-    <table className="bill-teams" data-testid="bill-teams">
-      <thead>
-        <tr>
-          <th>Team</th>
-          <th className="num">Training</th>
-          <th className="num">Inference</th>
-          <th className="num">Notebooks</th>
-          <th className="num">Storage</th>
-          <th className="num">Total</th>
-          <th className="num">Budget used</th>
-          <th className="num">Committed</th>
-          <th>Runs out</th>
-        </tr>
-      </thead>
-      <tbody>
-        {bill.teams.map((team) => (
-          <tr key={team.team} data-testid={`team-row-${team.team}`}>
-            <td>
-              <button type="button" className="link" onClick={() => onPick(team.team)}>
-                {team.team}
-              </button>
-            </td>
-            <td className="num">{usd(team.byCategory.training)}</td>
-            <td className="num">{usd(team.byCategory.inference)}</td>
-            <td className="num">{usd(team.byCategory.notebooks)}</td>
-            <td className="num">{usd(team.byCategory.storage)}</td>
-            <td className="num">{usd(team.total)}</td>
-            <td className="num">
-              {team.budget ? `${team.budget.usedPercent.toFixed(1)} % of ${usd(team.budget.maxBudget)}` : '—'}
-            </td>
-            <td className="num">{team.budget ? usd(team.budget.committed) : '—'}</td>
-            <td>
-              {team.forecast?.exhausted
-                ? 'exhausted'
-                : team.forecast?.runsOutAt
-                  ? team.forecast.runsOutAt.slice(0, 10)
-                  : '—'}
-            </td>
+    <ResponsiveTable>
+      <table className="bill-teams" data-testid="bill-teams">
+        <thead>
+          <tr>
+            <th>Team</th>
+            <th className="num">Training</th>
+            <th className="num">Inference</th>
+            <th className="num">Notebooks</th>
+            <th className="num">Storage</th>
+            <th className="num">Total</th>
+            <th className="num">Budget used</th>
+            <th className="num">Committed</th>
+            <th>Runs out</th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {bill.teams.map((team) => (
+            <tr key={team.team} data-testid={`team-row-${team.team}`}>
+              <td>
+                <button type="button" className="link" onClick={() => onPick(team.team)}>
+                  {team.team}
+                </button>
+              </td>
+              <td className="num">{usd(team.byCategory.training)}</td>
+              <td className="num">{usd(team.byCategory.inference)}</td>
+              <td className="num">{usd(team.byCategory.notebooks)}</td>
+              <td className="num">{usd(team.byCategory.storage)}</td>
+              <td className="num">{usd(team.total)}</td>
+              <td className="num">
+                {team.budget
+                  ? `${team.budget.usedPercent.toFixed(1)} % of ${usd(team.budget.maxBudget)}`
+                  : '—'}
+              </td>
+              <td className="num">{team.budget ? usd(team.budget.committed) : '—'}</td>
+              <td>
+                {team.forecast?.exhausted
+                  ? 'exhausted'
+                  : team.forecast?.runsOutAt
+                    ? team.forecast.runsOutAt.slice(0, 10)
+                    : '—'}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </ResponsiveTable>
   );
 }
 
@@ -276,40 +281,42 @@ function TopTable({
       {lines.length === 0 ? (
         <p className="muted">No usage in this window.</p>
       ) : (
-        <table data-testid={testId} className={workload ? 'clickable' : ''}>
-          <thead>
-            <tr>
-              <th>{workload ? 'Workload' : 'User'}</th>
-              {workload ? <th>Category</th> : null}
-              <th className="num">{workload ? 'Usage' : 'Rows'}</th>
-              <th className="num">Cost</th>
-            </tr>
-          </thead>
-          <tbody>
-            {lines.map((line) => (
-              <tr
-                key={line.key}
-                data-testid={`${workload ? 'workload' : 'user'}-${line.key}`}
-                className={selected?.key === line.key ? 'selected' : ''}
-                onClick={onSelect ? () => onSelect(line) : undefined}
-              >
-                <td>
-                  {workload ? (
-                    <button type="button" className="link" onClick={() => onSelect?.(line)}>
-                      {line.label}
-                    </button>
-                  ) : (
-                    line.label
-                  )}
-                  {workload ? <div className="muted small">{line.key}</div> : null}
-                </td>
-                {workload ? <td>{line.category ?? 'mixed'}</td> : null}
-                <td className="num">{workload ? quantityText(line) : line.rows}</td>
-                <td className="num">{usd(line.cost)}</td>
+        <ResponsiveTable>
+          <table data-testid={testId} className={workload ? 'clickable' : ''}>
+            <thead>
+              <tr>
+                <th>{workload ? 'Workload' : 'User'}</th>
+                {workload ? <th>Category</th> : null}
+                <th className="num">{workload ? 'Usage' : 'Rows'}</th>
+                <th className="num">Cost</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {lines.map((line) => (
+                <tr
+                  key={line.key}
+                  data-testid={`${workload ? 'workload' : 'user'}-${line.key}`}
+                  className={selected?.key === line.key ? 'selected' : ''}
+                  onClick={onSelect ? () => onSelect(line) : undefined}
+                >
+                  <td>
+                    {workload ? (
+                      <button type="button" className="link" onClick={() => onSelect?.(line)}>
+                        {line.label}
+                      </button>
+                    ) : (
+                      line.label
+                    )}
+                    {workload ? <div className="muted small">{line.key}</div> : null}
+                  </td>
+                  {workload ? <td>{line.category ?? 'mixed'}</td> : null}
+                  <td className="num">{workload ? quantityText(line) : line.rows}</td>
+                  <td className="num">{usd(line.cost)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </ResponsiveTable>
       )}
     </div>
   );
@@ -344,34 +351,36 @@ function DrillDown({
       </header>
       <QueryState query={rows}>
         {(data) => (
-          <table data-testid="ledger-rows">
-            <thead>
-              <tr>
-                <th>Window (UTC)</th>
-                <th>User</th>
-                <th>Resource</th>
-                <th className="num">Quantity</th>
-                <th className="num">Rate</th>
-                <th className="num">Cost</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.items.map((row) => (
-                <tr key={row.id}>
-                  <td>
-                    {time(row.windowStart)} – {row.windowEnd.slice(11, 19)}
-                  </td>
-                  <td>{row.user}</td>
-                  <td>{row.resource}</td>
-                  <td className="num">
-                    {Number(row.quantity.toFixed(4))} {row.unit}
-                  </td>
-                  <td className="num">${row.rate.toFixed(6).replace(/0{1,4}$/, '')}</td>
-                  <td className="num">${row.cost.toFixed(4)}</td>
+          <ResponsiveTable>
+            <table data-testid="ledger-rows">
+              <thead>
+                <tr>
+                  <th>Window (UTC)</th>
+                  <th>User</th>
+                  <th>Resource</th>
+                  <th className="num">Quantity</th>
+                  <th className="num">Rate</th>
+                  <th className="num">Cost</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {data.items.map((row) => (
+                  <tr key={row.id}>
+                    <td>
+                      {time(row.windowStart)} – {row.windowEnd.slice(11, 19)}
+                    </td>
+                    <td>{row.user}</td>
+                    <td>{row.resource}</td>
+                    <td className="num">
+                      {Number(row.quantity.toFixed(4))} {row.unit}
+                    </td>
+                    <td className="num">${row.rate.toFixed(6).replace(/0{1,4}$/, '')}</td>
+                    <td className="num">${row.cost.toFixed(4)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </ResponsiveTable>
         )}
       </QueryState>
       {line.sourceKind === 'job' ? (

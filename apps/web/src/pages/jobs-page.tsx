@@ -3,14 +3,15 @@ import { JobStatus } from '@aicloud/contracts';
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { gpuText, usd } from '../components/format.ts';
-import { JobDetails } from '../components/job-details.tsx';
+import { Link, rowLink } from '../components/link.tsx';
 import { StatusBadge } from '../components/outcome-badge.tsx';
+import { ResponsiveTable } from '../components/responsive-table.tsx';
+import { paths } from '../use-route.ts';
 import { QueryState } from './query-state.tsx';
 
-/** The jobs of your teams, refreshed every 5 s; a row opens the job's details. */
+/** The jobs of your teams, refreshed every 5 s; a row opens the job's own page (details, log, metrics). */
 export function JobsPage({ client }: { client: Client }) {
   const [status, setStatus] = useState<JobStatus | ''>('');
-  const [selected, setSelected] = useState<string | null>(null);
   const jobs = useQuery({
     queryKey: ['jobs', 'list', status],
     queryFn: () => client.jobs.list({ status: status || undefined, limit: 200 }),
@@ -40,64 +41,53 @@ export function JobsPage({ client }: { client: Client }) {
           data.items.length === 0 ? (
             <p className="muted">No jobs yet: launch one from the Catalog.</p>
           ) : (
-            <table data-testid="jobs-table" className="clickable">
-              <thead>
-                <tr>
-                  <th>Job</th>
-                  <th>Name</th>
-                  <th>Team</th>
-                  <th>Owner</th>
-                  <th>Product</th>
-                  <th>GPUs</th>
-                  <th>Status</th>
-                  <th>Queue</th>
-                  <th>Estimate</th>
-                  <th>Cost</th>
-                  <th>Reason</th>
-                </tr>
-              </thead>
-              <tbody>
-                {data.items.map((job) => (
-                  <tr
-                    key={job.id}
-                    data-testid={`job-row-${job.id}`}
-                    className={selected === job.id ? 'selected' : ''}
-                    onClick={() => setSelected(job.id)}
-                  >
-                    <td>
-                      <button
-                        type="button"
-                        className="link"
-                        onClick={(event) => {
-                          event.stopPropagation();
-                          setSelected(job.id);
-                        }}
-                      >
-                        {job.id}
-                      </button>
-                    </td>
-                    <td>{job.name}</td>
-                    <td>{job.team}</td>
-                    <td>{job.owner}</td>
-                    <td>{job.product}</td>
-                    <td>{gpuText(job.gpus, job.gpuType)}</td>
-                    <td>
-                      <StatusBadge status={job.status} />
-                    </td>
-                    <td>{job.queuePosition ?? '—'}</td>
-                    <td>{usd(job.estimatedCost)}</td>
-                    <td>{usd(job.cost)}</td>
-                    <td>{job.reasons[0] ? <code>{job.reasons[0].code}</code> : '—'}</td>
+            <ResponsiveTable>
+              <table data-testid="jobs-table" className="clickable">
+                <thead>
+                  <tr>
+                    <th>Job</th>
+                    <th>Name</th>
+                    <th>Team / owner</th>
+                    <th>Product</th>
+                    <th>GPUs</th>
+                    <th>Status</th>
+                    <th>Queue</th>
+                    <th>Estimate</th>
+                    <th>Cost</th>
+                    <th>Reason</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {data.items.map((job) => (
+                    <tr key={job.id} data-testid={`job-row-${job.id}`} {...rowLink(paths.job(job.id))}>
+                      <td>
+                        <Link href={paths.job(job.id)} className="id-link">
+                          {job.id}
+                        </Link>
+                      </td>
+                      <td className="wrap-text">{job.name}</td>
+                      <td>
+                        {job.team} <span className="muted">/ {job.owner}</span>
+                      </td>
+                      <td>{job.product}</td>
+                      <td>{gpuText(job.gpus, job.gpuType)}</td>
+                      <td>
+                        <StatusBadge status={job.status} />
+                      </td>
+                      <td>{job.queuePosition ?? '—'}</td>
+                      <td>{usd(job.estimatedCost)}</td>
+                      <td>{usd(job.cost)}</td>
+                      <td className="wrap-text">
+                        {job.reasons[0] ? <code>{job.reasons[0].code}</code> : '—'}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </ResponsiveTable>
           )
         }
       </QueryState>
-      {selected && (
-        <JobDetails key={selected} client={client} id={selected} onClose={() => setSelected(null)} />
-      )}
     </section>
   );
 }

@@ -1,26 +1,29 @@
 import { ApiError, type Client } from '@aicloud/client';
-import type { Notebook } from '@aicloud/contracts';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { errorMessage } from '../components/api-errors.ts';
 import { gpuText, time, usd } from '../components/format.ts';
+import { Link, rowLink } from '../components/link.tsx';
+import { type ActionMessage, NotebookActions } from '../components/notebook-actions.tsx';
 import { StatusBadge } from '../components/outcome-badge.tsx';
+import { ResponsiveTable } from '../components/responsive-table.tsx';
+import { paths } from '../use-route.ts';
 import { QueryState } from './query-state.tsx';
 
 function failure(error: unknown): string {
-  return error instanceof ApiError ? `${error.code}: ${error.message}` : errorMessage(error);
+  return error instanceof ApiError && error.code !== 'unauthenticated'
+    ? `${error.code}: ${error.message}`
+    : errorMessage(error);
 }
 
-const live = (notebook: Notebook) => notebook.status === 'starting' || notebook.status === 'running';
-
-/** Your notebooks: start one, open it in a new tab, snooze its idle stop, stop it. */
+/** Your notebooks: start one, open it in a new tab, snooze its idle stop, stop it; a row opens its page. */
 export function NotebooksPage({ client }: { client: Client }) {
   const queryClient = useQueryClient();
   const [creating, setCreating] = useState(false);
   const [gpus, setGpus] = useState(0);
   const [name, setName] = useState('');
   const [busy, setBusy] = useState<string | null>(null);
-  const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+  const [message, setMessage] = useState<ActionMessage | null>(null);
   const notebooks = useQuery({
     queryKey: ['notebooks', 'list'],
     queryFn: () => client.notebooks.list(),
@@ -102,102 +105,62 @@ export function NotebooksPage({ client }: { client: Client }) {
               No notebooks yet: start one with New notebook.
             </p>
           ) : (
-            <table data-testid="notebooks-table">
-              <thead>
-                <tr>
-                  <th>Notebook</th>
-                  <th>Team</th>
-                  <th>Status</th>
-                  <th>GPUs</th>
-                  <th>Idle deadline</th>
-                  <th>Warning</th>
-                  <th>Cost</th>
-                  <th />
-                </tr>
-              </thead>
-              <tbody>
-                {data.items.map((notebook) => (
-                  <tr key={notebook.id} data-testid={`notebook-row-${notebook.name}`}>
-                    <td>
-                      {notebook.name} <code className="muted">{notebook.id}</code>
-                    </td>
-                    <td>{notebook.team}</td>
-                    <td>
-                      <StatusBadge status={notebook.status} />
-                      {notebook.stopReason && <span className="muted small"> ({notebook.stopReason})</span>}
-                    </td>
-                    <td>{gpuText(notebook.gpus, notebook.gpuType)}</td>
-                    <td>
-                      {time(notebook.idleDeadline)}
-                      {notebook.snoozedUntil && (
-                        <span className="muted small"> snoozed to {time(notebook.snoozedUntil)}</span>
-                      )}
-                    </td>
-                    <td className="wrap">
-                      {notebook.warning ? <span className="warning">{notebook.warning.message}</span> : '—'}
-                    </td>
-                    <td>
-                      {usd(notebook.cost)}{' '}
-                      <span className="muted small">
-                        ({usd(notebook.pricePerHour)}/h, at most {usd(notebook.estimatedCost)})
-                      </span>
-                    </td>
-                    <td className="row-actions">
-                      <button
-                        type="button"
-                        className="primary"
-                        disabled={notebook.status !== 'running' || busy !== null}
-                        onClick={() => {
-                          // Open the tab now, while the click still counts as the user's; point it at the login URL once known.
-                          const tab = window.open('', '_blank');
-                          void act(`open-${notebook.id}`, async () => {
-                            try {
-                              const login = await client.notebooks.loginUrl(notebook.id);
-                              if (tab) {
-                                tab.opener = null;
-                                tab.location.href = login.url;
-                              } else window.open(login.url, '_blank', 'noopener');
-                            } catch (error) {
-                              tab?.close();
-                              throw error;
-                            }
-                          });
-                        }}
-                      >
-                        Open
-                      </button>
-                      <button
-                        type="button"
-                        disabled={!live(notebook) || busy !== null}
-                        onClick={() =>
-                          void act(
-                            `snooze-${notebook.id}`,
-                            () => client.notebooks.snooze(notebook.id),
-                            `Snoozed ${notebook.name}.`,
-                          )
-                        }
-                      >
-                        Snooze
-                      </button>
-                      <button
-                        type="button"
-                        className="danger"
-                        disabled={!live(notebook) || busy !== null}
-                        onClick={() =>
-                          void act(
-                            `stop-${notebook.id}`,
-                            () => client.notebooks.stop(notebook.id),
-                            `Stopping ${notebook.name}.`,
-                          )
-                        }
-                      >
-                        Stop
-                      </button>
-                    </td>
+            <ResponsiveTable>
+              <table data-testid="notebooks-table" className="clickable">
+                <thead>
+                  <tr>
+                    <th>Notebook</th>
+                    <th>Team</th>
+                    <th>Status</th>
+                    <th>GPUs</th>
+                    <th>Idle deadline</th>
+                    <th>Warning</th>
+                    <th>Cost</th>
+                    <th />
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {data.items.map((notebook) => (
+                    <tr
+                      key={notebook.id}
+                      data-testid={`notebook-row-${notebook.name}`}
+                      {...rowLink(paths.notebook(notebook.id))}
+                    >
+                      <td>
+                        <Link href={paths.notebook(notebook.id)} className="id-link">
+                          {notebook.name}
+                        </Link>{' '}
+                        <code className="muted">{notebook.id}</code>
+                      </td>
+                      <td>{notebook.team}</td>
+                      <td>
+                        <StatusBadge status={notebook.status} />
+                        {notebook.stopReason && <span className="muted small"> ({notebook.stopReason})</span>}
+                      </td>
+                      <td>{gpuText(notebook.gpus, notebook.gpuType)}</td>
+                      <td>
+                        {time(notebook.idleDeadline)}
+                        {notebook.snoozedUntil && (
+                          <span className="muted small"> snoozed to {time(notebook.snoozedUntil)}</span>
+                        )}
+                      </td>
+                      <td className="wrap">
+                        {notebook.warning ? <span className="warning">{notebook.warning.message}</span> : '—'}
+                      </td>
+                      <td>
+                        {usd(notebook.cost)}{' '}
+                        <span className="muted small">
+                          ({usd(notebook.pricePerHour)}/h, at most {usd(notebook.estimatedCost)})
+                        </span>
+                      </td>
+                      <td>
+                        <NotebookActions client={client} notebook={notebook} onMessage={setMessage} />
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </ResponsiveTable>
           )
         }
       </QueryState>

@@ -1,5 +1,6 @@
 import type { UseQueryResult } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
+import { portalMessage } from '../session.ts';
 
 /** Loading, error or the data of a query, the same way on every page. */
 export function QueryState<T>({
@@ -13,7 +14,7 @@ export function QueryState<T>({
   if (query.isError) {
     return (
       <p role="alert" className="error">
-        {query.error.message}
+        {portalMessage(query.error)}
       </p>
     );
   }

@@ -1,9 +1,15 @@
-import { ApiError } from '@aicloud/client';
+import type { WhoAmI } from '@aicloud/contracts';
 import { useState } from 'react';
-import { clientFor } from '../session.ts';
+import { portalMessage, signIn } from '../session.ts';
 
-/** Sign in by pasting an API token; it is checked against the server before it is kept. */
-export function SignInPage({ onSignedIn }: { onSignedIn: (token: string) => void }) {
+/** Sign in by pasting an API token; the server checks it and keeps it in an HttpOnly session cookie. */
+export function SignInPage({
+  notice,
+  onSignedIn,
+}: {
+  notice: string | null;
+  onSignedIn: (whoami: WhoAmI) => void;
+}) {
   const [token, setToken] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -15,16 +21,22 @@ export function SignInPage({ onSignedIn }: { onSignedIn: (token: string) => void
         Sign in with an API token. On a fresh install the demo tokens are in{' '}
         <code>.aicloud/credentials.json</code>.
       </p>
+      {notice && !error && (
+        <p role="status" className="notice" data-testid="session-ended">
+          {notice}
+        </p>
+      )}
       <form
         onSubmit={async (event) => {
           event.preventDefault();
           setBusy(true);
           setError(null);
           try {
-            await clientFor(token.trim()).whoami();
-            onSignedIn(token.trim());
+            const whoami = await signIn(token.trim());
+            setToken('');
+            onSignedIn(whoami);
           } catch (caught) {
-            setError(caught instanceof ApiError ? caught.message : String(caught));
+            setError(portalMessage(caught));
           } finally {
             setBusy(false);
           }
