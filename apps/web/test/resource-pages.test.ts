@@ -265,6 +265,43 @@ describe('resource pages, deep links and the session cookie (headless Chromium)'
     await context.close();
   }, 120_000);
 
+  it('shows a manager what runs now, the spend this period and the approvals waiting on the home page', async () => {
+    const { context, page } = await signedIn('bob');
+    await eventually(text(page.getByTestId('running-jobs'))).toContain('long-run');
+    expect(
+      await page.getByTestId('running-jobs').getByRole('link', { name: 'long-run' }).getAttribute('href'),
+    ).toBe(`/jobs/${work.sleeper}`);
+    await eventually(text(page.getByTestId('running-endpoints'))).toContain('tiny-answers');
+    const notebook = await alice.notebooks.get(work.notebook);
+    if (notebook.status === 'running' || notebook.status === 'starting')
+      await eventually(text(page.getByTestId('running-notebooks'))).toContain('explore');
+    expect(await page.getByTestId('waiting-jobs').textContent()).toContain('1 for approval');
+
+    const bill = await createClient({ url: server.url, token: tokens.bob!.token }).bill.get({
+      team: 'legal-rag',
+    });
+    await eventually(text(page.getByTestId('spend-legal-rag'))).toContain(`$${bill.total.toFixed(2)}`);
+    expect(await page.getByTestId('spend-legal-rag').textContent()).toContain(
+      `${bill.budget!.usedPercent.toFixed(1)} % of $${bill.budget!.maxBudget.toFixed(2)}`,
+    );
+
+    const pending = page.getByTestId('pending-approvals');
+    await eventually(text(pending)).toContain(`alice asks to run ${work.held}`);
+    await pending.getByRole('link', { name: `alice asks to run ${work.held}` }).click();
+    await eventually(() => page.url()).toBe(`${server.url}/approvals/${work.approval}`);
+    await page.getByRole('navigation').getByRole('link', { name: 'Home' }).click();
+    await page.getByTestId('pending-approvals').waitFor();
+    await page.screenshot({ path: join(screenshots, 'home.png'), fullPage: true });
+    await context.close();
+
+    // alice manages nothing: no approvals box for her.
+    const member = await signedIn('alice');
+    await member.page.getByTestId('home-spend').waitFor();
+    await eventually(text(member.page.getByTestId('running-jobs'))).toContain('long-run');
+    expect(await member.page.getByTestId('home-approvals').count()).toBe(0);
+    await member.context.close();
+  }, 60_000);
+
   it('signs every tab out when the token behind the cookie is revoked, and on Sign out', async () => {
     const created = await alice.tokens.create({ name: 'portal-revoke' });
     const { context, page } = await signedIn('alice', created.token);
