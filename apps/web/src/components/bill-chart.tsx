@@ -75,6 +75,35 @@ function niceCeiling(value: number): number {
   return step * power;
 }
 
+/** The chart's margin; the plot starts below `top`. */
+const MARGIN = { top: 16, right: 24, bottom: 8, left: 8 };
+
+/**
+ * The budget line's label: inside the plot, clear of the left axis, above the line (below it when the line
+ * runs too close to the top), with a white halo so bars and grid lines never hide it.
+ */
+function BudgetLabel({ viewBox, text }: { viewBox?: unknown; text: string }) {
+  const box = viewBox as { x?: number; y?: number } | undefined;
+  if (typeof box?.x !== 'number' || typeof box.y !== 'number') return null;
+  const above = box.y - MARGIN.top >= 20;
+  return (
+    <text
+      className="budget-label"
+      x={box.x + 10}
+      y={above ? box.y - 6 : box.y + 15}
+      fill="#b42318"
+      fontSize={12}
+      fontWeight={600}
+      stroke="#fff"
+      strokeWidth={4}
+      strokeLinejoin="round"
+      paintOrder="stroke"
+    >
+      {text}
+    </text>
+  );
+}
+
 /** The bill's chart (recharts). */
 export function BillChart({ bill }: { bill: Bill }) {
   const points = chartPoints(bill);
@@ -89,7 +118,7 @@ export function BillChart({ bill }: { bill: Bill }) {
   return (
     <figure className="bill-chart" data-testid="bill-chart" aria-label="Spend per day by category">
       <ResponsiveContainer width="100%" height={340}>
-        <ComposedChart data={points} margin={{ top: 16, right: 24, bottom: 8, left: 8 }}>
+        <ComposedChart data={points} margin={MARGIN}>
           <CartesianGrid stroke="#e3e6ea" vertical={false} />
           <XAxis dataKey="day" tickFormatter={(day: string) => day.slice(5)} minTickGap={16} />
           <YAxis
@@ -144,7 +173,9 @@ export function BillChart({ bill }: { bill: Bill }) {
               yAxisId="cumulative"
               y={budget.maxBudget}
               stroke="#b42318"
-              label={{ value: `budget ${usd(budget.maxBudget)}`, position: 'insideTopLeft', fill: '#b42318' }}
+              label={(props: { viewBox?: unknown }) => (
+                <BudgetLabel viewBox={props.viewBox} text={`budget ${usd(budget.maxBudget)}`} />
+              )}
             />
           ) : null}
         </ComposedChart>
