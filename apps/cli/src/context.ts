@@ -1,4 +1,5 @@
 import { type Client, createClient } from '@aicloud/client';
+import { httpFetch } from './http-fetch.ts';
 import { CliError, UsageError } from './output.ts';
 import { configDir, readProfile } from './profile.ts';
 
@@ -20,7 +21,7 @@ function refusedToken(source: TokenSource): string {
 /** A fetch that rewrites the server's 401 message to name where the refused token came from. */
 function namingTokenSource(source: TokenSource): typeof fetch {
   return async (input, init) => {
-    const response = await fetch(input, init);
+    const response = await httpFetch(input, init);
     if (response.status !== 401) return response;
     const body = (await response.json().catch(() => undefined)) as
       | { error?: { code?: string; message?: string } }

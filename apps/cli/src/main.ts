@@ -1,36 +1,59 @@
 import { ApiError } from '@aicloud/client';
-import { exitCodeOf } from '@aicloud/contracts';
 import { Command, CommanderError } from 'commander';
-import { approvalsCommand } from './commands/approvals.ts';
-import { auditCommand } from './commands/audit.ts';
-import { billCommand } from './commands/bill.ts';
-import { budgetsCommand } from './commands/budgets.ts';
-import { catalogCommand } from './commands/catalog.ts';
-import { completionCommand } from './commands/completion.ts';
-import { createCommand } from './commands/create-job.ts';
-import { datasetsCommand } from './commands/datasets.ts';
-import { demoCommand } from './commands/demo.ts';
-import { downCommand } from './commands/down.ts';
-import { deployCommand, endpointsCommand, keysCommand } from './commands/endpoints.ts';
-import { jobsCommand } from './commands/jobs.ts';
-import { loginCommand } from './commands/login.ts';
-import { lineageCommand, modelsCommand } from './commands/models.ts';
-import { notebooksCommand } from './commands/notebooks.ts';
-import { policyCommand } from './commands/policy.ts';
-import { secretsCommand } from './commands/secrets.ts';
-import { teamsCommand } from './commands/teams.ts';
-import { tokensCommand } from './commands/tokens.ts';
-import { upCommand } from './commands/up.ts';
-import { whoamiCommand } from './commands/whoami.ts';
+import cliPackage from '../package.json' with { type: 'json' };
 import { UsageError } from './output.ts';
 
-/** Builds the `aicloud` command tree. */
-export function buildProgram(): Command {
+interface CommandModule {
+  /** Imports the command's module and builds its command. */
+  load: () => Promise<Command>;
+  /** It reads the whole command tree (completion scripts), so every command is loaded with it. */
+  everything?: true;
+}
+
+/**
+ * Every top-level command, in `--help` order. A module is imported only when its command runs (or for the full
+ * help), so `aicloud jobs list` loads neither Cedar's WASM (policy) nor the `openai` SDK (demo).
+ */
+const commands: Record<string, CommandModule> = {
+  up: { load: async () => (await import('./commands/up.ts')).upCommand() },
+  down: { load: async () => (await import('./commands/down.ts')).downCommand() },
+  login: { load: async () => (await import('./commands/login.ts')).loginCommand() },
+  whoami: { load: async () => (await import('./commands/whoami.ts')).whoamiCommand() },
+  teams: { load: async () => (await import('./commands/teams.ts')).teamsCommand() },
+  tokens: { load: async () => (await import('./commands/tokens.ts')).tokensCommand() },
+  catalog: { load: async () => (await import('./commands/catalog.ts')).catalogCommand() },
+  datasets: { load: async () => (await import('./commands/datasets.ts')).datasetsCommand() },
+  create: { load: async () => (await import('./commands/create-job.ts')).createCommand() },
+  jobs: { load: async () => (await import('./commands/jobs.ts')).jobsCommand() },
+  notebooks: { load: async () => (await import('./commands/notebooks.ts')).notebooksCommand() },
+  approvals: { load: async () => (await import('./commands/approvals.ts')).approvalsCommand() },
+  budgets: { load: async () => (await import('./commands/budgets.ts')).budgetsCommand() },
+  deploy: { load: async () => (await import('./commands/endpoints.ts')).deployCommand() },
+  endpoints: { load: async () => (await import('./commands/endpoints.ts')).endpointsCommand() },
+  keys: { load: async () => (await import('./commands/endpoints.ts')).keysCommand() },
+  bill: { load: async () => (await import('./commands/bill.ts')).billCommand() },
+  policy: { load: async () => (await import('./commands/policy.ts')).policyCommand() },
+  secrets: { load: async () => (await import('./commands/secrets.ts')).secretsCommand() },
+  audit: { load: async () => (await import('./commands/audit.ts')).auditCommand() },
+  demo: { load: async () => (await import('./commands/demo.ts')).demoCommand() },
+  models: { load: async () => (await import('./commands/models.ts')).modelsCommand() },
+  lineage: { load: async () => (await import('./commands/models.ts')).lineageCommand() },
+  completion: {
+    load: async () => (await import('./commands/completion.ts')).completionCommand(),
+    everything: true,
+  },
+};
+
+/**
+ * Builds the `aicloud` command tree for one invocation: with the command `name` only that command's module is
+ * loaded; with anything else (no command, `--help`, `help`, a mistake) every command, for help and suggestions.
+ */
+export async function buildProgram(name?: string): Promise<Command> {
   const program = new Command('aicloud')
     .description(
       'aicloud: the self-service AI developer platform (jobs, notebooks, models, endpoints, spend)',
     )
-    .version('0.1.0')
+    .version(cliPackage.version)
     // Program options only before the subcommand, so `deploy model --version 5` is the model version.
     .enablePositionalOptions()
     .showHelpAfterError('(add --help for usage)')
@@ -44,50 +67,33 @@ Getting started:
 
 Environment: AICLOUD_URL and AICLOUD_TOKEN override the saved login.`,
     );
-  program.addCommand(upCommand());
-  program.addCommand(downCommand());
-  program.addCommand(loginCommand());
-  program.addCommand(whoamiCommand());
-  program.addCommand(teamsCommand());
-  program.addCommand(tokensCommand());
-  program.addCommand(catalogCommand());
-  program.addCommand(datasetsCommand());
-  program.addCommand(createCommand());
-  program.addCommand(jobsCommand());
-  program.addCommand(notebooksCommand());
-  program.addCommand(approvalsCommand());
-  program.addCommand(budgetsCommand());
-  program.addCommand(deployCommand());
-  program.addCommand(endpointsCommand());
-  program.addCommand(keysCommand());
-  program.addCommand(billCommand());
-  program.addCommand(policyCommand());
-  program.addCommand(secretsCommand());
-  program.addCommand(auditCommand());
-  program.addCommand(demoCommand());
-  program.addCommand(modelsCommand());
-  program.addCommand(lineageCommand());
-  program.addCommand(completionCommand());
+  const only = name !== undefined && Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (only && !only.everything) {
+    program.addCommand(await only.load());
+  } else {
+    for (const command of await Promise.all(Object.values(commands).map((entry) => entry.load())))
+      program.addCommand(command);
+  }
   return program;
 }
 
 /** Runs the CLI and exits with the code of the outcome (see docs/cli.md for the table). */
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
-  // Every command throws rather than exits on a usage mistake, so each one exits 2 (docs/cli.md).
-  const overrideExit = (command: Command): void => {
-    command.exitOverride();
-    for (const sub of command.commands) overrideExit(sub);
-  };
-  overrideExit(program);
   try {
+    const program = await buildProgram(argv[2]);
+    // Every command throws rather than exits on a usage mistake, so each one exits 2 (docs/cli.md).
+    const overrideExit = (command: Command): void => {
+      command.exitOverride();
+      for (const sub of command.commands) overrideExit(sub);
+    };
+    overrideExit(program);
     await program.parseAsync(argv);
   } catch (error) {
-    process.exitCode = report(error);
+    process.exitCode = await report(error);
   }
 }
 
-function report(error: unknown): number {
+async function report(error: unknown): Promise<number> {
   if (error instanceof CommanderError) {
     // Commander already printed help or the usage problem.
     return error.exitCode === 0 ? 0 : 2;
@@ -96,6 +102,8 @@ function report(error: unknown): number {
     process.stderr.write(`error: ${error.message}\n`);
     return 2;
   }
+  // The error codes' table comes with zod's schemas: loaded only when something went wrong.
+  const { exitCodeOf } = await import('@aicloud/contracts');
   if (error instanceof ApiError) {
     process.stderr.write(`error: ${error.message}\n`);
     for (const issue of error.body?.issues ?? []) {

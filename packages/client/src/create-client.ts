@@ -1,51 +1,50 @@
-import {
-  type AddMemberRequest,
-  type Admission,
-  type Approval,
-  type AttestDatasetRequest,
-  type AuditQuery,
-  type AuditRecord,
-  type AuditVerifyResult,
-  type Bill,
-  type BillQuery,
-  type BillRowsQuery,
-  type Budget,
-  type BudgetAlert,
-  type CreatedKey,
-  type CreatedToken,
-  type CreateKeyRequest,
-  type CreateNotebookRequest,
-  type CreatePolicyExceptionRequest,
-  type CreateTokenRequest,
-  type Dataset,
-  type DeployModelRequest,
-  type Endpoint,
-  type EndpointKey,
-  ErrorBody,
-  type Job,
-  type JobDecision,
-  type JobMetrics,
-  type JobQuery,
-  type LedgerRow,
-  type Model,
-  type ModelDetail,
-  type ModelLineage,
-  type ModelVersion,
-  type Notebook,
-  type NotebookLoginUrl,
-  type NotebookQuery,
-  type PolicyException,
-  type Product,
-  type RegisterDatasetRequest,
-  type RegisterModelRequest,
-  type SecretInfo,
-  type SubmitJobRequest,
-  type SubmitJobResponse,
-  type Team,
-  type TeamsBill,
-  type TeamsBillQuery,
-  type TokenInfo,
-  type WhoAmI,
+import type {
+  AddMemberRequest,
+  Admission,
+  Approval,
+  AttestDatasetRequest,
+  AuditQuery,
+  AuditRecord,
+  AuditVerifyResult,
+  Bill,
+  BillQuery,
+  BillRowsQuery,
+  Budget,
+  BudgetAlert,
+  CreatedKey,
+  CreatedToken,
+  CreateKeyRequest,
+  CreateNotebookRequest,
+  CreatePolicyExceptionRequest,
+  CreateTokenRequest,
+  Dataset,
+  DeployModelRequest,
+  Endpoint,
+  EndpointKey,
+  Job,
+  JobDecision,
+  JobMetrics,
+  JobQuery,
+  LedgerRow,
+  Model,
+  ModelDetail,
+  ModelLineage,
+  ModelVersion,
+  Notebook,
+  NotebookLoginUrl,
+  NotebookQuery,
+  PolicyException,
+  Product,
+  RegisterDatasetRequest,
+  RegisterModelRequest,
+  SecretInfo,
+  SubmitJobRequest,
+  SubmitJobResponse,
+  Team,
+  TeamsBill,
+  TeamsBillQuery,
+  TokenInfo,
+  WhoAmI,
 } from '@aicloud/contracts';
 import { ApiError } from './api-error.ts';
 
@@ -57,6 +56,15 @@ export interface ClientOptions {
 }
 
 type Query = Record<string, string | number | boolean | undefined>;
+
+/**
+ * The API's error body, if `payload` is one. The schemas (zod) are imported here, when an answer is an error,
+ * so a CLI call that succeeds never loads them (docs/decisions/2026-12-04-cli-startup.md).
+ */
+async function parseErrorBody(payload: unknown) {
+  const { ErrorBody } = await import('@aicloud/contracts');
+  return ErrorBody.safeParse(payload);
+}
 
 function toQueryString(query: Query | undefined): string {
   if (!query) return '';
@@ -100,7 +108,7 @@ export function createClient(options: ClientOptions) {
       payload = undefined;
     }
     if (!response.ok) {
-      const parsed = ErrorBody.safeParse(payload);
+      const parsed = await parseErrorBody(payload);
       if (parsed.success)
         throw new ApiError(
           parsed.data.error.code,
@@ -132,7 +140,7 @@ export function createClient(options: ClientOptions) {
       );
     }
     if (!response.ok || !response.body) {
-      const parsed = ErrorBody.safeParse(await response.json().catch(() => undefined));
+      const parsed = await parseErrorBody(await response.json().catch(() => undefined));
       if (parsed.success)
         throw new ApiError(
           parsed.data.error.code,

@@ -98,20 +98,25 @@ export function createCommand(): Command {
         secrets: options.secret,
         ...(options.executor ? { executor: options.executor } : {}),
       };
-      const preview = await api.jobs.submit({ ...request, dryRun: true });
-      const summary = {
-        product: options.type,
-        gpus: options.gpus,
-        gpuType: options.gpuType ?? preview.admission.guardrails.quota?.gpuType,
-        team: options.team,
+      const showSummary = (admission: Admission) => {
+        const summary = {
+          product: options.type,
+          gpus: options.gpus,
+          gpuType: options.gpuType ?? admission.guardrails.quota?.gpuType,
+          team: options.team,
+        };
+        if (format === 'table') process.stderr.write(`${admissionSummary(summary, admission)}\n`);
       };
-      if (format === 'table') process.stderr.write(`${admissionSummary(summary, preview.admission)}\n`);
+      // With --yes the submit is the one request sent: the summary comes from its admission instead.
+      const preview =
+        options.yes && !options.dryRun ? null : await api.jobs.submit({ ...request, dryRun: true });
+      if (preview) showSummary(preview.admission);
       if (options.dryRun) {
         if (format === 'json') process.stdout.write(`${JSON.stringify(preview, null, 2)}\n`);
         return;
       }
       // A refusal needs no confirmation: submitting records it (a rejected job, audited) and prints why.
-      if (!options.yes && preview.admission.outcome !== 'rejected') {
+      if (preview && !options.yes && preview.admission.outcome !== 'rejected') {
         if (!process.stdin.isTTY)
           throw new UsageError(
             'not submitted: there is no terminal to ask "Proceed?" on; pass --yes to submit without a prompt (or --dry-run to see only the estimate)',
@@ -124,12 +129,14 @@ export function createCommand(): Command {
       }
       try {
         const result = await api.jobs.submit(request);
+        if (!preview) showSummary(result.admission);
         finish(format, result.job, result.admission);
         if (options.follow && result.job) process.exitCode = await followJob(api, result.job.id);
       } catch (error) {
         const admission = (error as ApiError).body?.details?.admission as Admission | undefined;
         const job = (error as ApiError).body?.details?.job as Job | undefined;
         if (error instanceof ApiError && admission) {
+          if (!preview) showSummary(admission);
           finish(format, job ?? null, admission);
           if (error.code === 'budget_exceeded') process.exitCode = 13;
           return;

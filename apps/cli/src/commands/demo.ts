@@ -3,7 +3,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createClient } from '@aicloud/client';
 import { Command } from 'commander';
-import OpenAI from 'openai';
 import { UsageError } from '../output.ts';
 import { readProfile } from '../profile.ts';
 
@@ -154,6 +153,7 @@ export function demoCommand(): Command {
       ) as { key: string; id: string };
       process.stdout.write(`created key (shown once): ${key.key.slice(0, 12)}…\n`);
 
+      const { default: OpenAI } = await import('openai');
       const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: key.key });
       process.stdout.write(
         `\n== Chat through the openai SDK (first request wakes a replica)\n> new OpenAI({ baseURL: '${url}/v1', apiKey }).chat.completions.create({ model: 'legal-answerer', messages: [...] })\n`,

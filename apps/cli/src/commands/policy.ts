@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { createCedarAuthorizer, runPolicyTests } from '@aicloud/policy';
 import { Command, Option } from 'commander';
 import { reasonText } from '../admission-text.ts';
 import { client } from '../context.ts';
@@ -42,7 +41,8 @@ export function policyCommand(): Command {
     .command('validate')
     .description('parse and validate a policy folder against its Cedar schema (no server needed)')
     .addOption(dirOption())
-    .action((options: { dir: string }) => {
+    .action(async (options: { dir: string }) => {
+      const { createCedarAuthorizer } = await import('@aicloud/policy');
       const authorizer = createCedarAuthorizer({ policiesDir: resolve(options.dir) });
       process.stdout.write(`valid: ${authorizer.policies().length} policies, digest ${authorizer.digest}\n`);
     });
@@ -51,8 +51,9 @@ export function policyCommand(): Command {
     .description('run the decision tables beside the policies (tests/*.yaml), like `opa test`')
     .addOption(dirOption())
     .addOption(outputOption())
-    .action((options: { dir: string; output: string }) => {
+    .action(async (options: { dir: string; output: string }) => {
       const format = outputFormat(options.output);
+      const { runPolicyTests } = await import('@aicloud/policy');
       const report = runPolicyTests({ policiesDir: resolve(options.dir) });
       print(format, report, () =>
         [
