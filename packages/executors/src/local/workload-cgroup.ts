@@ -24,9 +24,11 @@ export interface WorkloadCgroup {
 const v1Root = '/sys/fs/cgroup';
 const group = 'aicloud';
 
-function writable(path: string): boolean {
+/** Whether a cgroup v1 controller is mounted here and readable (writing is tried, and may still fail). */
+function mounted(path: string): boolean {
   try {
-    return existsSync(path) && (readFileSync(join(path, 'cgroup.procs'), 'utf8'), true);
+    readFileSync(join(path, 'cgroup.procs'), 'utf8');
+    return true;
   } catch {
     return false;
   }
@@ -97,7 +99,7 @@ export function createWorkloadCgroup(id: string, limits: WorkloadLimits): Worklo
   ];
   for (const [controller, apply] of controllers) {
     const root = join(v1Root, controller);
-    if (!writable(root)) continue;
+    if (!mounted(root)) continue;
     const dir = join(root, group, name);
     try {
       mkdirSync(dir, { recursive: true });
