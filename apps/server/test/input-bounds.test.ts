@@ -1,34 +1,20 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createTestPlatform } from '@aicloud/core/testing';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { apiRoutes } from '../src/api-routes.ts';
-import { buildApp } from '../src/build-app.ts';
+import { startTestApp, type TestApp } from './test-app.ts';
 
 // Input the contracts used to let through (or answer with a 500): each is a 400 invalid_input that names
 // its field, and writes nothing.
 
-let platform: Awaited<ReturnType<typeof createTestPlatform>>;
-let app: FastifyInstance;
-let tokens: Record<string, string>;
+let platform: TestApp['platform'];
+let app: TestApp['app'];
+let as: TestApp['as'];
+let close: TestApp['close'];
 
 beforeAll(async () => {
-  platform = await createTestPlatform('sqlite', null);
-  app = await buildApp(platform, { webRoot: null });
-  const credentials = JSON.parse(readFileSync(join(platform.dataDir, 'credentials.json'), 'utf8')) as Record<
-    string,
-    { token: string }
-  >;
-  tokens = Object.fromEntries(Object.entries(credentials).map(([user, entry]) => [user, entry.token]));
+  ({ platform, app, as, close } = await startTestApp());
 });
-afterAll(async () => {
-  await app.close();
-  await platform.dispose();
-});
-
-const as = (user: string) => ({ authorization: `Bearer ${tokens[user]}` });
+afterAll(async () => close());
 
 async function call(user: string, method: 'GET' | 'POST' | 'PUT', url: string, payload?: object) {
   return app.inject({ method, url, headers: as(user), ...(payload ? { payload } : {}) });

@@ -1,29 +1,14 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createTestPlatform } from '@aicloud/core/testing';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../src/build-app.ts';
+import { startTestApp, type TestApp } from './test-app.ts';
 
-let platform: Awaited<ReturnType<typeof createTestPlatform>>;
-let app: FastifyInstance;
-let tokens: Record<string, string>;
+let app: TestApp['app'];
+let as: TestApp['as'];
+let close: TestApp['close'];
 
 beforeAll(async () => {
-  platform = await createTestPlatform('sqlite', null);
-  app = await buildApp(platform, { webRoot: null });
-  const credentials = JSON.parse(readFileSync(join(platform.dataDir, 'credentials.json'), 'utf8')) as Record<
-    string,
-    { token: string }
-  >;
-  tokens = Object.fromEntries(Object.entries(credentials).map(([user, entry]) => [user, entry.token]));
+  ({ app, as, close } = await startTestApp());
 });
-afterAll(async () => {
-  await app.close();
-  await platform.dispose();
-});
-
-const as = (user: string) => ({ authorization: `Bearer ${tokens[user]}` });
+afterAll(async () => close());
 
 describe('authentication', () => {
   it('answers /healthz without a token', async () => {
