@@ -50,6 +50,8 @@ const server = await startServer({
   seedFile: join(repoRoot, 'seed/demo.yaml'),
   webRoot: null,
   importRoots: { 'legal-rag': [work] },
+  // The stub runtime lives in bench/: replicas run sandboxed and see only what is mounted for them.
+  sandboxReadOnly: [join(repoRoot, 'bench')],
   runtimes: {
     'bench-stub': {
       name: 'bench-stub',
@@ -98,8 +100,9 @@ const direct = spawn(process.execPath, [stub, '--port', String(directPort)], { s
 await waitHealthy(directPort);
 const directCold = performance.now() - directT0;
 
-const replica = (await alice.endpoints.get('bench-stub')).replicas[0]!;
-const directOrigin = `http://127.0.0.1:${replica.port}`;
+// The baseline: the same stub, on a loopback port, without the gateway (the replica itself only listens on
+// its unix socket, which the gateway alone reaches).
+const directOrigin = `http://127.0.0.1:${directPort}`;
 await load(directOrigin, {}, 1, 200);
 await load(server.url, gatewayHeaders, 1, 200);
 const directSerial = await load(directOrigin, {}, 1, requests);

@@ -35,6 +35,8 @@ export interface ServerOptions {
   importMaxBytes?: PlatformConfig['importMaxBytes'];
   /** How local workloads are isolated (default: sandboxed where this machine can). */
   isolation?: PlatformConfig['isolation'];
+  /** Host paths every sandboxed workload also sees read-only (a site runtime's install, shared tools). */
+  sandboxReadOnly?: PlatformConfig['sandboxReadOnly'];
   /** Run several teams' workloads as the server's own user where no sandbox is possible (`--allow-shared-uid`). */
   allowSharedUid?: boolean;
   /** Where webhooks (budget alerts) may go: host names, addresses, CIDR ranges; none when empty. */
@@ -120,6 +122,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     importRoots: options.importRoots,
     importMaxBytes: options.importMaxBytes,
     isolation: options.isolation ?? (support.ok ? 'sandbox' : 'none'),
+    sandboxReadOnly: options.sandboxReadOnly,
     webhookAllowedHosts: options.webhookAllowedHosts,
   });
   let isolation = 'workloads run sandboxed: own uid, mount/pid/ipc/network namespaces, cgroup limits';

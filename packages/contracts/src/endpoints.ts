@@ -58,7 +58,6 @@ export const Endpoint = z.object({
     z.object({
       id: z.string(),
       status: z.string(),
-      port: z.number(),
       startedAt: z.string(),
       readyAt: z.string().nullable(),
     }),

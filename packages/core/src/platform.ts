@@ -70,6 +70,8 @@ export interface PlatformConfig {
    * needs root and bubblewrap) or `none` (the server's own user). Default: `sandbox` where this machine can.
    */
   isolation?: 'sandbox' | 'none' | undefined;
+  /** Host paths every sandboxed workload also sees read-only (a site runtime's install, shared tools). */
+  sandboxReadOnly?: string[] | undefined;
   /** The cap on the bytes one model registration copies (default 20 GiB). */
   importMaxBytes?: number | undefined;
   /**
@@ -163,7 +165,10 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
         ...(config.isolation ? { isolation: config.isolation } : {}),
         sandbox: {
           platformApi,
-          readOnly: ['examples', 'packages', 'node_modules'].map((dir) => join(repoRoot, dir)),
+          readOnly: [
+            ...['examples', 'packages', 'node_modules'].map((dir) => join(repoRoot, dir)),
+            ...(config.sandboxReadOnly ?? []),
+          ],
         },
       });
     const executors: Record<string, Executor> = config.executors ?? {

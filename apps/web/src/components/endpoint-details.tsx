@@ -220,7 +220,6 @@ export function EndpointDetails({ client, endpoint }: { client: Client; endpoint
               <tr>
                 <th>Replica</th>
                 <th>Status</th>
-                <th>Port</th>
                 <th>Started</th>
                 <th>Ready</th>
               </tr>
@@ -234,7 +233,6 @@ export function EndpointDetails({ client, endpoint }: { client: Client; endpoint
                   <td>
                     <StatusBadge status={replica.status} />
                   </td>
-                  <td>{replica.port}</td>
                   <td>{time(replica.startedAt)}</td>
                   <td>{time(replica.readyAt)}</td>
                 </tr>

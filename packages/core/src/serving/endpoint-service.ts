@@ -115,7 +115,6 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
       replicas: replicas.map((replica) => ({
         id: replica.id,
         status: replica.status,
-        port: replica.port,
         startedAt: replica.started_at,
         readyAt: replica.ready_at,
       })),

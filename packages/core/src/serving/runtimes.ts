@@ -1,3 +1,5 @@
+import { AppError } from '../app-error.ts';
+
 /**
  * How a model runtime is started: a command template with `{model_dir}`, `{socket}` and `{name}`. Replicas
  * listen on a unix socket in their own folder, which only the gateway can reach: no other workload sees
@@ -42,6 +44,12 @@ export function renderCommand(
   template: RuntimeTemplate,
   values: { modelDir: string; socket: string; name: string },
 ): string {
+  if (template.command.includes('{port}')) {
+    throw new AppError(
+      'invalid_input',
+      `runtime ${template.name} uses {port}: replicas listen on the unix socket {socket} in their sandbox (vLLM --uds {socket}, llama-server --host {socket}); change its command template`,
+    );
+  }
   const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
   return template.command
     .replaceAll('{model_dir}', quote(values.modelDir))
