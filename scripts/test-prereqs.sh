@@ -7,6 +7,7 @@
 #   jupyter-notebook   the notebook tests
 #   bubblewrap socat nftables iproute2   sandboxing, the API inside sandboxes, egress blocking
 #   munge slurmctld slurmd slurm-client   the one-node Slurm cluster the setup starts (scripts/services/slurm-up.sh)
+#   prometheus         promtool: the exported alert rules and /metrics are checked with it
 set -euo pipefail
 need=()
 want() { # PACKAGE FILE...: PACKAGE is needed unless one of FILE is executable
@@ -26,6 +27,7 @@ want munge /usr/sbin/munged
 want slurmctld /usr/sbin/slurmctld
 want slurmd /usr/sbin/slurmd
 want slurm-client /usr/bin/sbatch
+want prometheus /usr/bin/promtool
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then

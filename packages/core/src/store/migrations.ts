@@ -535,6 +535,45 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0009_gpu_telemetry_alerts': {
+    // GPU figures per workload from nvidia-smi (attributed by assignment or by pid), and the alert rules'
+    // firing and resolved events with their webhook delivery: the evaluator resumes from the last event.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('gpu_samples')
+        .addColumn('workload_kind', 'text', (c) => c.notNull())
+        .addColumn('workload_id', 'text', (c) => c.notNull())
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('gpu_index', 'integer', (c) => c.notNull())
+        .addColumn('gpu_uuid', 'text', (c) => c.notNull())
+        .addColumn('gpu_name', 'text', (c) => c.notNull())
+        .addColumn('attributed_by', 'text', (c) => c.notNull())
+        .addColumn('utilization_percent', 'double precision')
+        .addColumn('memory_used_mib', 'double precision')
+        .addColumn('memory_total_mib', 'double precision', (c) => c.notNull())
+        .addColumn('power_w', 'double precision')
+        .addColumn('pids', 'text', (c) => c.notNull())
+        .addColumn('time', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('gpu_samples_workload_time')
+        .on('gpu_samples')
+        .columns(['workload_id', 'time'])
+        .execute();
+      await db.schema.createIndex('gpu_samples_time').on('gpu_samples').column('time').execute();
+      await db.schema
+        .createTable('alert_events')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('rule', 'text', (c) => c.notNull())
+        .addColumn('series', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('value', 'double precision')
+        .addColumn('time', 'text', (c) => c.notNull())
+        .addColumn('delivery', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('alert_events_rule_time').on('alert_events').columns(['rule', 'time']).execute();
+    },
+  },
 };
 
 /** The hash the first audit record chains to. */

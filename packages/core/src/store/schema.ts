@@ -322,4 +322,36 @@ export interface Database {
     metered_until: string | null;
     cold_start_ms: number | null;
   };
+  /** GPU figures from nvidia-smi, one row per sample, GPU and workload it is attributed to. */
+  gpu_samples: {
+    /** `job`, `notebook` or `replica`. */
+    workload_kind: string;
+    workload_id: string;
+    team: string;
+    gpu_index: number;
+    gpu_uuid: string;
+    gpu_name: string;
+    /** `assignment` (the workload holds the GPU) or `pid` (its processes use one it does not hold). */
+    attributed_by: string;
+    /** Null where several workloads share an unassigned GPU. */
+    utilization_percent: number | null;
+    memory_used_mib: number | null;
+    memory_total_mib: number;
+    power_w: number | null;
+    /** JSON array of the workload's pids on the GPU. */
+    pids: string;
+    time: string;
+  };
+  /** Firing and resolved events of alert rules, per rule and series (JSON of its labels). */
+  alert_events: {
+    id: string;
+    rule: string;
+    series: string;
+    /** `firing` or `resolved`. */
+    state: string;
+    value: number | null;
+    time: string;
+    /** `none` (no webhook), `queued`, `delivered`, `failed`, `dropped` or `refused`. */
+    delivery: string;
+  };
 }
