@@ -30,6 +30,34 @@ export interface WorkloadSpec {
   account?: string;
   /** How the local executor's sandbox isolates the workload; absent: its defaults (no network, nothing mounted but the workload's own folders). Other executors ignore it. */
   sandbox?: WorkloadSandbox;
+  /** Where the workload runs: GPU count and type, spot capacity, image, labels; absent: no type, on-demand, the host's software. */
+  placement?: WorkloadPlacement;
+  /** How the workload is reached and what it reaches: its listening socket or port, and its egress. */
+  exposure?: WorkloadExposure;
+}
+
+/** Where a workload runs, as a scheduler needs it; the GPU devices themselves stay in `WorkloadSpec.gpus`. */
+export interface WorkloadPlacement {
+  /** How many GPUs the workload needs (`WorkloadSpec.gpus.length` when the caller assigns devices). */
+  gpus: number;
+  /** The catalog's GPU type it is billed for (`H100`): Slurm `--gres=gpu:<type>:N`, a node selector on Kubernetes; absent: any. */
+  gpuType?: string;
+  /** Whether it may run on reclaimable (spot) capacity, billed at the spot price. */
+  spot: boolean;
+  /** The container image it runs in, where the backend runs containers (Kubernetes); the local and Slurm executors run on the host's software and ignore it. */
+  image?: string;
+  /** Key/value labels the backend attaches to the workload (`aicloud.dev/team`): Kubernetes labels, Slurm ignores them. */
+  labels: Record<string, string>;
+}
+
+/** How a workload is reached (one listening socket or port) and what it may reach. */
+export interface WorkloadExposure {
+  /** TCP port the workload listens on; the start result's `address` is `host:port` where the executor knows the host. */
+  port?: number;
+  /** Absolute path of the unix socket the workload listens on, inside its work dir for the local sandbox; returned as the `address`. */
+  socket?: string;
+  /** What the workload may reach; the local sandbox reads it when `sandbox.egress` is absent (they must agree when both are set). */
+  egress: WorkloadEgress;
 }
 
 /** What a workload may reach over the network: nothing, only the platform's API, or what the host reaches. */
@@ -37,8 +65,8 @@ export type WorkloadEgress = 'blocked' | 'platform' | 'open';
 
 /** The sandbox of one local workload: everything not listed here does not exist inside it. */
 export interface WorkloadSandbox {
-  /** Network: `blocked` (own empty namespace), `platform` (that plus the platform's API as a unix socket), `open` (the host's network). */
-  egress: WorkloadEgress;
+  /** Network: `blocked` (own empty namespace), `platform` (that plus the platform's API as a unix socket), `open` (the host's network); `exposure.egress` when absent, else `blocked`. */
+  egress?: WorkloadEgress;
   /** A prepared network namespace to join instead (`/run/netns/NAME`): notebooks get one with a veth the proxy reaches. */
   netnsPath?: string;
   /** Host paths visible read-only at the same path: admitted datasets, the model a replica serves. */
@@ -90,6 +118,8 @@ export interface WorkloadHandleInfo {
   externalId: string;
   /** Start time in milliseconds since the epoch; runtime limits count from it, also after a restart. */
   startedAt: number;
+  /** Where the workload listens (`exposure`): a unix socket path or `host:port`; absent when it exposes nothing or the executor cannot tell yet (a queued Slurm job). */
+  address?: string;
 }
 
 /** What the platform keeps of a running workload so that a restarted executor can find it again. */

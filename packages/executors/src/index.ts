@@ -5,9 +5,11 @@ export type {
   PersistedWorkload,
   WorkloadEgress,
   WorkloadEndedEvent,
+  WorkloadExposure,
   WorkloadHandleInfo,
   WorkloadLogEvent,
   WorkloadMetricEvent,
+  WorkloadPlacement,
   WorkloadSandbox,
   WorkloadSpec,
   WorkloadStartedEvent,
@@ -36,7 +38,9 @@ export {
 export { type SandboxConfig, sandboxApiSocket, workloadUid } from './local/sandbox-command.ts';
 export { type SandboxSupport, type SandboxTools, sandboxSupport } from './local/sandbox-support.ts';
 export {
+  gpuGres,
   renderBatchScript,
+  type SlurmGresTypes,
   slurmAccountProblem,
   slurmComment,
   slurmJobName,

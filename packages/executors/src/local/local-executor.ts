@@ -17,6 +17,7 @@ import { sandboxSupport } from './sandbox-support.ts';
 import { createSecretMasker } from './secret-masker.ts';
 import { createWorkloadCgroup, removeWorkloadCgroup } from './workload-cgroup.ts';
 import { workloadEnv, workloadIdVariable } from './workload-env.ts';
+import { localAddress, localEgress } from './workload-exposure.ts';
 import {
   readExitRecord,
   readTerminationRecord,
@@ -271,8 +272,9 @@ export function createLocalExecutor(deps: LocalExecutorDeps = {}): Executor {
       if (closed) throw new Error('the local executor is shut down');
       const spec: WorkloadSpec =
         isolation === 'sandbox'
-          ? { ...requested, sandbox: requested.sandbox ?? { egress: 'blocked' } }
+          ? { ...requested, sandbox: { ...requested.sandbox, egress: localEgress(requested) } }
           : { ...requested, sandbox: undefined };
+      const address = localAddress(spec, isolation === 'sandbox');
       if (tracked.has(spec.id)) throw new Error(`workload ${spec.id} is already running`);
       if (!(spec.maxRuntimeSeconds > 0) || !(spec.graceSeconds >= 0)) {
         throw new Error(`workload ${spec.id} needs maxRuntimeSeconds > 0 and graceSeconds >= 0`);
@@ -336,7 +338,7 @@ export function createLocalExecutor(deps: LocalExecutorDeps = {}): Executor {
       };
       emit({ type: 'started', id: spec.id, externalId: workload.externalId, startedAt });
       if (early) onExit(early);
-      return { id: spec.id, externalId: workload.externalId, startedAt };
+      return { id: spec.id, externalId: workload.externalId, startedAt, ...(address ? { address } : {}) };
     },
 
     async cancel(id: string, reason: string): Promise<void> {

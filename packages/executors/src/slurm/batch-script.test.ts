@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { WorkloadSpec } from '../executor.ts';
 import {
+  gpuGres,
   renderBatchScript,
   shellQuote,
   slurmAccountProblem,
@@ -74,6 +75,21 @@ describe('renderBatchScript', () => {
     }
     expect(slurmAccountProblem('legal-rag')).toBeUndefined();
     expect(slurmAccountProblem('-x')).toBeUndefined(); // --account=-x is one option with its value
+  });
+
+  it('asks for the GPU type it bills: gpu:<type>:N, named as the cluster names it, or gpu:N on untyped GPUs', () => {
+    const typed = { ...spec, placement: { gpus: 2, gpuType: 'H100', spot: false, labels: {} } };
+    const gres = (options: Parameters<typeof renderBatchScript>[1]) =>
+      directives(renderBatchScript(typed, options)).filter((line) => line.includes('--gres'));
+    expect(gres({ partition: 'gpu' })).toEqual(['#SBATCH --gres=gpu:h100:2']);
+    expect(gres({ partition: 'gpu', gresTypes: { H100: 'nvidia_h100_80gb_hbm3' } })).toEqual([
+      '#SBATCH --gres=gpu:nvidia_h100_80gb_hbm3:2',
+    ]);
+    expect(gres({ partition: 'gpu', gresTypes: { A100: 'a100' } })).toEqual(['#SBATCH --gres=gpu:h100:2']);
+    expect(gres({ partition: 'gpu', gresTypes: 'untyped' })).toEqual(['#SBATCH --gres=gpu:2']);
+    // No type known: any GPU, as before.
+    expect(gpuGres({ ...spec, placement: { gpus: 1, spot: false, labels: {} } })).toBe('gpu:1');
+    expect(() => gpuGres(typed, { H100: 'h100:1,license:x' })).toThrow(/must be letters, digits/);
   });
 
   it('leaves out gres, cpus and mem when the spec does not ask, and hides the GPUs of the node', () => {

@@ -45,6 +45,29 @@ export function slurmOutputFiles(spec: WorkloadSpec): { stdout: string; stderr: 
 export interface BatchScriptOptions {
   /** The partition the job is submitted to. */
   partition: string;
+  /** How the cluster names the catalog's GPU types in its gres (`SlurmExecutorDeps.gresTypes`). */
+  gresTypes?: SlurmGresTypes | undefined;
+}
+
+/**
+ * How a cluster's `gres.conf` names GPU types: a map from the catalog's type (`H100`) to Slurm's (`h100`,
+ * `nvidia_h100_80gb_hbm3`), types not listed being their lower-case name; or `untyped` for a cluster whose
+ * GPUs have no `Type=` (then `--gres=gpu:N`, any GPU). Absent: every type by its lower-case name.
+ */
+export type SlurmGresTypes = Record<string, string> | 'untyped';
+
+const gresTypeName = /^[A-Za-z0-9_.-]+$/;
+
+/** The `--gres` value for `count` GPUs of the spec's type: `gpu:<type>:N`, or `gpu:N` when no type is known or the cluster's GPUs are untyped. */
+export function gpuGres(spec: WorkloadSpec, gresTypes?: SlurmGresTypes): string {
+  const count = spec.placement?.gpus ?? spec.gpus.length;
+  const type = spec.placement?.gpuType;
+  if (!type || gresTypes === 'untyped') return `gpu:${count}`;
+  const name = gresTypes?.[type] ?? type.toLowerCase();
+  if (!gresTypeName.test(name)) {
+    throw new Error(`GPU type ${JSON.stringify(name)} must be letters, digits, '_', '.' or '-' in a gres`);
+  }
+  return `gpu:${name}:${count}`;
 }
 
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -53,7 +76,8 @@ const defaultPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 /**
  * Renders the batch script `sbatch --parsable` reads on stdin. Directives: job name and comment
  * (`aicloud:<id>`, the idempotency key), partition, `--time` (whole minutes, rounded up), `--account` when
- * the spec names one, `--gres=gpu:N` from the number of assigned GPUs (Slurm picks the devices),
+ * the spec names one, `--gres=gpu:<type>:N` from the placement's GPU count and type (`gpu:N` without a
+ * type or on a cluster whose GPUs are untyped; Slurm picks the devices),
  * `--cpus-per-task` and `--mem` when the spec sets them, output and error files in `<workDir>/.aicloud/`
  * (appended, so a requeued job keeps its log), `--chdir` and `--export=NONE` (nothing of the submitting
  * server's environment reaches the job). The body exports a minimal PATH/HOME/LANG when the node sets none, `SLURM_EXPORT_ENV=ALL` (so `srun` steps
@@ -74,7 +98,8 @@ export function renderBatchScript(spec: WorkloadSpec, options: BatchScriptOption
     ['ntasks', 1],
   ];
   if (spec.account !== undefined) directives.push(['account', slurmAccount(spec.account)]);
-  if (spec.gpus.length > 0) directives.push(['gres', `gpu:${spec.gpus.length}`]);
+  const gpus = spec.placement?.gpus ?? spec.gpus.length;
+  if (gpus > 0) directives.push(['gres', gpuGres(spec, options.gresTypes)]);
   if (spec.cpus !== undefined) directives.push(['cpus-per-task', positiveInteger('cpus', spec.cpus)]);
   if (spec.memoryMiB !== undefined) {
     directives.push(['mem', `${positiveInteger('memoryMiB', spec.memoryMiB)}M`]);
@@ -95,7 +120,7 @@ export function renderBatchScript(spec: WorkloadSpec, options: BatchScriptOption
     ['AICLOUD_CHECKPOINT_DIR', spec.checkpointDir],
   ];
   // Without a GPU, an empty CUDA_VISIBLE_DEVICES keeps a job off a GPU node's devices (as locally).
-  if (spec.gpus.length === 0) exports.push(['CUDA_VISIBLE_DEVICES', '']);
+  if (gpus === 0) exports.push(['CUDA_VISIBLE_DEVICES', '']);
   for (const [name] of exports) {
     if (!envName.test(name)) throw new Error(`environment variable name ${JSON.stringify(name)} is invalid`);
   }

@@ -200,6 +200,39 @@ describe.concurrent('Slurm executor on a real cluster', () => {
     expect(await exec.findByComment(spec.id)).toBeUndefined();
   });
 
+  it('asks Slurm for the GPU type it bills as the partition names it: here untyped, so gpu:1; gpu:h100 is refused', {
+    timeout: 90_000,
+  }, async () => {
+    // scripts/services/slurm-up.sh declares `Gres=gpu:4` without a type, as many small clusters do: the
+    // executor reads that from sinfo and asks for any GPU; told the type is `h100`, it asks for that.
+    const placement = { gpus: 1, gpuType: 'H100', spot: false, labels: {} };
+    const typed = testSpec(tempRoot(), {
+      id: `typed_${process.pid}`,
+      gpus: ['0'],
+      placement,
+      command: 'true',
+    });
+    const told = createSlurmExecutor({ partition, gresTypes: { H100: 'h100' } });
+    executors.push(told);
+    await expect(told.start(typed)).rejects.toThrow(
+      /Slurm refused .*Requested node configuration is not available/,
+    );
+    const exec = executor();
+    const events = recordEvents(exec);
+    const spec = testSpec(tempRoot(), {
+      id: `untyped_${process.pid}`,
+      gpus: ['0'],
+      placement,
+      command: 'echo "devices=$CUDA_VISIBLE_DEVICES"',
+    });
+    const handle = await exec.start(spec);
+    expect(handle.address).toBeUndefined();
+    const shown = execFileSync('scontrol', ['show', 'job', handle.externalId, '-o'], { encoding: 'utf8' });
+    expect(shown).toMatch(/TresPerNode=(gres:)?gpu:1\b/);
+    expect(await ended(exec, spec.id)).toMatchObject({ state: 'succeeded' });
+    await logged(events, spec.id, 'devices=');
+  });
+
   it('reattaches a running job from a new executor instance and reports its end, never resubmitting', {
     timeout: 90_000,
   }, async () => {

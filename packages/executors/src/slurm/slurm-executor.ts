@@ -19,7 +19,14 @@ import {
   writeTerminationRecord,
 } from '../local/workload-files.ts';
 import type { WorkloadOutcome } from '../local/workload-outcome.ts';
-import { renderBatchScript, slurmComment, slurmCommentPrefix, slurmJobName } from './batch-script.ts';
+import {
+  renderBatchScript,
+  type SlurmGresTypes,
+  slurmComment,
+  slurmCommentPrefix,
+  slurmJobName,
+} from './batch-script.ts';
+import { gresTypesFor, parseSinfoGres } from './gres-types.ts';
 import { localSlurmRunner, type SlurmCommandRunner } from './slurm-command.ts';
 import {
   isRunningSlurmState,
@@ -37,6 +44,11 @@ import { slurmOutcome } from './slurm-outcome.ts';
 export interface SlurmExecutorDeps {
   /** The partition every job is submitted to (`--partition`). */
   partition: string;
+  /**
+   * How the cluster's gres names the catalog's GPU types (`--gres=gpu:<type>:N`); `untyped` for GPUs
+   * without `Type=`. Absent: read once from the partition (`sinfo -o %G`) when a job first asks for a type.
+   */
+  gresTypes?: SlurmGresTypes | undefined;
   /** Runs Slurm's commands; the ones on this host's PATH by default. */
   run?: SlurmCommandRunner;
   /**
@@ -415,6 +427,21 @@ export function createSlurmExecutor(deps: SlurmExecutorDeps): SlurmExecutor {
     return snapshot;
   };
 
+  let declaredGres: Promise<string[] | 'untyped'> | undefined;
+  /** How this job's GPU type is named: as configured, else as the partition declares it (read once). */
+  const gresTypes = async (spec: WorkloadSpec): Promise<SlurmGresTypes | undefined> => {
+    const gpuType = spec.placement?.gpuType;
+    if (deps.gresTypes !== undefined || !gpuType || (spec.placement?.gpus ?? 0) === 0) return deps.gresTypes;
+    declaredGres ??= run('sinfo', ['-h', '-p', deps.partition, '-o', '%G']).then((result) => {
+      if (result.code !== 0) {
+        declaredGres = undefined;
+        throw new Error(`sinfo could not list partition ${deps.partition}'s GPUs: ${result.stderr.trim()}`);
+      }
+      return parseSinfoGres(result.stdout);
+    });
+    return gresTypesFor(gpuType, await declaredGres, deps.partition);
+  };
+
   const findByComment = async (id: string): Promise<SlurmJob | undefined> => {
     if (await squeue()) {
       const job = byComment.get(id);
@@ -440,7 +467,10 @@ export function createSlurmExecutor(deps: SlurmExecutorDeps): SlurmExecutor {
       }
       starting.add(spec.id);
       try {
-        const script = renderBatchScript(spec, { partition: deps.partition });
+        const script = renderBatchScript(spec, {
+          partition: deps.partition,
+          gresTypes: await gresTypes(spec),
+        });
         await ensureSnapshot();
         const existing = byComment.get(spec.id);
         const ended = finished.get(spec.id);
