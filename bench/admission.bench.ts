@@ -106,6 +106,7 @@ try {
         started_at: null,
         ended_at: null,
         metered_until: null,
+        rate_micros: null,
       });
     }
     for (let start = 0; start < rows.length; start += 500) {

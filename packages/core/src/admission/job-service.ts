@@ -15,12 +15,17 @@ import { type Clock, isoNow } from '../clock.ts';
 import { formatDuration, parseDuration } from '../duration.ts';
 import { type Actor, canSeeTeam, teamsToList } from '../identity/principal.ts';
 import { newId } from '../ids.ts';
-import { fromMicros, microsToCents, toMicros } from '../money.ts';
+import { fromMicros, microsToCents } from '../money.ts';
 import type { Authorizer, PolicyDecision, PolicyRequest } from '../ports/authorizer.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
 import { type AdmissionFacts, gatherFacts, type JobAsk } from './admission-facts.ts';
 import { decideAdmission } from './admission-outcome.ts';
+import {
+  estimateMicros as estimateWorkloadMicros,
+  hourlyRateMicros,
+  unitsOf,
+} from '../workloads/workload-meter.ts';
 import { FINAL_STATES, type JobRow, toJob } from './job-record.ts';
 
 /** Cedar Longs must stay within 2^53; an absent budget is this many cents. */
@@ -60,14 +65,13 @@ export interface JobService {
 }
 
 /** The estimated maximum cost: hourly price × GPUs (or one CPU machine) × maximum runtime. */
-export function estimateMicros(ask: JobAsk): { micros: number; pricePerHour: number } {
-  const priceKey = ask.gpus > 0 ? (ask.gpuType ?? '') : 'cpu';
-  const price = ask.product.prices[priceKey];
-  const hourly = price ? (ask.spot ? price.spot : price.onDemand) : 0;
-  const units = Math.max(ask.gpus, 1);
+export function estimateMicros(ask: JobAsk): { micros: number; pricePerHour: number; rateMicros: number } {
+  const placement = { gpus: ask.gpus, gpuType: ask.gpuType, spot: ask.spot };
+  const rateMicros = hourlyRateMicros(ask.product.prices, placement);
   return {
-    micros: Math.ceil(toMicros(hourly) * units * (ask.maxRuntimeSeconds / 3600)),
-    pricePerHour: hourly * units,
+    micros: estimateWorkloadMicros(rateMicros, placement, ask.maxRuntimeSeconds),
+    pricePerHour: fromMicros(rateMicros * unitsOf(placement)),
+    rateMicros,
   };
 }
 
@@ -430,6 +434,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
           started_at: null,
           ended_at: outcome === 'rejected' ? createdAt : null,
           metered_until: null,
+          rate_micros: estimate.rateMicros,
         };
         await trx.insertInto('jobs').values(row).execute();
         await audit.append(trx, {

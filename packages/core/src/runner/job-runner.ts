@@ -5,17 +5,18 @@ import type { Transaction } from 'kysely';
 import { type JobRow, toJob } from '../admission/job-record.ts';
 import { AppError } from '../app-error.ts';
 import type { AuditService } from '../audit/audit-service.ts';
-import { appendUsage, categoryOfKind } from '../billing/ledger.ts';
+import { categoryOfKind } from '../billing/ledger.ts';
 import type { CatalogService } from '../catalog/catalog-service.ts';
 import { type Clock, isoNow } from '../clock.ts';
 import { approvedLocations, canonicalLocation, inApprovedLocation } from '../datasets/approved-locations.ts';
 import { datasetTeam } from '../datasets/dataset-service.ts';
 import type { IdentityService } from '../identity/identity-service.ts';
-import { toMicros } from '../money.ts';
 import type { SecretService } from '../secrets/secret-service.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
 import { heldLocalGpus } from '../workloads/gpu-ledger.ts';
+import { moveJob } from '../workloads/job-state.ts';
+import { accrue, hourlyRateMicros } from '../workloads/workload-meter.ts';
 import { endOfJob } from './end-reason.ts';
 import { jobPaths } from './job-paths.ts';
 
@@ -157,30 +158,23 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     // whole seconds) appends a correcting row with a negative quantity: the ledger stays append-only and the
     // job's cost equals its runtime × rate.
     if (until === from) return;
-    const product = await productPrices(row.product);
-    const priceKey = row.gpus > 0 ? (row.gpu_type ?? '') : 'cpu';
-    const price = product[priceKey];
-    const hourly = price ? (row.spot === 1 ? price.spot : price.onDemand) : 0;
-    const hours = (until - from) / 3_600_000;
-    const cost = await appendUsage(trx, clock, [
+    const placement = { gpus: row.gpus, gpuType: row.gpu_type, spot: row.spot === 1 };
+    const cost = await accrue(
+      trx,
+      clock,
       {
+        kind: 'job',
+        id: row.id,
         team: row.team,
         user: row.owner,
         project: row.name,
         category: categoryOfKind(row.kind),
-        resource:
-          row.gpus > 0
-            ? `gpu:${row.gpu_type}${row.spot === 1 ? ':spot' : ''}`
-            : `cpu${row.spot === 1 ? ':spot' : ''}`,
-        quantity: hours * Math.max(row.gpus, 1),
-        unit: row.gpus > 0 ? 'gpu_hour' : 'instance_hour',
-        rateMicros: toMicros(hourly),
-        sourceKind: 'job',
-        sourceId: row.id,
-        windowStart: new Date(Math.min(from, until)).toISOString(),
-        windowEnd: new Date(Math.max(from, until)).toISOString(),
+        placement,
+        rateMicros: row.rate_micros ?? hourlyRateMicros((await catalog.get(row.product)).prices, placement),
       },
-    ]);
+      from,
+      until,
+    );
     await trx
       .updateTable('jobs')
       .set({ cost_micros: row.cost_micros + cost, metered_until: new Date(until).toISOString() })
@@ -188,19 +182,8 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       .execute();
   }
 
-  const priceCache = new Map<string, Record<string, { onDemand: number; spot: number }>>();
-  async function productPrices(name: string) {
-    let prices = priceCache.get(name);
-    if (!prices) {
-      prices = (await catalog.get(name)).prices;
-      priceCache.set(name, prices);
-    }
-    return prices;
-  }
-
   async function start(row: JobRow): Promise<void> {
     const product = await catalog.get(row.product);
-    await productPrices(row.product);
     const startedAt = isoNow(clock);
     const claimed = await db.transaction().execute(async (trx) => {
       const current = await trx
@@ -236,18 +219,20 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
           clock.now() + (current.max_runtime_s + product.graceSeconds + 3600) * 1000,
         ).toISOString(),
       });
-      await trx
-        .updateTable('jobs')
-        .set({
-          status: 'running',
+      const moved = await moveJob(
+        trx,
+        current.id,
+        'running',
+        {
           started_at: startedAt,
           metered_until: current.executor === 'local' ? startedAt : null,
           gpu_indexes: JSON.stringify(indexes),
           gpu_source: source,
           reasons: '[]',
-        })
-        .where('id', '=', current.id)
-        .execute();
+        },
+        'admitted',
+      );
+      if (!moved) return null;
       await audit.append(trx, {
         actor: 'system',
         action: 'job.started',
@@ -339,11 +324,13 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
             next: null,
           },
         ];
-        await trx
-          .updateTable('jobs')
-          .set({ status: 'admitted', reasons: JSON.stringify(reasons), external_id: null, gpu_indexes: '[]' })
-          .where('id', '=', jobId)
-          .execute();
+        await moveJob(
+          trx,
+          jobId,
+          'admitted',
+          { reasons: JSON.stringify(reasons), external_id: null, gpu_indexes: '[]' },
+          'running',
+        );
         await audit.append(trx, {
           actor: 'system',
           action: 'job.preempted',
@@ -363,16 +350,17 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         jobId,
       });
       if (end.message && reasons[0]) reasons[0].message = `${reasons[0].message}: ${end.message}`;
-      await trx
-        .updateTable('jobs')
-        .set({
-          status,
+      await moveJob(
+        trx,
+        jobId,
+        status,
+        {
           reasons: JSON.stringify(reasons),
           exit_code: end.exitCode,
           ended_at: new Date(end.endedAt).toISOString(),
-        })
-        .where('id', '=', jobId)
-        .execute();
+        },
+        'running',
+      );
       await revokeRunTokens(trx, jobId);
       await audit.append(trx, {
         actor: 'system',
@@ -514,11 +502,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
           // Killed between claiming the job and starting it: nothing ran if the executor left no files.
           const started = existsSync(join(jobPaths(dataDir, row.id).workDir, '.aicloud'));
           if (!started) {
-            await db
-              .updateTable('jobs')
-              .set({ status: 'admitted', gpu_indexes: '[]' })
-              .where('id', '=', row.id)
-              .execute();
+            await moveJob(db, row.id, 'admitted', { gpu_indexes: '[]' }, 'running');
             continue;
           }
           await finish(row.id, {

@@ -18,6 +18,7 @@ import { newId } from '../ids.ts';
 import type { ModelService } from '../registry/model-service.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
+import { hourlyRateMicros } from '../workloads/workload-meter.ts';
 import type { ReplicaPool } from './replica-pool.ts';
 import type { RuntimeTemplate } from './runtimes.ts';
 
@@ -104,6 +105,7 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
       maxReplicas: row.max_replicas,
       targetConcurrency: row.target_concurrency,
       idleTimeoutSeconds: row.idle_timeout_s,
+      corsOrigins: row.cors_origins ? (JSON.parse(row.cors_origins) as string[]) : [],
       status:
         row.status === 'deleted'
           ? 'deleted'
@@ -254,6 +256,7 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
           `the budget of ${team} is exhausted; a manager can raise it (aicloud budgets set --team ${team} --max-budget <usd>)`,
         );
       }
+      const gpuType = request.gpus > 0 ? (request.gpuType ?? product.gpu.types[0] ?? null) : null;
       const row: EndpointRow = {
         id: newId('ep'),
         name,
@@ -272,7 +275,7 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
         artifact_dir: version.artifactDir!,
         product: product.name,
         gpus: request.gpus,
-        gpu_type: request.gpus > 0 ? (request.gpuType ?? product.gpu.types[0] ?? null) : null,
+        gpu_type: gpuType,
         min_replicas: minReplicas,
         max_replicas: request.maxReplicas,
         target_concurrency: request.targetConcurrency,
@@ -281,6 +284,9 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
         created_by: actor.principal.userName,
         created_at: isoNow(clock),
         deleted_at: null,
+        cors_origins: request.corsOrigins?.length ? JSON.stringify(request.corsOrigins) : null,
+        // Replicas are on-demand; their rate is fixed here, at deploy, like every workload's at admission.
+        rate_micros: hourlyRateMicros(product.prices, { gpus: request.gpus, gpuType, spot: false }),
       };
       await db.transaction().execute(async (trx) => {
         const existing = await trx

@@ -1,17 +1,16 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Executor, ExecutorEvent, WorkloadSandbox } from '@aicloud/executors';
+import type { Executor, ExecutorEvent, WorkloadPlacement, WorkloadSandbox } from '@aicloud/executors';
 import type { Selectable } from 'kysely';
 import { type Dispatcher, Pool, request } from 'undici';
 import { AppError } from '../app-error.ts';
 import type { AuditService } from '../audit/audit-service.ts';
-import { appendUsage } from '../billing/ledger.ts';
 import type { CatalogService } from '../catalog/catalog-service.ts';
 import { type Clock, isoNow } from '../clock.ts';
 import { newId } from '../ids.ts';
-import { toMicros } from '../money.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
+import { accrue, hourlyRateMicros } from '../workloads/workload-meter.ts';
 import { EndpointStatsRecorder } from './endpoint-stats.ts';
 import { type RuntimeTemplate, renderCommand } from './runtimes.ts';
 
@@ -23,6 +22,8 @@ interface Replica {
   /** Its unix socket, and the connection pool the gateway reaches it through. */
   socket: string;
   dispatcher: Pool;
+  /** The executor its product names, which started it. */
+  executor: Executor;
   status: 'starting' | 'ready' | 'stopping';
   inFlight: number;
   ready: Promise<void>;
@@ -34,7 +35,8 @@ export interface ReplicaPoolDeps {
   audit: AuditService;
   clock: Clock;
   catalog: CatalogService;
-  executor: Executor;
+  /** Executors by name: a replica runs on the one its endpoint's product names. */
+  executors: Record<string, Executor>;
   dataDir: string;
   runtimes: Record<string, RuntimeTemplate>;
   /** How long a request waits for a replica to start before 503 (default 120 s). */
@@ -86,13 +88,24 @@ function replicaSandbox(endpoint: EndpointRow): WorkloadSandbox {
   return { egress: 'blocked', readOnly: [endpoint.artifact_dir] };
 }
 
+/** Where a replica runs: its endpoint's GPUs and type, on-demand, labelled with its endpoint and team. */
+function replicaPlacement(endpoint: EndpointRow, image: string | undefined): WorkloadPlacement {
+  return {
+    gpus: endpoint.gpus,
+    ...(endpoint.gpu_type ? { gpuType: endpoint.gpu_type } : {}),
+    spot: false,
+    ...(image ? { image } : {}),
+    labels: { 'aicloud.dev/team': endpoint.team, 'aicloud.dev/endpoint': endpoint.name },
+  };
+}
+
 function replicaDispatcher(socket: string): Pool {
   return new Pool('http://replica', { socketPath: socket, connections: 64, keepAliveTimeout: 30_000 });
 }
 
 /** Creates the replica pool. */
 export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
-  const { store, audit, clock, catalog, executor, dataDir, runtimes } = deps;
+  const { store, audit, clock, catalog, executors, dataDir, runtimes } = deps;
   const db = store.db;
   const timeout = deps.coldStartTimeoutMs ?? 120_000;
   const meterInterval = deps.meterIntervalMs ?? 30_000;
@@ -100,7 +113,18 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
   const recorders = new Map<string, EndpointStatsRecorder>();
   const replicaEndpoint = new Map<string, string>();
 
-  const unsubscribe = executor.onEvent((event: ExecutorEvent) => {
+  /** The executor a product names, refused clearly when this platform has none by that name. */
+  function executorOf(product: { name: string; executor: string }): Executor {
+    const executor = executors[product.executor];
+    if (!executor)
+      throw new AppError(
+        'unavailable',
+        `product ${product.name} runs on executor ${product.executor}, which this platform does not have (it has: ${Object.keys(executors).join(', ')})`,
+      );
+    return executor;
+  }
+
+  const onEvent = (event: ExecutorEvent) => {
     if (event.type !== 'ended') return;
     const endpointId = replicaEndpoint.get(event.id);
     if (!endpointId) return;
@@ -112,7 +136,8 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
     pools.get(endpointId)?.delete(event.id);
     replicaEndpoint.delete(event.id);
     void markStopped(event.id, event.status.reason ?? event.status.state);
-  });
+  };
+  const unsubscribers = Object.values(executors).map((executor) => executor.onEvent(onEvent));
 
   function stats(endpointId: string): EndpointStatsRecorder {
     let recorder = recorders.get(endpointId);
@@ -176,25 +201,24 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
       .where('id', '=', row.endpoint_id)
       .executeTakeFirst();
     if (!endpoint) return;
-    const product = await catalog.get(endpoint.product);
-    const key = endpoint.gpus > 0 ? (endpoint.gpu_type ?? '') : 'cpu';
-    const hourly = product.prices[key]?.onDemand ?? 0;
-    await appendUsage(trx, clock, [
+    const placement = { gpus: endpoint.gpus, gpuType: endpoint.gpu_type, spot: false };
+    await accrue(
+      trx,
+      clock,
       {
+        kind: 'endpoint',
+        id: endpoint.id,
         team: endpoint.team,
         user: endpoint.created_by,
         project: endpoint.name,
         category: 'inference',
-        resource: endpoint.gpus > 0 ? `gpu:${endpoint.gpu_type}` : 'cpu',
-        quantity: ((until - from) / 3_600_000) * Math.max(endpoint.gpus, 1),
-        unit: endpoint.gpus > 0 ? 'gpu_hour' : 'instance_hour',
-        rateMicros: toMicros(hourly),
-        sourceKind: 'endpoint',
-        sourceId: endpoint.id,
-        windowStart: new Date(from).toISOString(),
-        windowEnd: new Date(until).toISOString(),
+        placement,
+        rateMicros:
+          endpoint.rate_micros ?? hourlyRateMicros((await catalog.get(endpoint.product)).prices, placement),
       },
-    ]);
+      from,
+      until,
+    );
     await trx
       .updateTable('endpoint_replicas')
       .set({ metered_until: new Date(until).toISOString() })
@@ -221,6 +245,7 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
     if (!runtime)
       throw new AppError('unavailable', `runtime ${endpoint.runtime} is not configured on this platform`);
     const product = await catalog.get(endpoint.product);
+    const executor = executorOf(product);
     const id = newId('rep');
     const started = clock.now();
     const dir = join(dataDir, 'endpoints', endpoint.id);
@@ -251,6 +276,7 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
       id,
       socket,
       dispatcher: replicaDispatcher(socket),
+      executor,
       status: 'starting',
       inFlight: 0,
       ready: Promise.resolve(),
@@ -264,6 +290,8 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
         workDir: join(dir, id),
         env: { AICLOUD_ENDPOINT: endpoint.name },
         sandbox: replicaSandbox(endpoint),
+        placement: replicaPlacement(endpoint, product.image),
+        exposure: { socket, egress: 'blocked' },
         gpus: [],
         maxRuntimeSeconds: product.maxDurationSeconds,
         graceSeconds: product.graceSeconds,
@@ -277,6 +305,19 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
         .set({ external_id: handle.externalId })
         .where('id', '=', id)
         .execute();
+      // The gateway goes where the executor says the replica listens.
+      if (!handle.address?.startsWith('/')) {
+        await executor.cancel(id, 'start_failed');
+        throw new AppError(
+          'unavailable',
+          `executor ${executor.name} reports no socket for replica ${id} of ${endpoint.name} (${handle.address ?? 'no address'}); endpoints need an executor that returns one (local)`,
+        );
+      }
+      if (handle.address !== replica.socket) {
+        void replica.dispatcher.close().catch(() => {});
+        replica.socket = handle.address;
+        replica.dispatcher = replicaDispatcher(handle.address);
+      }
       const deadline = started + timeout;
       while (!(await probe(replica, runtime.healthPath))) {
         if (!replicaEndpoint.has(id))
@@ -321,7 +362,7 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
 
   async function stopReplica(replica: Replica, reason: string): Promise<void> {
     replica.status = 'stopping';
-    await executor.cancel(replica.id, reason);
+    await replica.executor.cancel(replica.id, reason);
   }
 
   return {
@@ -476,21 +517,25 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
         }
         const dir = join(dataDir, 'endpoints', endpoint.id);
         const product = await catalog.get(endpoint.product);
+        const executor = executors[product.executor];
+        if (!executor) {
+          await markStopped(row.id, 'lost');
+          continue;
+        }
         replicaEndpoint.set(row.id, endpoint.id);
+        const socket = replicaSocket(dataDir, endpoint.id, row.id);
         const status = await executor.reattach({
           id: row.id,
           externalId: row.external_id,
           startedAt: Date.parse(row.started_at),
           spec: {
             id: row.id,
-            command: renderCommand(runtime, {
-              modelDir: endpoint.artifact_dir,
-              socket: replicaSocket(dataDir, endpoint.id, row.id),
-              name: endpoint.name,
-            }),
+            command: renderCommand(runtime, { modelDir: endpoint.artifact_dir, socket, name: endpoint.name }),
             workDir: join(dir, row.id),
             env: {},
             sandbox: replicaSandbox(endpoint),
+            placement: replicaPlacement(endpoint, product.image),
+            exposure: { socket, egress: 'blocked' },
             gpus: [],
             maxRuntimeSeconds: product.maxDurationSeconds,
             graceSeconds: product.graceSeconds,
@@ -510,11 +555,11 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
           await markStopped(row.id, status.reason ?? status.state);
           continue;
         }
-        const socket = replicaSocket(dataDir, endpoint.id, row.id);
         poolOf(endpoint.id).set(row.id, {
           id: row.id,
           socket,
           dispatcher: replicaDispatcher(socket),
+          executor,
           status: 'ready',
           inFlight: 0,
           ready: Promise.resolve(),
@@ -523,8 +568,8 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
     },
 
     async shutdown() {
-      unsubscribe();
-      await executor.shutdown();
+      for (const unsubscribe of unsubscribers) unsubscribe();
+      for (const executor of Object.values(executors)) await executor.shutdown();
     },
   };
 }

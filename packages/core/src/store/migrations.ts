@@ -535,6 +535,91 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0008_tracking': {
+    // MLflow-compatible experiment tracking: experiments owned by a team, runs, params, tags, every metric
+    // point (indexed for get-history) and each metric's latest value (what run data and search read).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('tracking_experiments')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('artifact_location', 'text', (c) => c.notNull())
+        .addColumn('lifecycle_stage', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('creation_time', 'bigint', (c) => c.notNull())
+        .addColumn('last_update_time', 'bigint', (c) => c.notNull())
+        .addUniqueConstraint('tracking_experiments_team_name', ['team', 'name'])
+        .execute();
+      await db.schema
+        .createTable('tracking_experiment_tags')
+        .addColumn('experiment_id', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('tracking_experiment_tags_pk', ['experiment_id', 'key'])
+        .execute();
+      await db.schema
+        .createTable('tracking_runs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('experiment_id', 'text', (c) => c.notNull())
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('start_time', 'bigint', (c) => c.notNull())
+        .addColumn('end_time', 'bigint')
+        .addColumn('lifecycle_stage', 'text', (c) => c.notNull())
+        .addColumn('artifact_uri', 'text', (c) => c.notNull())
+        .addColumn('artifact_dir', 'text', (c) => c.notNull())
+        .addColumn('job_id', 'text')
+        .execute();
+      await db.schema
+        .createIndex('tracking_runs_experiment')
+        .on('tracking_runs')
+        .columns(['experiment_id', 'start_time'])
+        .execute();
+      await db.schema.createIndex('tracking_runs_job').on('tracking_runs').column('job_id').execute();
+      for (const table of ['tracking_params', 'tracking_tags']) {
+        await db.schema
+          .createTable(table)
+          .addColumn('run_id', 'text', (c) => c.notNull())
+          .addColumn('key', 'text', (c) => c.notNull())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint(`${table}_pk`, ['run_id', 'key'])
+          .execute();
+      }
+      for (const table of ['tracking_metrics', 'tracking_latest_metrics']) {
+        await db.schema
+          .createTable(table)
+          .addColumn('run_id', 'text', (c) => c.notNull())
+          .addColumn('key', 'text', (c) => c.notNull())
+          .addColumn('value', 'double precision', (c) => c.notNull())
+          .addColumn('timestamp', 'bigint', (c) => c.notNull())
+          .addColumn('step', 'bigint', (c) => c.notNull())
+          .addColumn('is_nan', 'integer', (c) => c.notNull())
+          .$call((builder) =>
+            table === 'tracking_latest_metrics'
+              ? builder.addPrimaryKeyConstraint('tracking_latest_metrics_pk', ['run_id', 'key'])
+              : builder,
+          )
+          .execute();
+      }
+      await db.schema
+        .createIndex('tracking_metrics_history')
+        .on('tracking_metrics')
+        .columns(['run_id', 'key', 'step', 'timestamp'])
+        .execute();
+    },
+  },
+  '0010_fixed_rates': {
+    // One price rule for every workload, fixed at admission: the rate a job or endpoint pays is stored on it
+    // (micro-dollars per GPU-hour or instance-hour, as notebooks already had). Rows admitted before have none
+    // and are metered at the catalog's current price, as they were.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('jobs').addColumn('rate_micros', 'bigint').execute();
+      await db.schema.alterTable('endpoints').addColumn('rate_micros', 'bigint').execute();
+    },
+  },
   '0009_gpu_telemetry_alerts': {
     // GPU figures per workload from nvidia-smi (attributed by assignment or by pid), and the alert rules'
     // firing and resolved events with their webhook delivery: the evaluator resumes from the last event.
@@ -571,7 +656,17 @@ const migrations: Record<string, Migration> = {
         .addColumn('time', 'text', (c) => c.notNull())
         .addColumn('delivery', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createIndex('alert_events_rule_time').on('alert_events').columns(['rule', 'time']).execute();
+      await db.schema
+        .createIndex('alert_events_rule_time')
+        .on('alert_events')
+        .columns(['rule', 'time'])
+        .execute();
+    },
+  },
+  '0011_endpoint_cors': {
+    // The browser origins an endpoint's OpenAI surface answers (a JSON array); null: CORS off.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('endpoints').addColumn('cors_origins', 'text').execute();
     },
   },
 };

@@ -101,6 +101,8 @@ export interface Database {
     started_at: string | null;
     ended_at: string | null;
     metered_until: string | null;
+    /** Micro-dollars per GPU-hour (or instance-hour), fixed at admission; null for jobs admitted before 0010. */
+    rate_micros: number | null;
   };
   approvals: {
     id: string;
@@ -293,6 +295,10 @@ export interface Database {
     created_by: string;
     created_at: string;
     deleted_at: string | null;
+    /** Browser origins its OpenAI surface answers with CORS (a JSON array, `*` for any); null: CORS off. */
+    cors_origins?: string | null;
+    /** Micro-dollars per replica GPU-hour (or instance-hour), fixed at deploy; null for endpoints before 0010. */
+    rate_micros: number | null;
   };
   endpoint_keys: {
     id: string;
@@ -321,6 +327,57 @@ export interface Database {
     stopped_at: string | null;
     metered_until: string | null;
     cold_start_ms: number | null;
+  };
+  /** MLflow experiments; `id` is a decimal string, `name` unique per team. Times are epoch milliseconds. */
+  tracking_experiments: {
+    id: string;
+    team: string;
+    name: string;
+    artifact_location: string;
+    /** `active` or `deleted`. */
+    lifecycle_stage: string;
+    created_by: string;
+    creation_time: number;
+    last_update_time: number;
+  };
+  tracking_experiment_tags: { experiment_id: string; key: string; value: string };
+  /** MLflow runs; `id` is 32 hex digits; `team` is the experiment's. */
+  tracking_runs: {
+    id: string;
+    experiment_id: string;
+    team: string;
+    name: string;
+    user_id: string;
+    /** `RUNNING`, `SCHEDULED`, `FINISHED`, `FAILED` or `KILLED`. */
+    status: string;
+    start_time: number;
+    end_time: number | null;
+    lifecycle_stage: string;
+    artifact_uri: string;
+    /** Where the run's artifacts lie on the server (never sent to clients). */
+    artifact_dir: string;
+    /** The aicloud job this run records, if any. */
+    job_id: string | null;
+  };
+  tracking_params: { run_id: string; key: string; value: string };
+  tracking_tags: { run_id: string; key: string; value: string };
+  /** Every metric point; `value` is 0 where `is_nan` is 1. */
+  tracking_metrics: {
+    run_id: string;
+    key: string;
+    value: number;
+    timestamp: number;
+    step: number;
+    is_nan: number;
+  };
+  /** Each run's latest point per metric key (highest step, then timestamp, then value). */
+  tracking_latest_metrics: {
+    run_id: string;
+    key: string;
+    value: number;
+    timestamp: number;
+    step: number;
+    is_nan: number;
   };
   /** GPU figures from nvidia-smi, one row per sample, GPU and workload it is attributed to. */
   gpu_samples: {
