@@ -34,13 +34,15 @@ describe('the rate is fixed at admission', () => {
   afterAll(async () => platform?.dispose());
 
   it('bills a job at the price it was admitted at, not at a price set after', async () => {
-    const { job, admission } = await platform.jobs.submit(alice, {
+    const { job: submitted, admission } = await platform.jobs.submit(alice, {
       product: 'batch-inference',
       maxRuntime: '5m',
       name: 'fixed-rate',
       command: 'sleep 0.5',
     });
     expect(admission.outcome).toBe('admitted');
+    if (!submitted) throw new Error('no job');
+    const job = submitted;
     const product = await platform.catalog.get('batch-inference');
     const { spot } = await platform.store.db
       .selectFrom('jobs')
