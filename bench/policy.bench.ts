@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
-import type { AuthorizationRequest, SubmitJobContext } from '../packages/policy/src/index.ts';
+import type { PolicyRequest, SubmitJobContext } from '../packages/policy/src/index.ts';
 import { createCedarAuthorizer, defaultPoliciesDir } from '../packages/policy/src/index.ts';
 
 const { values } = parseArgs({
@@ -26,7 +26,7 @@ const policyText = readdirSync(defaultPoliciesDir)
 const authorizer = createCedarAuthorizer({ policiesDir: defaultPoliciesDir });
 
 /** A varied stream of requests: allowed, denied, held and warned submits, and cancels. */
-function requestAt(index: number): AuthorizationRequest {
+function requestAt(index: number): PolicyRequest {
   const gpus = [1, 2, 4, 6, 8, 16][index % 6] ?? 1;
   const attrs = {
     team: 'legal',
@@ -58,7 +58,7 @@ function requestAt(index: number): AuthorizationRequest {
 }
 
 /** The whole request as Cedar JSON, as a caller without our authorizer would send it. */
-function wholeCall(request: AuthorizationRequest) {
+function wholeCall(request: PolicyRequest) {
   const principal = { type: 'User', id: request.principal.name };
   const resource = { type: 'Job', id: request.resource.id };
   return {

@@ -4,9 +4,9 @@ import type {
   EntityJson,
   StatefulAuthorizationCall,
 } from '@cedar-policy/cedar-wasm/nodejs';
-import type { AuthorizationRequest } from './authorization-request.ts';
 import type { LoadedPolicySet } from './load-policy-set.ts';
 import { keepEverything } from './payload-plan.ts';
+import type { PolicyRequest } from './policy-request.ts';
 import { pickAttributes, pruneContext } from './prune-payload.ts';
 
 /**
@@ -15,13 +15,13 @@ import { pickAttributes, pruneContext } from './prune-payload.ts';
  */
 export function buildCedarCall(
   policySet: LoadedPolicySet,
-  request: AuthorizationRequest,
+  request: PolicyRequest,
   strict: boolean,
 ): StatefulAuthorizationCall {
   const plan = strict ? keepEverything : policySet.plan;
   const { principal, resource } = request;
   const principalUid = { type: 'User', id: principal.name };
-  const resourceUid = { type: 'Job', id: resource.id };
+  const resourceUid = { type: resource.type, id: resource.id };
   const user = { name: principal.name, platformAdmin: principal.platformAdmin };
   const entities: EntityJson[] = [
     {

@@ -2,11 +2,11 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AuthorizationRequest, SubmitJobContext } from './authorization-request.ts';
 import { cedarEngine } from './cedar-engine.ts';
 import { createCedarAuthorizer } from './create-cedar-authorizer.ts';
 import { readDecisionTable } from './decision-table.ts';
 import { defaultPoliciesDir } from './default-policies-dir.ts';
+import type { PolicyRequest, SubmitJobContext } from './policy-request.ts';
 
 const context: SubmitJobContext = {
   role: 'member',
@@ -22,7 +22,7 @@ const context: SubmitJobContext = {
   exceptions: [],
 };
 
-function submit(gpus: number, overrides: Partial<SubmitJobContext> = {}, spot = true): AuthorizationRequest {
+function submit(gpus: number, overrides: Partial<SubmitJobContext> = {}, spot = true): PolicyRequest {
   return {
     principal: { name: 'alice', platformAdmin: false, teams: ['legal'] },
     action: 'submit_job',
@@ -57,18 +57,14 @@ function copyPolicies(): string {
   return dir;
 }
 
-function edit(file: string, from: string, to: string): void {
+const enforcementOfGpuMax = (dir: string, enforcement: string) => {
+  const file = join(dir, 'gpus.cedar');
   const text = readFileSync(file, 'utf8');
-  expect(text).toContain(from);
-  writeFileSync(file, text.replace(from, to));
-}
-
-const enforcementOfGpuMax = (dir: string, enforcement: string) =>
-  edit(
-    join(dir, 'gpus.cedar'),
-    '@outcome("deny")\n@enforcement("deny")\nforbid (\n  principal,\n  action in [Action::"submit_job", Action::"extend_job"],\n  resource\n)\nwhen { resource.gpus > context.product.maxGpus }',
-    `@outcome("deny")\n@enforcement("${enforcement}")\nforbid (\n  principal,\n  action in [Action::"submit_job", Action::"extend_job"],\n  resource\n)\nwhen { resource.gpus > context.product.maxGpus }`,
-  );
+  const rule =
+    /(@id\("gpu-max-per-product"\)\n@reason\("[^"]*"\)\n@outcome\("deny"\)\n)@enforcement\("deny"\)/;
+  expect(text).toMatch(rule);
+  writeFileSync(file, text.replace(rule, `$1@enforcement("${enforcement}")`));
+};
 
 describe('createCedarAuthorizer', () => {
   const authorizer = createCedarAuthorizer({ policiesDir: defaultPoliciesDir });
@@ -229,7 +225,7 @@ describe('createCedarAuthorizer', () => {
 
     const malformed = authorizer.authorize({
       principal: { name: 'alice' },
-    } as unknown as AuthorizationRequest);
+    } as unknown as PolicyRequest);
     expect(malformed.outcome).toBe('deny');
     expect(malformed.errors).toHaveLength(1);
   });

@@ -1,10 +1,11 @@
-import type { AuthorizationRequest } from './authorization-request.ts';
-import type { Authorizer } from './authorizer.ts';
+import type { CedarAuthorizer } from './authorizer.ts';
 import { buildCedarCall } from './build-cedar-call.ts';
 import { type CedarEngine, cedarEngine } from './cedar-engine.ts';
-import { decide, failClosed } from './decide.ts';
-import type { Decision } from './decision.ts';
+import { decide } from './decide.ts';
+import { engineFailure } from './fail-closed.ts';
 import { loadPolicySet } from './load-policy-set.ts';
+import type { PolicyDecision } from './policy-decision.ts';
+import type { PolicyRequest } from './policy-request.ts';
 
 /** Where the policies live and how strictly requests are checked. */
 export interface CedarAuthorizerOptions {
@@ -21,33 +22,33 @@ function messageOf(error: unknown): string {
 }
 
 /** Loads, validates and parses a policy folder once, and answers requests with Cedar; throws if the set is invalid. */
-export function createCedarAuthorizer(options: CedarAuthorizerOptions): Authorizer {
+export function createCedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorizer {
   const engine = options.engine ?? cedarEngine;
   const strict = options.strictRequests === true;
   const first = loadPolicySet(options.policiesDir, engine);
   if (!first.ok) throw new Error(first.error);
   let active = first.policySet;
 
-  function authorize(request: AuthorizationRequest): Decision {
+  function authorize(request: PolicyRequest): PolicyDecision {
     const policySet = active;
     try {
       const answer = engine.statefulIsAuthorized(buildCedarCall(policySet, request, strict));
       if (answer.type === 'failure') {
-        return failClosed(
+        return engineFailure(
           policySet.digest,
           answer.errors.map((error) => error.message),
         );
       }
       const { reason, errors } = answer.response.diagnostics;
       if (errors.length > 0) {
-        return failClosed(
+        return engineFailure(
           policySet.digest,
           errors.map(({ policyId, error }) => `policy "${policyId}": ${error.message}`),
         );
       }
       return decide(policySet, reason);
     } catch (error) {
-      return failClosed(policySet.digest, [messageOf(error)]);
+      return engineFailure(policySet.digest, [messageOf(error)]);
     }
   }
 

@@ -1,5 +1,6 @@
-import type { Decision, PolicyHit } from './decision.ts';
+import { engineFailure } from './fail-closed.ts';
 import type { LoadedPolicySet } from './load-policy-set.ts';
+import type { PolicyDecision, PolicyHit } from './policy-decision.ts';
 
 /** The hit reported when no permit policy matched the request. */
 export const defaultDeny: PolicyHit = {
@@ -10,26 +11,14 @@ export const defaultDeny: PolicyHit = {
   enforcement: 'deny',
 };
 
-/** The hit reported when the engine failed and the request was denied (fail closed). */
-export const engineError: PolicyHit = {
-  policyId: 'engine-error',
-  reason: 'The policy engine could not decide, so the request is denied; retry, or tell a platform engineer.',
-  outcome: 'deny',
-  enforcement: 'deny',
-};
-
-/** A deny that carries the engine's errors: what every failure of the engine turns into. */
-export function failClosed(policySetDigest: string, errors: string[]): Decision {
-  return { outcome: 'deny', determining: [engineError], warnings: [], dryRun: [], policySetDigest, errors };
-}
-
 /** Turns the policies Cedar found satisfied into an outcome: deny > require_approval > warn > allow. */
-export function decide(policySet: LoadedPolicySet, satisfied: string[]): Decision {
+export function decide(policySet: LoadedPolicySet, satisfied: string[]): PolicyDecision {
   let permitted = false;
   const found: { hit: PolicyHit; index: number }[] = [];
   for (const policyId of satisfied) {
     const entry = policySet.byId.get(policyId);
-    if (!entry) return failClosed(policySet.digest, [`the engine reported an unknown policy "${policyId}"`]);
+    if (!entry)
+      return engineFailure(policySet.digest, [`the engine reported an unknown policy "${policyId}"`]);
     if (entry.info.effect === 'permit') {
       permitted = true;
       continue;

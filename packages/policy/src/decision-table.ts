@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import type { AuthorizationRequest } from './authorization-request.ts';
-import type { Outcome } from './decision.ts';
+import type { Outcome } from './policy-decision.ts';
+import type { PolicyRequest } from './policy-request.ts';
 
 /** One row of a decision table: a request and the decision expected for it. */
 export interface PolicyTestCase {
   file: string;
   name: string;
-  request: AuthorizationRequest;
+  request: PolicyRequest;
   outcome: Outcome;
   /** Expected determining policy ids, in any order; unchecked when absent. */
   determining?: string[];
@@ -61,7 +61,7 @@ export function readDecisionTable(file: string): PolicyTestCase[] {
       const testCase: PolicyTestCase = {
         file,
         name: entry.name,
-        request: request as unknown as AuthorizationRequest,
+        request: request as unknown as PolicyRequest,
         outcome: outcome as Outcome,
         errors: entry.errors === true,
       };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { failClosed } from './decide.ts';
-import type { Decision, PolicyHit } from './decision.ts';
 import { explain } from './explain.ts';
+import { engineFailure } from './fail-closed.ts';
+import type { PolicyDecision, PolicyHit } from './policy-decision.ts';
 
 const hit = (
   policyId: string,
@@ -16,7 +16,7 @@ const hit = (
 
 describe('explain', () => {
   it('names each determining policy with its reason, then warnings, dry runs and the policy set', () => {
-    const decision: Decision = {
+    const decision: PolicyDecision = {
       outcome: 'deny',
       determining: [
         hit('gpu-max-per-product', 'deny', 'deny'),
@@ -64,7 +64,7 @@ describe('explain', () => {
   });
 
   it('shows engine errors of a fail-closed deny', () => {
-    const text = explain(failClosed('sha256:abc', ['wasm trap']));
+    const text = explain(engineFailure('sha256:abc', ['wasm trap']));
     expect(text).toMatch(/^Denied\.\n {2}denied by engine-error: /);
     expect(text).toContain('  engine error: wasm trap');
   });

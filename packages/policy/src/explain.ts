@@ -1,6 +1,6 @@
-import type { Decision, PolicyHit } from './decision.ts';
+import type { PolicyDecision, PolicyHit } from './policy-decision.ts';
 
-const headline: Record<Decision['outcome'], string> = {
+const headline: Record<PolicyDecision['outcome'], string> = {
   allow: 'Allowed.',
   deny: 'Denied.',
   require_approval: 'Held for approval.',
@@ -18,7 +18,7 @@ function line(label: string, hit: PolicyHit): string {
 }
 
 /** Explains a decision in plain lines: the outcome, each determining policy with its reason, warnings and dry runs. */
-export function explain(decision: Decision): string {
+export function explain(decision: PolicyDecision): string {
   const lines = [headline[decision.outcome]];
   const label =
     decision.outcome === 'deny' ? 'denied by' : decision.outcome === 'warn' ? 'warning from' : 'held by';

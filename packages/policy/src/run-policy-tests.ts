@@ -2,8 +2,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CedarEngine } from './cedar-engine.ts';
 import { createCedarAuthorizer } from './create-cedar-authorizer.ts';
-import type { Decision, Outcome } from './decision.ts';
 import { type PolicyTestCase, readDecisionTable } from './decision-table.ts';
+import type { Outcome, PolicyDecision } from './policy-decision.ts';
 
 /** The result of one decision-table case: what was expected, what came, and why it failed. */
 export interface PolicyTestResult {
@@ -42,7 +42,7 @@ function sameIds(expected: string[] | undefined, actual: string[]): boolean {
   return expected === undefined || [...expected].sort().join('\n') === [...actual].sort().join('\n');
 }
 
-function compare(testCase: PolicyTestCase, decision: Decision): PolicyTestResult {
+function compare(testCase: PolicyTestCase, decision: PolicyDecision): PolicyTestResult {
   const { file, name, outcome, determining, warnings, dryRun } = testCase;
   const idsOf = (hits: { policyId: string }[]) => hits.map((hit) => hit.policyId);
   const actual = {

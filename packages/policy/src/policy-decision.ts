@@ -1,16 +1,12 @@
+import type { PolicyHit } from '@aicloud/contracts';
+
+export type { PolicyHit };
+
 /** What a decision tells the caller to do: go ahead, stop, wait for an approval, or go ahead with a message. */
 export type Outcome = 'allow' | 'deny' | 'require_approval' | 'warn';
 
-/** One satisfied forbid policy (or a synthetic rule such as `default-deny`), with what it asks for. */
-export interface PolicyHit {
-  policyId: string;
-  reason: string;
-  outcome: 'deny' | 'require_approval' | 'warn';
-  enforcement: 'deny' | 'warn' | 'dryrun';
-}
-
 /** The answer to one authorization request, with the rules that gave it and the policy set that held them. */
-export interface Decision {
+export interface PolicyDecision {
   outcome: Outcome;
   /** The hits that set the outcome; empty for a plain allow. */
   determining: PolicyHit[];
