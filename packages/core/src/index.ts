@@ -27,3 +27,4 @@ export {
   type StoreOptions,
 } from './store/open-store.ts';
 export type { Database } from './store/schema.ts';
+export * from './tracking/index.ts';

@@ -1,0 +1,12 @@
+export {
+  type JobMetricEvent,
+  type JobRunRecorder,
+  type JobRunStart,
+  recordJobRuns,
+} from './job-run-recorder.ts';
+export { MLFLOW_HTTP_STATUS, type MlflowErrorCode, mlflowCodeOf, mlflowError } from './mlflow-error.ts';
+export { type FilterClause, parseFilter, parseOrderBy } from './mlflow-filter.ts';
+export type { MlflowInput } from './mlflow-input.ts';
+export { type ArtifactListing, cleanArtifactPath, resolveUnder } from './run-artifacts.ts';
+export { createTrackingService, TEAM_TAG, type TrackingService } from './tracking-service.ts';
+export type * from './tracking-types.ts';
