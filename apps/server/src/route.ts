@@ -1,22 +1,31 @@
+import type {
+  ContractRoute,
+  HttpMethod,
+  PathParams,
+  RouteBody,
+  RouteQuery,
+  RouteResponse,
+} from '@aicloud/contracts';
 import { type Actor, AppError, type Platform } from '@aicloud/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 
-type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-
 /** What a handler receives: the caller and the parsed request. */
-export interface RouteContext<Body, Query> {
+export interface RouteContext<Body, Query, Params = Record<string, string>> {
   actor: Actor;
   body: Body;
   query: Query;
-  params: Record<string, string>;
+  params: Params;
   request: FastifyRequest;
   reply: FastifyReply;
 }
 
-/** One `/v1` route: its contract schemas (which also make the OpenAPI description) and a thin handler. */
+/**
+ * One route with its schemas (which also make the OpenAPI description) and a thin handler. The aicloud `/v1`
+ * routes come from the contract through {@link implement}; `defineRoute` is for routes outside it.
+ */
 export interface RouteSpec<Body = unknown, Query = unknown, Response = unknown> {
-  method: Method;
+  method: HttpMethod;
   url: string;
   summary: string;
   tag: string;
@@ -30,7 +39,7 @@ export interface RouteSpec<Body = unknown, Query = unknown, Response = unknown> 
 
 /** A route with its types erased, for tables of routes. */
 export interface AnyRoute {
-  method: Method;
+  method: HttpMethod;
   url: string;
   summary: string;
   tag: string;
@@ -46,6 +55,20 @@ export function defineRoute<Body = undefined, Query = undefined, Response = unkn
   spec: RouteSpec<Body, Query, Response>,
 ): RouteSpec<Body, Query, Response> {
   return spec;
+}
+
+/** The handler of a contract route: typed by its path parameters, body, query and response. */
+export type ContractHandler<Route extends ContractRoute> = (
+  context: RouteContext<RouteBody<Route>, RouteQuery<Route>, PathParams<Route['path']>>,
+) => Promise<RouteResponse<Route>> | RouteResponse<Route>;
+
+/** Binds a handler to a route the contract declares (method, path, schemas and status come from it). */
+export function implement<Route extends ContractRoute>(
+  route: Route,
+  handler: ContractHandler<Route>,
+): AnyRoute {
+  const { path, ...declared } = route;
+  return { ...declared, url: path, handler: handler as unknown as AnyRoute['handler'] };
 }
 
 /** Registers routes on the app; every one requires an authenticated caller. */

@@ -1,50 +1,30 @@
-import type {
-  AddMemberRequest,
-  Admission,
-  Approval,
-  AttestDatasetRequest,
-  AuditQuery,
-  AuditRecord,
-  AuditVerifyResult,
-  Bill,
-  BillQuery,
-  BillRowsQuery,
-  Budget,
-  BudgetAlert,
-  CreatedKey,
-  CreatedToken,
-  CreateKeyRequest,
-  CreateNotebookRequest,
-  CreatePolicyExceptionRequest,
-  CreateTokenRequest,
-  Dataset,
-  DeployModelRequest,
-  Endpoint,
-  EndpointKey,
-  Job,
-  JobDecision,
-  JobMetrics,
-  JobQuery,
-  LedgerRow,
-  Model,
-  ModelDetail,
-  ModelLineage,
-  ModelVersion,
-  Notebook,
-  NotebookLoginUrl,
-  NotebookQuery,
-  PolicyException,
-  Product,
-  RegisterDatasetRequest,
-  RegisterModelRequest,
-  SecretInfo,
-  SubmitJobRequest,
-  SubmitJobResponse,
-  Team,
-  TeamsBill,
-  TeamsBillQuery,
-  TokenInfo,
-  WhoAmI,
+import {
+  type AddMemberRequest,
+  type Approval,
+  type AttestDatasetRequest,
+  type AuditQuery,
+  type Bill,
+  type BillQuery,
+  type BillRowsQuery,
+  type ContractRoute,
+  type CreateKeyRequest,
+  type CreateNotebookRequest,
+  type CreatePolicyExceptionRequest,
+  type CreateTokenRequest,
+  type DeployModelRequest,
+  ErrorBody,
+  type JobQuery,
+  type NotebookQuery,
+  type PathParams,
+  type RegisterDatasetRequest,
+  type RegisterModelRequest,
+  type RouteBodyInput,
+  type RouteQueryInput,
+  type RouteResponse,
+  routes,
+  type SubmitJobRequest,
+  type TeamsBill,
+  type TeamsBillQuery,
 } from '@aicloud/contracts';
 import { ApiError } from './api-error.ts';
 
@@ -57,14 +37,16 @@ export interface ClientOptions {
 
 type Query = Record<string, string | number | boolean | undefined>;
 
-/**
- * The API's error body, if `payload` is one. The schemas (zod) are imported here, when an answer is an error,
- * so a CLI call that succeeds never loads them (docs/decisions/2026-12-04-cli-startup.md).
- */
-async function parseErrorBody(payload: unknown) {
-  const { ErrorBody } = await import('@aicloud/contracts');
-  return ErrorBody.safeParse(payload);
-}
+/** What calling a contract route takes: its path parameters, body and query, each where the route has one. */
+type CallInput<Route extends ContractRoute> = ([keyof PathParams<Route['path']>] extends [never]
+  ? { params?: undefined }
+  : { params: PathParams<Route['path']> }) &
+  (RouteBodyInput<Route> extends undefined ? { body?: undefined } : { body: RouteBodyInput<Route> }) &
+  (RouteQueryInput<Route> extends undefined ? { query?: undefined } : { query?: RouteQueryInput<Route> });
+
+/** The input argument: optional where a route needs none. */
+type CallArguments<Route extends ContractRoute> =
+  object extends CallInput<Route> ? [input?: CallInput<Route>] : [input: CallInput<Route>];
 
 function toQueryString(query: Query | undefined): string {
   if (!query) return '';
@@ -76,15 +58,42 @@ function toQueryString(query: Query | undefined): string {
     : '';
 }
 
-/** The typed HTTP client of the `/v1` API, shared by the CLI, the portal and the SDK. */
+/** A contract path with its parameters filled in, each encoded (a trailing `*` keeps its slashes). */
+export function fillPath(path: string, params: Record<string, string> | undefined): string {
+  return path.replace(/:([A-Za-z]+)|\*$/g, (_match, name: string | undefined) => {
+    const value = params?.[name ?? '*'];
+    if (value === undefined) throw new ApiError('invalid_input', `${path} needs ${name ?? '*'}`, 0);
+    return name ? encodeURIComponent(value) : value.split('/').map(encodeURIComponent).join('/');
+  });
+}
+
+/** The API's answer checked against the route's response schema; a mismatch is the server's fault. */
+function validated<Route extends ContractRoute>(
+  route: Route,
+  payload: unknown,
+  status: number,
+): RouteResponse<Route> {
+  const parsed = route.response.safeParse(payload);
+  if (parsed.success) return parsed.data as RouteResponse<Route>;
+  const issues = parsed.error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`)
+    .join('; ');
+  throw new ApiError(
+    'internal',
+    `${route.method} ${route.path} answered ${status} with a body its contract does not allow (${issues})`,
+    status,
+  );
+}
+
+/** The typed HTTP client of the `/v1` API, derived from the contract's routes; shared by the CLI, the portal and the SDK. */
 export function createClient(options: ClientOptions) {
   const base = options.url.replace(/\/+$/, '');
   const doFetch = options.fetch ?? fetch;
 
-  async function request<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
-    let response: Response;
+  async function send(method: string, path: string, body?: unknown, query?: Query): Promise<Response> {
     try {
-      response = await doFetch(`${base}${path}${toQueryString(query)}`, {
+      return await doFetch(`${base}${path}${toQueryString(query)}`, {
         method,
         headers: {
           authorization: `Bearer ${options.token}`,
@@ -100,6 +109,28 @@ export function createClient(options: ClientOptions) {
         0,
       );
     }
+  }
+
+  /** The API's error, from its error body or, lacking one, from the status. */
+  function apiError(response: Response, payload: unknown, path: string): ApiError {
+    const parsed = ErrorBody.safeParse(payload);
+    if (parsed.success)
+      return new ApiError(
+        parsed.data.error.code,
+        parsed.data.error.message,
+        response.status,
+        parsed.data.error,
+      );
+    return new ApiError(
+      response.status >= 500 ? 'internal' : 'invalid_input',
+      `HTTP ${response.status} from ${base}${path}`,
+      response.status,
+    );
+  }
+
+  /** Any request, unvalidated: for paths outside the contract. */
+  async function request<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
+    const response = await send(method, path, body, query);
     const text = await response.text();
     let payload: unknown;
     try {
@@ -107,48 +138,43 @@ export function createClient(options: ClientOptions) {
     } catch {
       payload = undefined;
     }
-    if (!response.ok) {
-      const parsed = await parseErrorBody(payload);
-      if (parsed.success)
-        throw new ApiError(
-          parsed.data.error.code,
-          parsed.data.error.message,
-          response.status,
-          parsed.data.error,
-        );
-      throw new ApiError(
-        response.status >= 500 ? 'internal' : 'invalid_input',
-        `HTTP ${response.status} from ${base}${path}`,
-        response.status,
-      );
-    }
+    if (!response.ok) throw apiError(response, payload, path);
     return payload as T;
   }
 
-  async function* stream(path: string, query?: Query): AsyncGenerator<string> {
-    let response: Response;
+  /** Calls a contract route and validates its answer with the route's response schema. */
+  async function call<Route extends ContractRoute>(
+    route: Route,
+    ...[input]: CallArguments<Route>
+  ): Promise<RouteResponse<Route>> {
+    const { params, body, query } = (input ?? {}) as {
+      params?: Record<string, string>;
+      body?: unknown;
+      query?: Query;
+    };
+    const response = await send(route.method, fillPath(route.path, params), body, query);
+    const text = await response.text();
+    let payload: unknown;
     try {
-      response = await doFetch(`${base}${path}${toQueryString(query)}`, {
-        headers: { authorization: `Bearer ${options.token}` },
-      });
-    } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-      throw new ApiError(
-        'unavailable',
-        `cannot reach aicloud at ${base}: ${cause}; is \`aicloud up\` running?`,
-        0,
-      );
+      payload = text ? JSON.parse(text) : undefined;
+    } catch {
+      payload = undefined;
     }
+    if (!response.ok) throw apiError(response, payload, route.path);
+    return validated(route, payload, response.status);
+  }
+
+  /** Calls a contract route that answers text (a log, csv) and yields it as it arrives. */
+  async function* stream<Route extends ContractRoute>(
+    route: Route,
+    ...[input]: CallArguments<Route>
+  ): AsyncGenerator<string> {
+    const { params, query } = (input ?? {}) as { params?: Record<string, string>; query?: Query };
+    const path = fillPath(route.path, params);
+    const response = await send(route.method, path, undefined, query);
     if (!response.ok || !response.body) {
-      const parsed = await parseErrorBody(await response.json().catch(() => undefined));
-      if (parsed.success)
-        throw new ApiError(
-          parsed.data.error.code,
-          parsed.data.error.message,
-          response.status,
-          parsed.data.error,
-        );
-      throw new ApiError('internal', `HTTP ${response.status} from ${base}${path}`, response.status);
+      const error = apiError(response, await response.json().catch(() => undefined), path);
+      throw error.body ? error : new ApiError('internal', error.message, response.status);
     }
     const decoder = new TextDecoder();
     const reader = response.body.getReader();
@@ -159,113 +185,107 @@ export function createClient(options: ClientOptions) {
     }
   }
 
+  /** The JSON form of a route that may also answer csv: asked without `format`, a string is a broken promise. */
+  function json<T>(route: ContractRoute, answer: T | string): T {
+    if (typeof answer === 'string')
+      throw new ApiError('internal', `${route.method} ${route.path} answered text where JSON was asked`, 200);
+    return answer;
+  }
+
+  async function text(chunks: AsyncGenerator<string>): Promise<string> {
+    let all = '';
+    for await (const chunk of chunks) all += chunk;
+    return all;
+  }
+
   return {
     request,
-    whoami: () => request<WhoAmI>('GET', '/v1/whoami'),
+    call,
+    whoami: () => call(routes.whoami),
     teams: {
-      list: () => request<{ items: Team[] }>('GET', '/v1/teams'),
-      get: (name: string) => request<Team>('GET', `/v1/teams/${encodeURIComponent(name)}`),
-      create: (name: string) => request<Team>('POST', '/v1/teams', { name }),
+      list: () => call(routes.listTeams),
+      get: (name: string) => call(routes.getTeam, { params: { team: name } }),
+      create: (name: string) => call(routes.createTeam, { body: { name } }),
       addMember: (team: string, member: AddMemberRequest) =>
-        request<Team>('POST', `/v1/teams/${encodeURIComponent(team)}/members`, member),
+        call(routes.addTeamMember, { params: { team }, body: member }),
     },
     tokens: {
-      list: () => request<{ items: TokenInfo[] }>('GET', '/v1/tokens'),
-      create: (token: CreateTokenRequest) => request<CreatedToken>('POST', '/v1/tokens', token),
-      revoke: (id: string) => request<TokenInfo>('DELETE', `/v1/tokens/${encodeURIComponent(id)}`),
+      list: () => call(routes.listTokens),
+      create: (token: CreateTokenRequest) => call(routes.createToken, { body: token }),
+      revoke: (id: string) => call(routes.revokeToken, { params: { id } }),
     },
     catalog: {
-      list: () => request<{ items: Product[] }>('GET', '/v1/catalog'),
-      get: (name: string) => request<Product>('GET', `/v1/catalog/${encodeURIComponent(name)}`),
+      list: () => call(routes.listProducts),
+      get: (name: string) => call(routes.getProduct, { params: { name } }),
     },
     datasets: {
-      list: () => request<{ items: Dataset[] }>('GET', '/v1/datasets'),
-      get: (path: string) =>
-        request<Dataset>('GET', `/v1/datasets/${path.split('/').map(encodeURIComponent).join('/')}`),
-      register: (dataset: RegisterDatasetRequest) => request<Dataset>('POST', '/v1/datasets', dataset),
-      attest: (attestation: AttestDatasetRequest) =>
-        request<Dataset>('POST', '/v1/datasets/attestations', attestation),
+      list: () => call(routes.listDatasets),
+      get: (path: string) => call(routes.getDataset, { params: { '*': path } }),
+      register: (dataset: RegisterDatasetRequest) => call(routes.registerDataset, { body: dataset }),
+      attest: (attestation: AttestDatasetRequest) => call(routes.attestDataset, { body: attestation }),
     },
     jobs: {
-      submit: (job: SubmitJobRequest) => request<SubmitJobResponse>('POST', '/v1/jobs', job),
-      list: (query: Partial<JobQuery> = {}) => request<{ items: Job[] }>('GET', '/v1/jobs', undefined, query),
-      get: (id: string) => request<Job>('GET', `/v1/jobs/${encodeURIComponent(id)}`),
-      cancel: (id: string) => request<Job>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`),
-      decision: (id: string) => request<JobDecision>('GET', `/v1/jobs/${encodeURIComponent(id)}/decision`),
-      metrics: (id: string) => request<JobMetrics>('GET', `/v1/jobs/${encodeURIComponent(id)}/metrics`),
+      submit: (job: SubmitJobRequest) => call(routes.submitJob, { body: job }),
+      list: (query: Partial<JobQuery> = {}) => call(routes.listJobs, { query }),
+      get: (id: string) => call(routes.getJob, { params: { id } }),
+      cancel: (id: string) => call(routes.cancelJob, { params: { id } }),
+      decision: (id: string) => call(routes.getJobDecision, { params: { id } }),
+      metrics: (id: string) => call(routes.getJobMetrics, { params: { id } }),
       reportMetrics: (id: string, metrics: Record<string, number>, step?: number) =>
-        request<{ accepted: number }>('POST', `/v1/jobs/${encodeURIComponent(id)}/metrics`, {
-          metrics,
-          ...(step === undefined ? {} : { step }),
+        call(routes.reportJobMetrics, {
+          params: { id },
+          body: { metrics, ...(step === undefined ? {} : { step }) },
         }),
       /** The job's log as it arrives; with `follow` the stream ends when the job does. */
       logs: (id: string, options: { follow?: boolean; offset?: number } = {}) =>
-        stream(`/v1/jobs/${encodeURIComponent(id)}/logs`, {
-          follow: options.follow ? 'true' : undefined,
-          offset: options.offset,
+        stream(routes.getJobLogs, {
+          params: { id },
+          query: { follow: options.follow ? 'true' : undefined, offset: options.offset },
         }),
     },
     notebooks: {
-      create: (notebook: CreateNotebookRequest) => request<Notebook>('POST', '/v1/notebooks', notebook),
-      list: (query: Partial<NotebookQuery> = {}) =>
-        request<{ items: Notebook[] }>('GET', '/v1/notebooks', undefined, query),
-      get: (id: string) => request<Notebook>('GET', `/v1/notebooks/${encodeURIComponent(id)}`),
-      stop: (id: string) => request<Notebook>('POST', `/v1/notebooks/${encodeURIComponent(id)}/stop`),
-      snooze: (id: string) => request<Notebook>('POST', `/v1/notebooks/${encodeURIComponent(id)}/snooze`),
+      create: (notebook: CreateNotebookRequest) => call(routes.createNotebook, { body: notebook }),
+      list: (query: Partial<NotebookQuery> = {}) => call(routes.listNotebooks, { query }),
+      get: (id: string) => call(routes.getNotebook, { params: { id } }),
+      stop: (id: string) => call(routes.stopNotebook, { params: { id } }),
+      snooze: (id: string) => call(routes.snoozeNotebook, { params: { id } }),
       /** A one-time login URL for the browser (valid 60 s). */
-      loginUrl: (id: string) =>
-        request<NotebookLoginUrl>('POST', `/v1/notebooks/${encodeURIComponent(id)}/login-url`),
+      loginUrl: (id: string) => call(routes.createNotebookLoginUrl, { params: { id } }),
     },
     approvals: {
-      list: (status?: Approval['status']) =>
-        request<{ items: Approval[] }>('GET', '/v1/approvals', undefined, { status }),
+      list: (status?: Approval['status']) => call(routes.listApprovals, { query: { status } }),
       approve: (id: string, reason?: string) =>
-        request<{ approval: Approval; admission: Admission }>(
-          'POST',
-          `/v1/approvals/${encodeURIComponent(id)}/approve`,
-          reason ? { reason } : {},
-        ),
+        call(routes.approve, { params: { id }, body: reason ? { reason } : {} }),
       deny: (id: string, reason?: string) =>
-        request<Approval>('POST', `/v1/approvals/${encodeURIComponent(id)}/deny`, reason ? { reason } : {}),
+        call(routes.deny, { params: { id }, body: reason ? { reason } : {} }),
     },
     policy: {
-      list: () => request<{ digest: string; items: Record<string, string>[] }>('GET', '/v1/policies'),
-      exceptions: () => request<{ items: PolicyException[] }>('GET', '/v1/policy/exceptions'),
+      list: () => call(routes.listPolicies),
+      exceptions: () => call(routes.listPolicyExceptions),
       grantException: (exception: CreatePolicyExceptionRequest) =>
-        request<PolicyException>('POST', '/v1/policy/exceptions', exception),
+        call(routes.grantPolicyException, { body: exception }),
     },
     secrets: {
-      list: (team: string) =>
-        request<{ items: SecretInfo[] }>('GET', `/v1/teams/${encodeURIComponent(team)}/secrets`),
+      list: (team: string) => call(routes.listSecrets, { params: { team } }),
       set: (team: string, name: string, value: string) =>
-        request<SecretInfo>(
-          'PUT',
-          `/v1/teams/${encodeURIComponent(team)}/secrets/${encodeURIComponent(name)}`,
-          { value },
-        ),
-      delete: (team: string, name: string) =>
-        request<{ deleted: true }>(
-          'DELETE',
-          `/v1/teams/${encodeURIComponent(team)}/secrets/${encodeURIComponent(name)}`,
-        ),
+        call(routes.setSecret, { params: { team, name }, body: { value } }),
+      delete: (team: string, name: string) => call(routes.deleteSecret, { params: { team, name } }),
     },
     endpoints: {
-      deploy: (deployment: DeployModelRequest) => request<Endpoint>('POST', '/v1/endpoints', deployment),
-      list: () => request<{ items: Endpoint[] }>('GET', '/v1/endpoints'),
-      get: (name: string) => request<Endpoint>('GET', `/v1/endpoints/${encodeURIComponent(name)}`),
+      deploy: (deployment: DeployModelRequest) => call(routes.deployModel, { body: deployment }),
+      list: () => call(routes.listEndpoints),
+      get: (name: string) => call(routes.getEndpoint, { params: { name } }),
       scale: (name: string, scale: { minReplicas?: number; maxReplicas?: number }) =>
-        request<Endpoint>('POST', `/v1/endpoints/${encodeURIComponent(name)}/scale`, scale),
-      delete: (name: string) => request<Endpoint>('DELETE', `/v1/endpoints/${encodeURIComponent(name)}`),
+        call(routes.scaleEndpoint, { params: { name }, body: scale }),
+      delete: (name: string) => call(routes.deleteEndpoint, { params: { name } }),
     },
     keys: {
-      create: (key: CreateKeyRequest) => request<CreatedKey>('POST', '/v1/keys', key),
-      list: (endpoint?: string) =>
-        request<{ items: EndpointKey[] }>('GET', '/v1/keys', undefined, { endpoint }),
-      revoke: (id: string) => request<EndpointKey>('DELETE', `/v1/keys/${encodeURIComponent(id)}`),
+      create: (key: CreateKeyRequest) => call(routes.createKey, { body: key }),
+      list: (endpoint?: string) => call(routes.listKeys, { query: { endpoint } }),
+      revoke: (id: string) => call(routes.revokeKey, { params: { id } }),
     },
     budgets: {
-      show: (team: string) =>
-        request<{ budget: Budget | null }>('GET', `/v1/budgets/${encodeURIComponent(team)}`),
+      show: (team: string) => call(routes.getBudget, { params: { team } }),
       set: (
         team: string,
         budget: {
@@ -274,71 +294,40 @@ export function createClient(options: ClientOptions) {
           budgetDuration?: string;
           ceiling?: number | null;
         },
-      ) => request<Budget>('PUT', `/v1/budgets/${encodeURIComponent(team)}`, budget),
+      ) => call(routes.setBudget, { params: { team }, body: budget }),
     },
     models: {
-      list: (team?: string) => request<{ items: Model[] }>('GET', '/v1/models', undefined, { team }),
-      register: (model: RegisterModelRequest) => request<ModelVersion>('POST', '/v1/models', model),
-      show: (name: string, team?: string) =>
-        request<ModelDetail>('GET', `/v1/models/${encodeURIComponent(name)}`, undefined, { team }),
+      list: (team?: string) => call(routes.listModels, { query: { team } }),
+      register: (model: RegisterModelRequest) => call(routes.registerModel, { body: model }),
+      show: (name: string, team?: string) => call(routes.getModel, { params: { name }, query: { team } }),
       versions: (name: string, team?: string) =>
-        request<{ items: ModelVersion[] }>(
-          'GET',
-          `/v1/models/${encodeURIComponent(name)}/versions`,
-          undefined,
-          {
-            team,
-          },
-        ),
+        call(routes.listModelVersions, { params: { name }, query: { team } }),
       version: (name: string, version: number | string, team?: string) =>
-        request<ModelVersion>(
-          'GET',
-          `/v1/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(String(version))}`,
-          undefined,
-          { team },
-        ),
+        call(routes.getModelVersion, { params: { name, version: String(version) }, query: { team } }),
       setAlias: (name: string, alias: string, version: number, team?: string) =>
-        request<Model>(
-          'PUT',
-          `/v1/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`,
-          { version },
-          { team },
-        ),
+        call(routes.setModelAlias, { params: { name, alias }, body: { version }, query: { team } }),
       /** The chain dataset → job → model version → endpoints; `version` is a number or an alias. */
       lineage: (name: string, version: number | string, team?: string) =>
-        request<ModelLineage>(
-          'GET',
-          `/v1/lineage/models/${encodeURIComponent(name)}/${encodeURIComponent(String(version))}`,
-          undefined,
-          { team },
-        ),
+        call(routes.getModelLineage, { params: { name, version: String(version) }, query: { team } }),
     },
     bill: {
       /** A team's bill (or every team you see): totals, breakdown, budget, forecast. */
-      get: (query: Omit<BillQuery, 'format'> = {}) => request<Bill>('GET', '/v1/bill', undefined, query),
+      get: async (query: Omit<BillQuery, 'format'> = {}): Promise<Bill> =>
+        json(routes.getBill, await call(routes.getBill, { query })),
       /** The same bill as csv text for finance. */
-      csv: async (query: Omit<BillQuery, 'format'> = {}) => {
-        let text = '';
-        for await (const chunk of stream('/v1/bill.csv', query)) text += chunk;
-        return text;
-      },
+      csv: (query: Omit<BillQuery, 'format'> = {}) => text(stream(routes.getBillCsv, { query })),
       /** Every team side by side. */
-      teams: (query: TeamsBillQuery = {}) => request<TeamsBill>('GET', '/v1/bill/teams', undefined, query),
-      teamsCsv: async (query: TeamsBillQuery = {}) => {
-        let text = '';
-        for await (const chunk of stream('/v1/bill/teams', { ...query, format: 'csv' })) text += chunk;
-        return text;
-      },
+      teams: async (query: TeamsBillQuery = {}): Promise<TeamsBill> =>
+        json(routes.getTeamsBill, await call(routes.getTeamsBill, { query })),
+      teamsCsv: (query: TeamsBillQuery = {}) =>
+        text(stream(routes.getTeamsBill, { query: { ...query, format: 'csv' } })),
       /** The ledger rows behind a bill line. */
-      rows: (query: BillRowsQuery) =>
-        request<{ items: LedgerRow[] }>('GET', '/v1/bill/rows', undefined, query),
-      alerts: (team: string) =>
-        request<{ items: BudgetAlert[] }>('GET', `/v1/budgets/${encodeURIComponent(team)}/alerts`),
+      rows: (query: BillRowsQuery) => call(routes.listBillRows, { query }),
+      alerts: (team: string) => call(routes.listBudgetAlerts, { params: { team } }),
     },
     audit: {
-      list: (query: Partial<AuditQuery> = {}) =>
-        request<{ items: AuditRecord[] }>('GET', '/v1/audit', undefined, query),
-      verify: () => request<AuditVerifyResult>('POST', '/v1/audit/verify'),
+      list: (query: Partial<AuditQuery> = {}) => call(routes.listAudit, { query }),
+      verify: () => call(routes.verifyAudit),
     },
   };
 }

@@ -1,6 +1,11 @@
 import { z } from 'zod';
 import { MAX_DURATION_SECONDS } from './duration.ts';
+import { approvalStatuses } from './status-values.ts';
 import { UsdAmount } from './usd-amount.ts';
+
+/** Where an approval request is. */
+export const ApprovalStatus = z.enum(approvalStatuses);
+export type ApprovalStatus = z.infer<typeof ApprovalStatus>;
 
 /** An approval request for a job a policy held. */
 export const Approval = z.object({
@@ -10,7 +15,7 @@ export const Approval = z.object({
   requestedBy: z.string(),
   approvers: z.array(z.string()),
   rules: z.array(z.string()),
-  status: z.enum(['pending', 'approved', 'denied', 'expired']),
+  status: ApprovalStatus,
   decidedBy: z.string().nullable(),
   reason: z.string().nullable(),
   createdAt: z.string(),
@@ -21,6 +26,17 @@ export type Approval = z.infer<typeof Approval>;
 
 /** Approve or deny, with an optional reason. */
 export const DecideApprovalRequest = z.strictObject({ reason: z.string().max(1000).optional() });
+
+/** One policy of the active set as its annotations describe it; `file` is the file's name only. */
+export const ActivePolicy = z.object({
+  id: z.string(),
+  file: z.string(),
+  reason: z.string(),
+  outcome: z.enum(['allow', 'deny', 'require_approval', 'warn']),
+  enforcement: z.enum(['deny', 'warn', 'dryrun']),
+  effect: z.enum(['permit', 'forbid']),
+});
+export type ActivePolicy = z.infer<typeof ActivePolicy>;
 
 /** A time-boxed exception to one policy for one team, granted by a platform-admin. */
 export const PolicyException = z.object({

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Duration } from './duration.ts';
+import { endpointStatuses } from './status-values.ts';
 
 /** Deploy a model version as a private OpenAI-compatible endpoint. */
 export const DeployModelRequest = z.strictObject({
@@ -38,6 +39,10 @@ export const EndpointStats = z.object({
 });
 export type EndpointStats = z.infer<typeof EndpointStats>;
 
+/** Where an endpoint is in its life. */
+export const EndpointStatus = z.enum(endpointStatuses);
+export type EndpointStatus = z.infer<typeof EndpointStatus>;
+
 /** A deployed endpoint. */
 export const Endpoint = z.object({
   id: z.string(),
@@ -53,7 +58,7 @@ export const Endpoint = z.object({
   maxReplicas: z.number(),
   targetConcurrency: z.number(),
   idleTimeoutSeconds: z.number(),
-  status: z.enum(['ready', 'scaled_to_zero', 'starting', 'deleted']),
+  status: EndpointStatus,
   replicas: z.array(
     z.object({
       id: z.string(),

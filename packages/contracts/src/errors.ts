@@ -1,21 +1,8 @@
 import { z } from 'zod';
+import { errorCodes } from './status-values.ts';
 
 /** The closed set of error codes aicloud answers with, on the wire and in the CLI. */
-export const ErrorCode = z.enum([
-  'invalid_input',
-  'unauthenticated',
-  'forbidden',
-  'not_found',
-  'conflict',
-  'payload_too_large',
-  'policy_denied',
-  'approval_required',
-  'quota_exceeded',
-  'budget_exceeded',
-  'rate_limited',
-  'unavailable',
-  'internal',
-]);
+export const ErrorCode = z.enum(errorCodes);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
 /** HTTP status for each error code: the one table routes use. */
@@ -33,23 +20,6 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   rate_limited: 429,
   unavailable: 503,
   internal: 500,
-};
-
-/** CLI exit code for each error code: the one table the CLI uses. */
-export const exitCodeOf: Record<ErrorCode, number> = {
-  invalid_input: 2,
-  unauthenticated: 3,
-  forbidden: 4,
-  not_found: 5,
-  conflict: 6,
-  payload_too_large: 2,
-  policy_denied: 10,
-  approval_required: 11,
-  quota_exceeded: 12,
-  budget_exceeded: 13,
-  rate_limited: 14,
-  unavailable: 20,
-  internal: 1,
 };
 
 /** One problem with one field of a request, with its path (`["spec", "gpus"]`). */

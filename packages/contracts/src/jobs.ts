@@ -1,20 +1,10 @@
 import { z } from 'zod';
 import { DatasetPath } from './datasets.ts';
 import { Duration } from './duration.ts';
+import { admissionOutcomes, jobStatuses } from './status-values.ts';
 
 /** Where a job is in its life. */
-export const JobStatus = z.enum([
-  'pending_approval',
-  'queued',
-  'admitted',
-  'running',
-  'succeeded',
-  'failed',
-  'timed_out',
-  'cancelled',
-  'rejected',
-  'lost',
-]);
+export const JobStatus = z.enum(jobStatuses);
 export type JobStatus = z.infer<typeof JobStatus>;
 
 /** Submit a job from a catalog product. `dryRun` only answers what would happen. */
@@ -85,7 +75,7 @@ export type Guardrails = z.infer<typeof Guardrails>;
 
 /** The admission decision for a job. */
 export const Admission = z.object({
-  outcome: z.enum(['admitted', 'queued', 'pending_approval', 'rejected']),
+  outcome: z.enum(admissionOutcomes),
   estimatedCost: z.number(),
   guardrails: Guardrails,
   reasons: z.array(JobReason),

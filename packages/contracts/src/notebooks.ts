@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { Duration } from './duration.ts';
+import { notebookStatuses } from './status-values.ts';
 
 /** Where a notebook is in its life. */
-export const NotebookStatus = z.enum(['starting', 'running', 'stopping', 'stopped', 'failed']);
+export const NotebookStatus = z.enum(notebookStatuses);
 export type NotebookStatus = z.infer<typeof NotebookStatus>;
 
 /** Start a notebook (a Jupyter server) from a catalog product of kind `notebook`. */

@@ -27,4 +27,5 @@ export {
   type StoreOptions,
 } from './store/open-store.ts';
 export type { Database } from './store/schema.ts';
+export { createWorkloadQueries, type WorkloadQueries } from './workloads/workload-queries.ts';
 export * from './tracking/index.ts';
