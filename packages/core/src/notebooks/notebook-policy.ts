@@ -2,12 +2,18 @@ import type { Product } from '@aicloud/contracts';
 import type { BudgetState } from '../admission/team-usage.ts';
 import type { Actor } from '../identity/principal.ts';
 import { microsToCents } from '../money.ts';
-import type { Authorizer, PolicyDecision, PolicyRequest } from '../ports/authorizer.ts';
+import {
+  type Authorizer,
+  failClosed,
+  type NotebookContext,
+  type PolicyDecision,
+  type PolicyRequest,
+} from '../ports/authorizer.ts';
 
 /** Cedar Longs must stay within 2^53; an absent budget is this many cents (as for jobs). */
 const UNLIMITED_CENTS = 1_000_000_000_000;
 
-/** A notebook as the policies see it: a Job of kind `notebook` whose runtime is its max lifetime. */
+/** A notebook as the policies see it: a Notebook entity whose maxRuntimeSeconds is its max lifetime. */
 export interface NotebookPolicySubject {
   id: string;
   team: string;
@@ -18,7 +24,7 @@ export interface NotebookPolicySubject {
   maxLifetimeSeconds: number;
 }
 
-/** Facts for `submit_job` (create) and `extend_job` (snooze). */
+/** Facts for `create_notebook` and `snooze_notebook`. */
 export interface NotebookPolicyFacts {
   /** What the asked-for time costs at most, in micro-dollars. */
   estimateMicros: number;
@@ -36,7 +42,7 @@ function principalOf(actor: Actor): PolicyRequest['principal'] {
 
 function resourceOf(subject: NotebookPolicySubject): PolicyRequest['resource'] {
   return {
-    type: 'Job',
+    type: 'Notebook',
     id: subject.id,
     attrs: {
       team: subject.team,
@@ -46,82 +52,65 @@ function resourceOf(subject: NotebookPolicySubject): PolicyRequest['resource'] {
       gpus: subject.gpus,
       gpuType: subject.gpuType ?? 'none',
       maxRuntimeSeconds: subject.maxLifetimeSeconds,
-      spot: false,
     },
   };
 }
 
-/** The policy question for creating (`submit_job`) or snoozing (`extend_job`) a notebook. */
+/** What is being done to a notebook; the job action names are accepted from callers written before notebooks had their own. */
+export type NotebookAdmission = 'create_notebook' | 'snooze_notebook' | 'submit_job' | 'extend_job';
+
+const notebookAction = {
+  create_notebook: 'create_notebook',
+  submit_job: 'create_notebook',
+  snooze_notebook: 'snooze_notebook',
+  extend_job: 'snooze_notebook',
+} as const;
+
+/** The policy question for creating (`create_notebook`) or snoozing (`snooze_notebook`) a notebook. */
 export function notebookAdmissionRequest(
   actor: Actor,
-  action: 'submit_job' | 'extend_job',
+  action: NotebookAdmission,
   subject: NotebookPolicySubject,
   facts: NotebookPolicyFacts,
 ): PolicyRequest {
   const budget = facts.budget;
+  const context: NotebookContext = {
+    role: actor.principal.teams.get(subject.team) ?? 'none',
+    product: {
+      name: subject.product.name,
+      maxGpus: subject.product.gpu.max,
+      minGpus: subject.product.gpu.min,
+      maxDurationSeconds: subject.product.maxDurationSeconds,
+    },
+    estimatedCostCents: microsToCents(facts.estimateMicros),
+    budget: budget
+      ? {
+          maxBudgetCents: microsToCents(budget.maxMicros),
+          remainingCents: Math.floor(budget.remainingMicros / 10_000),
+        }
+      : { maxBudgetCents: UNLIMITED_CENTS, remainingCents: UNLIMITED_CENTS },
+    managerApproved: false,
+    exceptions: facts.exceptions,
+  };
   return {
     principal: principalOf(actor),
-    action,
+    action: notebookAction[action],
     resource: resourceOf(subject),
-    context: {
-      role: actor.principal.teams.get(subject.team) ?? 'none',
-      product: {
-        name: subject.product.name,
-        maxGpus: subject.product.gpu.max,
-        minGpus: subject.product.gpu.min,
-        maxDurationSeconds: subject.product.maxDurationSeconds,
-      },
-      estimatedCostCents: microsToCents(facts.estimateMicros),
-      budget: budget
-        ? {
-            maxBudgetCents: microsToCents(budget.maxMicros),
-            remainingCents: Math.floor(budget.remainingMicros / 10_000),
-          }
-        : { maxBudgetCents: UNLIMITED_CENTS, remainingCents: UNLIMITED_CENTS },
-      unregisteredDatasets: [],
-      unclassifiedDatasets: [],
-      datasetsOutsideApprovedLocation: [],
-      unencryptedDatasets: [],
-      otherTeamDatasets: [],
-      managerApproved: false,
-      exceptions: facts.exceptions,
-    },
+    context,
   };
 }
 
-/** The policy question for stopping a notebook (`cancel_job`: its owner, a manager of its team, a platform admin). */
+/** The policy question for stopping a notebook (`stop_notebook`: its owner, a manager of its team, a platform admin). */
 export function notebookStopRequest(actor: Actor, subject: NotebookPolicySubject): PolicyRequest {
   return {
     principal: principalOf(actor),
-    action: 'cancel_job',
+    action: 'stop_notebook',
     resource: resourceOf(subject),
     context: { role: actor.principal.teams.get(subject.team) ?? 'none' },
   };
 }
 
-/** Asks the authorizer, failing closed when the engine throws. */
-export function decide(
-  authorizer: Pick<Authorizer, 'authorize' | 'digest'>,
-  request: PolicyRequest,
-): PolicyDecision {
-  try {
-    return authorizer.authorize(request);
-  } catch (error) {
-    return {
-      outcome: 'deny',
-      determining: [
-        {
-          policyId: 'engine-error',
-          reason:
-            'The policy engine could not decide, so the request is denied; retry, or tell a platform engineer.',
-          outcome: 'deny',
-          enforcement: 'deny',
-        },
-      ],
-      warnings: [],
-      dryRun: [],
-      policySetDigest: authorizer.digest,
-      errors: [error instanceof Error ? error.message : String(error)],
-    };
-  }
+/** Asks the authorizer through the one fail-closed wrapper. */
+export function decide(authorizer: Authorizer, request: PolicyRequest): PolicyDecision {
+  return failClosed(authorizer).authorize(request);
 }
