@@ -5,7 +5,9 @@
 //   node examples/model-server/server.mjs --model DIR --socket PATH [--name NAME]   (a unix socket, mode 0600)
 //
 // Endpoints: GET /health, GET /v1/models, GET /v1/models/{id}, POST /v1/chat/completions (with SSE
-// streaming and stream_options.include_usage), POST /v1/completions, POST /v1/embeddings.
+// streaming and stream_options.include_usage; tools with tool_choice required or a named function, and
+// response_format json_object/json_schema, constrained by structured-output.mjs), POST /v1/completions,
+// POST /v1/embeddings.
 // Prints `listening on http://HOST:PORT` (or `listening on unix:PATH`) once ready; exits 0 on SIGTERM/SIGINT. An access log goes to
 // stderr unless --quiet 1 or MODEL_SERVER_QUIET=1.
 
@@ -14,6 +16,7 @@ import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { basename, join, resolve } from 'node:path';
 import { TinyLM } from '../tiny-lm/model.mjs';
+import { chooseTool, createWordSource, generateValue, structuredText } from './structured-output.mjs';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const MAX_TOKENS_LIMIT = 2048;
@@ -225,6 +228,97 @@ function chatPrompt(messages) {
   return (lastUser ?? texts.findLast((m) => m.text.trim() !== '') ?? texts[texts.length - 1]).text;
 }
 
+/**
+ * What a chat request asks beyond text: the tool to call (tool_choice required or a named function; `auto`
+ * and `none` answer in text) or the response_format to hold to. Null for plain text.
+ */
+function constraintOf(body) {
+  const tools = body.tools;
+  if (!absent(tools)) {
+    if (!Array.isArray(tools)) throw invalid("'tools' must be an array", 'tools', 'invalid_type');
+    tools.forEach((tool, i) => {
+      if (
+        !isObject(tool) ||
+        tool.type !== 'function' ||
+        !isObject(tool.function) ||
+        typeof tool.function.name !== 'string'
+      )
+        throw invalid(`'tools[${i}]' must be {"type": "function", "function": {"name": ...}}`, `tools[${i}]`);
+    });
+  }
+  const choice = body.tool_choice;
+  if (!absent(choice)) {
+    if (!Array.isArray(tools) || tools.length === 0)
+      throw invalid("'tool_choice' is only allowed when 'tools' are specified", 'tool_choice');
+    const named =
+      isObject(choice) && choice.type === 'function' && isObject(choice.function)
+        ? choice.function.name
+        : null;
+    if (!['none', 'auto', 'required'].includes(choice) && named === null)
+      throw invalid("'tool_choice' must be 'none', 'auto', 'required' or a named function", 'tool_choice');
+    if (named !== null && !tools.some((tool) => tool.function.name === named))
+      throw invalid(`'tool_choice' names '${named}', which is not in 'tools'`, 'tool_choice');
+  }
+  for (const [i, message] of (body.messages ?? []).entries()) {
+    if (message?.role === 'tool' && (typeof message.tool_call_id !== 'string' || message.tool_call_id === ''))
+      throw invalid(
+        `'messages[${i}].tool_call_id' is required for a tool message`,
+        `messages[${i}].tool_call_id`,
+        'missing_required_parameter',
+      );
+  }
+  const format = body.response_format;
+  if (!absent(format)) {
+    if (!isObject(format) || !['text', 'json_object', 'json_schema'].includes(format.type))
+      throw invalid(
+        "'response_format.type' must be 'text', 'json_object' or 'json_schema'",
+        'response_format.type',
+      );
+    if (
+      format.type === 'json_schema' &&
+      (!isObject(format.json_schema) || typeof format.json_schema.name !== 'string')
+    )
+      throw invalid(
+        "'response_format.json_schema' must be an object with a 'name'",
+        'response_format.json_schema',
+      );
+  }
+  if (Array.isArray(tools) && tools.length > 0 && (choice === 'required' || isObject(choice)))
+    return { kind: 'tool', tools, choice };
+  if (isObject(format) && format.type !== 'text') return { kind: 'json', format };
+  return null;
+}
+
+/** One constrained answer: a tool call (its arguments match the tool's parameters) or JSON text. */
+function constrainedAnswer(constraint, prompt, options, index) {
+  const source = createWordSource(model, prompt, {
+    temperature: options.temperature,
+    topP: options.topP,
+    seed: seedFor(options, index),
+  });
+  if (constraint.kind === 'tool') {
+    const tool = chooseTool(constraint.tools, constraint.choice, prompt);
+    const parameters = tool.function.parameters ?? { type: 'object', properties: {} };
+    const args = JSON.stringify(generateValue(parameters, source));
+    return {
+      text: null,
+      toolCall: {
+        id: newId('call'),
+        type: 'function',
+        function: { name: tool.function.name, arguments: args },
+      },
+      completionTokens: model.countTokens(args) + 1,
+    };
+  }
+  const text = structuredText(constraint.format, source);
+  return { text, toolCall: null, completionTokens: model.countTokens(text) };
+}
+
+/** A text cut into stream pieces of a few characters (about a token each). */
+function pieces(text) {
+  return text.match(/[\s\S]{1,6}/g) ?? [];
+}
+
 function seedFor(options, index) {
   return options.seed === undefined ? undefined : (options.seed + index) >>> 0;
 }
@@ -331,6 +425,7 @@ async function chatCompletions(req, res, headers) {
   const body = await readJson(req);
   const prompt = chatPrompt(body.messages);
   const options = samplingOptions(body, undefined);
+  const constraint = constraintOf(body);
   const id = newId('chatcmpl');
   const created = now();
   const generateOptions = (index) => ({
@@ -347,6 +442,23 @@ async function chatCompletions(req, res, headers) {
     let promptTokens = 0;
     let completionTokens = 0;
     for (let index = 0; index < options.n; index++) {
+      if (constraint) {
+        const answer = constrainedAnswer(constraint, prompt, options, index);
+        promptTokens = model.countTokens(prompt);
+        completionTokens += answer.completionTokens;
+        choices.push({
+          index,
+          message: {
+            role: 'assistant',
+            content: answer.text,
+            refusal: null,
+            ...(answer.toolCall ? { tool_calls: [answer.toolCall] } : {}),
+          },
+          logprobs: null,
+          finish_reason: answer.toolCall ? 'tool_calls' : 'stop',
+        });
+        continue;
+      }
       const result = model.generate(prompt, generateOptions(index));
       promptTokens = result.promptTokens;
       completionTokens += result.completionTokens;
@@ -392,6 +504,59 @@ async function chatCompletions(req, res, headers) {
   let completionTokens = 0;
   try {
     for (let index = 0; index < options.n && !stream.closed; index++) {
+      if (constraint) {
+        const answer = constrainedAnswer(constraint, prompt, options, index);
+        promptTokens = model.countTokens(prompt);
+        completionTokens += answer.completionTokens;
+        if (answer.toolCall) {
+          const { id: callId, type, function: call } = answer.toolCall;
+          stream.send(
+            chunk([
+              {
+                index,
+                delta: {
+                  role: 'assistant',
+                  content: null,
+                  tool_calls: [{ index: 0, id: callId, type, function: { name: call.name, arguments: '' } }],
+                },
+                logprobs: null,
+                finish_reason: null,
+              },
+            ]),
+          );
+          for (const piece of pieces(call.arguments)) {
+            if (stream.closed) return;
+            stream.send(
+              chunk([
+                {
+                  index,
+                  delta: { tool_calls: [{ index: 0, function: { arguments: piece } }] },
+                  logprobs: null,
+                  finish_reason: null,
+                },
+              ]),
+            );
+            await tick();
+          }
+        } else {
+          stream.send(
+            chunk([
+              { index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null },
+            ]),
+          );
+          for (const piece of pieces(answer.text)) {
+            if (stream.closed) return;
+            stream.send(chunk([{ index, delta: { content: piece }, logprobs: null, finish_reason: null }]));
+            await tick();
+          }
+        }
+        stream.send(
+          chunk([
+            { index, delta: {}, logprobs: null, finish_reason: answer.toolCall ? 'tool_calls' : 'stop' },
+          ]),
+        );
+        continue;
+      }
       stream.send(
         chunk([{ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]),
       );

@@ -10,7 +10,7 @@ import { portalSessionRoutes, sessionActor, sessionTokenOf } from './portal-sess
 import { openApiDocument, registerRoutes } from './route.ts';
 import { routeAuth } from './route-auth.ts';
 import { notebookProxy } from './routes/notebook-proxy.ts';
-import { registerOpenAIRoutes } from './routes/openai-routes.ts';
+import { answerEndpointKey, isEndpointKeyElsewhere, registerOpenAIRoutes } from './routes/openai-routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -59,6 +59,8 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
   // on the route the router matched, so no spelling of a URL (%76, //, /./) reaches a route without auth.
   app.addHook('onRequest', async (request, reply) => {
     if (routeAuth(request) !== 'token') return;
+    // An endpoint key on any other /v1 route: the data plane answers it, OpenAI's way (retrieve, 404, 405).
+    if (isEndpointKeyElsewhere(request)) return answerEndpointKey(platform, request, reply);
     const header = request.headers.authorization;
     // The portal's session cookie, when there is no Authorization header (from the portal only).
     const session = header ? null : sessionTokenOf(request.headers.cookie);
@@ -92,7 +94,7 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
     dataPlane.addHook('onRoute', (route) => {
       route.config = {
         ...route.config,
-        auth: route.url === '/v1/models' ? 'endpoint-key-or-token' : 'endpoint-key',
+        auth: /^\/v1\/models\/?$/.test(route.url) ? 'endpoint-key-or-token' : 'endpoint-key',
       };
     });
     registerOpenAIRoutes(dataPlane, platform);

@@ -20,6 +20,15 @@ export const DeployModelRequest = z.strictObject({
   scaleToZero: z.boolean().default(false),
   targetConcurrency: z.number().int().min(1).max(1000).default(4),
   idleTimeout: Duration.optional(),
+  /** Browser origins (`https://app.example.com`, or `*`) that may call its OpenAI surface; none: CORS off. */
+  corsOrigins: z
+    .array(
+      z
+        .string()
+        .regex(/^(\*|https?:\/\/[a-z0-9.-]+(:\d{1,5})?)$/, 'an origin such as https://app.example.com, or *'),
+    )
+    .max(16)
+    .optional(),
 });
 export type DeployModelRequest = z.input<typeof DeployModelRequest>;
 
@@ -58,6 +67,8 @@ export const Endpoint = z.object({
   maxReplicas: z.number(),
   targetConcurrency: z.number(),
   idleTimeoutSeconds: z.number(),
+  /** Browser origins its OpenAI surface answers with CORS; empty: CORS off. */
+  corsOrigins: z.array(z.string()).optional(),
   status: EndpointStatus,
   replicas: z.array(
     z.object({

@@ -248,7 +248,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       meterIntervalMs: config.meterIntervalMs,
       coldStartTimeoutMs: config.coldStartTimeoutMs,
     });
-    const gateway = createGateway({ store, clock, pool: replicas });
+    const gateway = createGateway({ store, clock, pool: replicas, runtimes });
     const endpoints = createEndpointService({
       store,
       audit,

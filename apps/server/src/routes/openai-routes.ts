@@ -1,5 +1,5 @@
 import type { Platform } from '@aicloud/core';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { listRegistryModels } from './model-routes.ts';
 
 /** The data plane paths: authenticated by endpoint keys, answered in OpenAI's shapes. */
@@ -48,12 +48,109 @@ export function sendOpenAIError(reply: FastifyReply, error: unknown): void {
   reply.raw.end(JSON.stringify(failure.body()));
 }
 
-const CORS = {
-  'access-control-allow-origin': '*',
-  'access-control-allow-headers': '*',
-  'access-control-allow-methods': 'GET, POST, OPTIONS',
-  'access-control-expose-headers': 'x-request-id, retry-after, x-should-retry',
+/** An endpoint key (`sk-aic-…`), as opposed to a user's API token. */
+const ENDPOINT_KEY = /^Bearer\s+sk-aic-/i;
+
+/** What the data plane serves, by path: the one method each allows. */
+const SERVED: Record<string, string> = {
+  '/v1/chat/completions': 'POST',
+  '/v1/completions': 'POST',
+  '/v1/embeddings': 'POST',
+  '/v1/models': 'GET',
 };
+
+const SERVED_LIST =
+  'POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings, GET /v1/models and GET /v1/models/{id}';
+
+function openAIFailure(
+  status: number,
+  message: string,
+  code: string | null,
+  extra: Partial<OpenAIFailure> = {},
+) {
+  return {
+    status,
+    retryAfter: null,
+    ...extra,
+    body: () => ({ error: { message, type: 'invalid_request_error', param: null, code } }),
+  };
+}
+
+/** The header value of a browser's `Origin`, if any. */
+const originOf = (request: FastifyRequest) =>
+  typeof request.headers.origin === 'string' ? request.headers.origin : undefined;
+
+/**
+ * Whether an endpoint key calls a `/v1` route outside the data plane's own (a platform route, or none): the
+ * data plane answers it, OpenAI's way, instead of the platform's 401 for a token it does not know.
+ */
+export function isEndpointKeyElsewhere(request: FastifyRequest): boolean {
+  return ENDPOINT_KEY.test(request.headers.authorization ?? '') && /^\/v1\//.test(request.url);
+}
+
+/**
+ * Answers an endpoint key outside the data plane's routes, after authenticating it: `GET /v1/models/{id}`
+ * (`models.retrieve`), else OpenAI's 405 for a served path with another method and 404 for any other path.
+ */
+export async function answerEndpointKey(platform: Platform, request: FastifyRequest, reply: FastifyReply) {
+  reply.hijack();
+  try {
+    const cors = await platform.gateway.authenticateKey(request.headers.authorization, originOf(request));
+    for (const [name, value] of Object.entries(cors)) reply.raw.setHeader(name, value);
+    const path = (request.url.split('?')[0] ?? '').replace(/\/+$/, '');
+    const model = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1];
+    if (model !== undefined && request.method === 'GET') {
+      const body = JSON.stringify(
+        await platform.gateway.retrieveModel(request.headers.authorization, decodeURIComponent(model)),
+      );
+      reply.raw.writeHead(200, { 'content-type': 'application/json', 'x-request-id': String(request.id) });
+      reply.raw.end(body);
+      return;
+    }
+    const allowed = model !== undefined ? 'GET' : SERVED[path];
+    if (allowed && request.method !== allowed) {
+      sendOpenAIError(
+        reply,
+        openAIFailure(
+          405,
+          `Invalid method for URL (${request.method} ${path}): it accepts ${allowed}.`,
+          'method_not_allowed',
+        ),
+      );
+      reply.raw.setHeader('allow', allowed);
+      return;
+    }
+    sendOpenAIError(
+      reply,
+      openAIFailure(
+        404,
+        `Invalid URL (${request.method} ${path}): aicloud endpoints serve ${SERVED_LIST}.`,
+        'unknown_url',
+      ),
+    );
+  } catch (error) {
+    sendOpenAIError(reply, error);
+  }
+}
+
+/** Answers a CORS preflight: it carries no key, so any endpoint that allows the origin lets it through. */
+async function preflight(platform: Platform, request: FastifyRequest, reply: FastifyReply) {
+  const origin = originOf(request);
+  const requested = request.headers['access-control-request-headers'];
+  const headers = origin
+    ? await platform.gateway.preflight(origin, typeof requested === 'string' ? requested : undefined)
+    : null;
+  if (headers) return reply.headers(headers).status(204).send();
+  reply.hijack();
+  sendOpenAIError(
+    reply,
+    openAIFailure(
+      403,
+      `CORS is off for ${origin ? `origin ${origin}` : 'requests without an Origin'}: an endpoint answers browsers only from the origins it was deployed with (corsOrigins).`,
+      'cors_not_allowed',
+    ),
+  );
+}
 
 /** Registers the OpenAI-compatible routes; the gateway does auth, limits, routing and metering. */
 export function registerOpenAIRoutes(app: FastifyInstance, platform: Platform): void {
@@ -63,26 +160,44 @@ export function registerOpenAIRoutes(app: FastifyInstance, platform: Platform): 
     ['/v1/completions', 'text_completion'],
     ['/v1/embeddings', 'embeddings'],
   ] as const) {
-    app.post(path, async (request, reply) => {
+    // A trailing slash is the same route, as OpenAI's own servers treat it.
+    for (const url of [path, `${path}/`]) {
+      app.post(url, async (request, reply) => {
+        reply.hijack();
+        try {
+          await gateway.handle(
+            operation,
+            request.headers.authorization,
+            request.body,
+            reply.raw,
+            request.id,
+            originOf(request),
+          );
+        } catch (error) {
+          sendOpenAIError(reply, error);
+        }
+      });
+    }
+  }
+  for (const url of [...Object.keys(SERVED).flatMap((path) => [path, `${path}/`]), '/v1/models/:id'])
+    app.options(url, (request, reply) => preflight(platform, request, reply));
+  // GET /v1/models: the registry for a user token (authenticated by the API hook), the endpoints a key may
+  // call for an endpoint key.
+  for (const url of ['/v1/models', '/v1/models/'])
+    app.get(url, async (request, reply) => {
+      if (request.actor) return listRegistryModels(platform, request.actor, request.query);
       reply.hijack();
-      for (const [name, value] of Object.entries(CORS)) reply.raw.setHeader(name, value);
       try {
-        await gateway.handle(operation, request.headers.authorization, request.body, reply.raw, request.id);
+        const cors = await gateway.authenticateKey(request.headers.authorization, originOf(request));
+        const body = JSON.stringify(await gateway.listModels(request.headers.authorization));
+        reply.raw.writeHead(200, {
+          ...cors,
+          'content-type': 'application/json',
+          'x-request-id': String(request.id),
+        });
+        reply.raw.end(body);
       } catch (error) {
         sendOpenAIError(reply, error);
       }
     });
-    app.options(path, async (_request, reply) => reply.headers(CORS).status(204).send());
-  }
-  // GET /v1/models: the registry for a user token (authenticated by the API hook), the endpoints a key may
-  // call for an endpoint key.
-  app.get('/v1/models', async (request, reply) => {
-    if (request.actor) return listRegistryModels(platform, request.actor, request.query);
-    try {
-      return reply.headers(CORS).send(await gateway.listModels(request.headers.authorization));
-    } catch (error) {
-      reply.hijack();
-      sendOpenAIError(reply, error);
-    }
-  });
 }

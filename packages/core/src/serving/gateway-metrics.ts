@@ -41,7 +41,13 @@ export function createGatewayMetrics() {
     labelNames: ['endpoint'] as const,
     registers: [registry],
   });
-  return { registry, requestDuration, timeToFirstToken, tokenUsage, coldStarts };
+  const clientAborts = new Counter({
+    name: 'aicloud_gateway_client_aborts_total',
+    help: 'Requests whose client went away before the answer ended (the upstream request was cancelled)',
+    labelNames: ['endpoint'] as const,
+    registers: [registry],
+  });
+  return { registry, requestDuration, timeToFirstToken, tokenUsage, coldStarts, clientAborts };
 }
 
 /** The gateway's metrics. */

@@ -8,11 +8,14 @@ import { parseDuration } from '../duration.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
 import { hashKey } from './endpoint-service.ts';
+import { allowedOrigin, corsHeaders, preflightHeaders } from './gateway-cors.ts';
 import { createGatewayMetrics } from './gateway-metrics.ts';
+import { checkContextLength, checkRequestFeatures, countTokens } from './gateway-request-check.ts';
 import { OpenAIError } from './openai-error.ts';
-import { estimateTokens, type Operation, validateOpenAIRequest } from './openai-validation.ts';
+import { type Operation, validateOpenAIRequest } from './openai-validation.ts';
 import { SlidingWindowLimiter } from './rate-limiter.ts';
 import type { ReplicaPool } from './replica-pool.ts';
+import { PLAIN_CAPABILITIES, type RuntimeCapabilities, type RuntimeTemplate } from './runtimes.ts';
 
 type KeyRow = Selectable<Database['endpoint_keys']>;
 type EndpointRow = Selectable<Database['endpoints']>;
@@ -39,9 +42,20 @@ export interface Gateway {
     body: unknown,
     response: ServerResponse,
     requestId: string,
+    /** The browser's `Origin`: answered with CORS headers when the key's endpoint allows it. */
+    origin?: string,
   ): Promise<void>;
   /** `GET /v1/models` for a key: the endpoint it may call. */
   listModels(authorization: string | undefined): Promise<unknown>;
+  /** `GET /v1/models/{id}` for a key: its endpoint, else OpenAI's 404 `model_not_found`. */
+  retrieveModel(authorization: string | undefined, id: string): Promise<unknown>;
+  /** Authenticates a key (OpenAI's 401 otherwise); the CORS headers its endpoint allows `origin`, if any. */
+  authenticateKey(authorization: string | undefined, origin?: string): Promise<Record<string, string>>;
+  /**
+   * The answer to a CORS preflight (which carries no key): its headers when some live endpoint allows
+   * `origin`, else null.
+   */
+  preflight(origin: string, requestHeaders: string | undefined): Promise<Record<string, string> | null>;
   forgetKey(hash: string): void;
   /** Writes accumulated token usage into the ledger. */
   flush(): Promise<void>;
@@ -61,8 +75,18 @@ interface PendingUsage {
 }
 
 /** Creates the gateway. */
-export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaPool }): Gateway {
+export function createGateway(deps: {
+  store: Store;
+  clock: Clock;
+  pool: ReplicaPool;
+  /** The runtimes endpoints run, for their capabilities; a runtime not here serves plain completions. */
+  runtimes?: Record<string, RuntimeTemplate>;
+}): Gateway {
   const { store, clock, pool } = deps;
+  const runtimes = deps.runtimes ?? {};
+  const capabilitiesOf = (endpoint: EndpointRow): RuntimeCapabilities =>
+    runtimes[endpoint.runtime]?.capabilities ?? PLAIN_CAPABILITIES;
+  let corsOrigins: { origins: Set<string>; at: number } | null = null;
   const db = store.db;
   const limiter = new SlidingWindowLimiter(() => clock.now());
   const metrics = createGatewayMetrics();
@@ -166,15 +190,11 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
   async function admit(operation: Operation, authorization: string | undefined, body: unknown) {
     const { key, endpoint } = await authenticate(authorization);
     const { model, promptText, stream } = validateOpenAIRequest(operation, body);
-    if (model !== endpoint.name) {
-      throw new OpenAIError(
-        404,
-        `The model \`${model}\` does not exist or you do not have access to it.`,
-        'invalid_request_error',
-        'model_not_found',
-        'model',
-      );
-    }
+    if (model !== endpoint.name) throw modelNotFound(model);
+    // Before any limit counts it: a request the runtime cannot serve as asked is refused, never degraded.
+    const capabilities = capabilitiesOf(endpoint);
+    checkRequestFeatures(operation, body, capabilities, endpoint.runtime);
+    checkContextLength(operation, body, promptText, capabilities.contextLength);
     const requestWait = limiter.requestWait(key.id, key.rpm);
     if (requestWait > 0)
       throw new OpenAIError(
@@ -196,13 +216,15 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
         Math.min(tokenWait, 60),
       );
     if (await budgetExhausted(endpoint.team)) {
+      // Waiting does not help until a manager raises the budget: the SDKs must not retry.
       throw new OpenAIError(
         429,
         `The budget of team ${endpoint.team} is exhausted; a manager can raise it: aicloud budgets set --team ${endpoint.team} --max-budget <usd>`,
-        'budget_exceeded',
-        'budget_exceeded',
+        'insufficient_quota',
+        'insufficient_quota',
         null,
-        60,
+        null,
+        false,
       );
     }
     // Last: nothing may refuse the request once its tokens are reserved.
@@ -213,7 +235,7 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
   /** What a request may use at most: its prompt's estimate plus its output cap (× n choices). */
   function tokensNeeded(operation: Operation, body: unknown, promptText: string) {
     const request = body as Record<string, unknown>;
-    const prompt = estimateTokens(promptText);
+    const prompt = countTokens(promptText);
     if (operation === 'embeddings') return { tokens: prompt, injectCap: false };
     const absent = (value: unknown) => value === undefined || value === null;
     const cap = absent(request.max_completion_tokens) ? request.max_tokens : request.max_completion_tokens;
@@ -256,7 +278,8 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
         'insufficient_quota',
         'insufficient_quota',
         null,
-        Math.min(60, Math.max(1, Math.ceil((end - clock.now()) / 1000))),
+        // The quota renews at the period's end (days away): no Retry-After, and no retry.
+        null,
         false,
       );
     }
@@ -284,27 +307,55 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
     };
   }
 
+  const modelObject = (endpoint: EndpointRow) => ({
+    id: endpoint.name,
+    object: 'model',
+    created: Math.floor(Date.parse(endpoint.created_at) / 1000),
+    owned_by: endpoint.team,
+  });
+
   return {
     metrics,
 
     async listModels(authorization) {
       const { endpoint } = await authenticate(authorization);
-      return {
-        object: 'list',
-        data: [
-          {
-            id: endpoint.name,
-            object: 'model',
-            created: Math.floor(Date.parse(endpoint.created_at) / 1000),
-            owned_by: endpoint.team,
-          },
-        ],
-      };
+      return { object: 'list', data: [modelObject(endpoint)] };
     },
 
-    async handle(operation, authorization, body, response, requestId) {
+    async retrieveModel(authorization, id) {
+      const { endpoint } = await authenticate(authorization);
+      if (id !== endpoint.name) throw modelNotFound(id);
+      return modelObject(endpoint);
+    },
+
+    async authenticateKey(authorization, origin) {
+      const { endpoint } = await authenticate(authorization);
+      return origin && allowedOrigin(endpoint, origin) ? corsHeaders(origin) : {};
+    },
+
+    async preflight(origin, requestHeaders) {
+      if (!corsOrigins || clock.now() - corsOrigins.at > 2000) {
+        const rows = await db
+          .selectFrom('endpoints')
+          .select('cors_origins')
+          .where('status', '!=', 'deleted')
+          .where('cors_origins', 'is not', null)
+          .execute();
+        const origins = new Set<string>();
+        for (const row of rows)
+          for (const allowed of JSON.parse(row.cors_origins ?? '[]') as string[]) origins.add(allowed);
+        corsOrigins = { origins, at: clock.now() };
+      }
+      return corsOrigins.origins.has(origin) || corsOrigins.origins.has('*')
+        ? preflightHeaders(origin, requestHeaders)
+        : null;
+    },
+
+    async handle(operation, authorization, body, response, requestId, origin) {
       const started = performance.now();
       const { key, endpoint, promptText, stream, reservation } = await admit(operation, authorization, body);
+      if (origin && allowedOrigin(endpoint, origin))
+        for (const [name, value] of Object.entries(corsHeaders(origin))) response.setHeader(name, value);
       // A key with a quota: the answer may not use more than was reserved.
       const forwarded = reservation.injectCap
         ? { ...(body as Record<string, unknown>), max_tokens: DEFAULT_QUOTA_MAX_TOKENS }
@@ -346,6 +397,14 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
       let tokensOut = 0;
       let firstTokenMs: number | null = null;
       let ok = false;
+      // A client that goes away cancels the upstream request: the replica stops generating, and only
+      // what was delivered is metered.
+      const abort = new AbortController();
+      const onClose = () => {
+        if (!response.writableFinished) abort.abort();
+      };
+      response.once('close', onClose);
+      let delivered = { text: '', deltas: 0 };
       try {
         const upstream = await request(`${lease.origin}${PATHS[operation]}`, {
           method: 'POST',
@@ -354,6 +413,7 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
           body: JSON.stringify(forwarded),
           headersTimeout: 300_000,
           bodyTimeout: 300_000,
+          signal: abort.signal,
         });
         const headers: Record<string, string> = {
           'content-type': String(upstream.headers['content-type'] ?? 'application/json'),
@@ -365,12 +425,12 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
           headers['cache-control'] = 'no-cache';
           response.writeHead(200, headers);
           let buffered = '';
-          let completionText = '';
           const seen: { usage: { prompt_tokens?: number; completion_tokens?: number } | null } = {
             usage: null,
           };
           for await (const chunk of upstream.body) {
             if (firstTokenMs === null) firstTokenMs = performance.now() - started;
+            if (abort.signal.aborted) break;
             response.write(chunk);
             buffered += (chunk as Buffer).toString('utf8');
             let newline = buffered.indexOf('\n');
@@ -381,11 +441,17 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
                 try {
                   const event = JSON.parse(line.slice(6)) as {
                     usage?: typeof seen.usage;
-                    choices?: { delta?: { content?: string }; text?: string }[];
+                    choices?: {
+                      delta?: { content?: string; tool_calls?: { function?: { arguments?: string } }[] };
+                      text?: string;
+                    }[];
                   };
                   if (event.usage) seen.usage = event.usage;
-                  for (const choice of event.choices ?? [])
-                    completionText += choice.delta?.content ?? choice.text ?? '';
+                  for (const choice of event.choices ?? []) {
+                    let text = choice.delta?.content ?? choice.text ?? '';
+                    for (const call of choice.delta?.tool_calls ?? []) text += call.function?.arguments ?? '';
+                    if (text) delivered = { text: delivered.text + text, deltas: delivered.deltas + 1 };
+                  }
                 } catch {
                   // Not JSON: pass it through untouched.
                 }
@@ -393,9 +459,10 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
               newline = buffered.indexOf('\n');
             }
           }
+          if (abort.signal.aborted) throw abort.signal.reason;
           response.end();
-          tokensIn = seen.usage?.prompt_tokens ?? estimateTokens(promptText);
-          tokensOut = seen.usage?.completion_tokens ?? estimateTokens(completionText);
+          tokensIn = seen.usage?.prompt_tokens ?? countTokens(promptText);
+          tokensOut = seen.usage?.completion_tokens ?? deliveredTokens(delivered);
           ok = true;
         } else {
           const text = await upstream.body.text();
@@ -408,14 +475,21 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
               const parsed = JSON.parse(text) as {
                 usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number };
               };
-              tokensIn = parsed.usage?.prompt_tokens ?? estimateTokens(promptText);
+              tokensIn = parsed.usage?.prompt_tokens ?? countTokens(promptText);
               tokensOut = parsed.usage?.completion_tokens ?? 0;
             } catch {
-              tokensIn = estimateTokens(promptText);
+              tokensIn = countTokens(promptText);
             }
           }
         }
       } catch (error) {
+        if (abort.signal.aborted) {
+          // The client left: the prompt was read, and only the output it received is billed.
+          tokensIn = countTokens(promptText);
+          tokensOut = deliveredTokens(delivered);
+          metrics.clientAborts.inc({ endpoint: endpoint.name });
+          return;
+        }
         if (!response.headersSent)
           throw new OpenAIError(
             502,
@@ -428,6 +502,7 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
           `data: ${JSON.stringify(new OpenAIError(502, 'the model server failed mid-stream', 'server_error', 'upstream_error').body())}\n\n`,
         );
       } finally {
+        response.off('close', onClose);
         lease.release();
         const seconds = (performance.now() - started) / 1000;
         hit.addTokens(tokensIn + tokensOut);
@@ -441,7 +516,10 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
           tokensIn,
           tokensOut,
         });
-        metrics.requestDuration.observe({ ...labels, error_type: ok ? '' : 'upstream_error' }, seconds);
+        metrics.requestDuration.observe(
+          { ...labels, error_type: ok ? '' : abort.signal.aborted ? 'client_abort' : 'upstream_error' },
+          seconds,
+        );
         if (stream && firstTokenMs !== null) metrics.timeToFirstToken.observe(labels, firstTokenMs / 1000);
         metrics.tokenUsage.observe({ ...labels, gen_ai_token_type: 'input' }, tokensIn);
         if (operation !== 'embeddings')
@@ -487,4 +565,19 @@ export function createGateway(deps: { store: Store; clock: Clock; pool: ReplicaP
       // Replicas' connection pools belong to the replica pool, which closes them with the replicas.
     },
   };
+}
+
+function modelNotFound(model: string): OpenAIError {
+  return new OpenAIError(
+    404,
+    `The model \`${model}\` does not exist or you do not have access to it.`,
+    'invalid_request_error',
+    'model_not_found',
+    'model',
+  );
+}
+
+/** Output tokens a client received: each streamed delta carries at least one, a long one more. */
+function deliveredTokens(delivered: { text: string; deltas: number }): number {
+  return Math.max(delivered.deltas, countTokens(delivered.text));
 }
