@@ -10,6 +10,7 @@ import { type Clock, isoNow } from '../clock.ts';
 import { newId } from '../ids.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
+import { moveEndpoint, moveReplica } from '../workloads/endpoint-state.ts';
 import { accrue, hourlyRateMicros } from '../workloads/workload-meter.ts';
 import { EndpointStatsRecorder } from './endpoint-stats.ts';
 import { type RuntimeTemplate, renderCommand } from './runtimes.ts';
@@ -167,11 +168,7 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
         .executeTakeFirst();
       if (!row || row.status === 'stopped') return;
       await meterReplica(trx, row, at);
-      await trx
-        .updateTable('endpoint_replicas')
-        .set({ status: 'stopped', stopped_at: new Date(at).toISOString() })
-        .where('id', '=', replicaId)
-        .execute();
+      await moveReplica(trx, replicaId, 'stopped', { stopped_at: new Date(at).toISOString() });
       const endpoint = await trx
         .selectFrom('endpoints')
         .select(['team', 'name'])
@@ -337,22 +334,13 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
       }
       const coldStartMs = clock.now() - started;
       replica.status = 'ready';
-      await db
-        .updateTable('endpoint_replicas')
-        .set({ status: 'ready', ready_at: isoNow(clock), cold_start_ms: coldStartMs })
-        .where('id', '=', id)
-        .execute();
+      await moveReplica(db, id, 'ready', { ready_at: isoNow(clock), cold_start_ms: coldStartMs });
       if (onDemand) {
         const recorder = stats(endpoint.id);
         recorder.coldStarts += 1;
         recorder.lastColdStartMs = coldStartMs;
       }
-      await db
-        .updateTable('endpoints')
-        .set({ status: 'ready' })
-        .where('id', '=', endpoint.id)
-        .where('status', '!=', 'deleted')
-        .execute();
+      await moveEndpoint(db, endpoint.id, 'ready');
     })();
     replica.ready.catch(() => {
       poolOf(endpoint.id).delete(id);
@@ -466,11 +454,7 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
             .slice(0, live.length - endpoint.min_replicas);
           for (const replica of extra) await stopReplica(replica, 'idle');
           if (endpoint.min_replicas === 0 && extra.length === live.length) {
-            await db
-              .updateTable('endpoints')
-              .set({ status: 'scaled_to_zero' })
-              .where('id', '=', endpoint.id)
-              .execute();
+            await moveEndpoint(db, endpoint.id, 'scaled_to_zero');
             await audit.record({
               actor: 'system',
               action: 'endpoint.scaled_to_zero',

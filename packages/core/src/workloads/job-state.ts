@@ -1,14 +1,14 @@
 import type { JobStatus } from '@aicloud/contracts';
 import type { Kysely, Updateable } from 'kysely';
-import { AppError } from '../app-error.ts';
 import type { Database } from '../store/schema.ts';
+import { sourcesOf, type TransitionTable } from './state-table.ts';
 
 /**
  * The job state machine: for each status, the statuses a job may move to. Terminal statuses move nowhere.
  * Every write of `jobs.status` goes through moveJob/moveJobs below, which guard the write with this table in
  * the UPDATE itself (`WHERE status IN (…)`), so two writers racing for one job cannot both win.
  */
-export const jobTransitions: { readonly [S in JobStatus]: readonly JobStatus[] } = {
+export const jobTransitions: TransitionTable<JobStatus> = {
   // Waiting for a manager: approved (re-admitted by id: queued, admitted, or rejected by the re-check),
   // denied or expired (rejected), or cancelled by its owner.
   pending_approval: ['queued', 'admitted', 'rejected', 'cancelled'],
@@ -45,20 +45,6 @@ export function isTerminalJobStatus(status: JobStatus): boolean {
   return jobTransitions[status].length === 0;
 }
 
-/** The statuses from which a job may move to `to`, narrowed to `from` when given. */
-function sourcesOf(to: JobStatus, from?: JobStatus | readonly JobStatus[]): JobStatus[] {
-  const asked = from === undefined ? undefined : typeof from === 'string' ? [from] : from;
-  const sources = (Object.keys(jobTransitions) as JobStatus[]).filter(
-    (status) => canMoveJob(status, to) && (!asked || asked.includes(status)),
-  );
-  if (sources.length === 0)
-    throw new AppError(
-      'internal',
-      `no job may move ${asked ? `from ${asked.join(' or ')} ` : ''}to ${to} (job state table)`,
-    );
-  return sources;
-}
-
 /** The other columns written with a status change. */
 export type JobChanges = Omit<Updateable<Database['jobs']>, 'status' | 'id'>;
 
@@ -78,7 +64,7 @@ export async function moveJob(
     .updateTable('jobs')
     .set({ ...changes, status: to })
     .where('id', '=', id)
-    .where('status', 'in', sourcesOf(to, from))
+    .where('status', 'in', sourcesOf('job', jobTransitions, to, from))
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
 }
@@ -96,7 +82,7 @@ export async function moveJobs(
   options: { from?: JobStatus | readonly JobStatus[]; checked?: boolean } = {},
 ): Promise<{ id: string; team: string }[]> {
   if (ids.length === 0) return [];
-  const sources = sourcesOf(to, options.from);
+  const sources = sourcesOf('job', jobTransitions, to, options.from);
   let update = db
     .updateTable('jobs')
     .set({ ...changes, status: to })
