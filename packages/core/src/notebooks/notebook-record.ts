@@ -7,8 +7,7 @@ import type { Database } from '../store/schema.ts';
 /** One row of the notebooks table. */
 export type NotebookRow = Selectable<Database['notebooks']>;
 
-/** States in which a notebook's Jupyter may be running. */
-export const ACTIVE_NOTEBOOK_STATES = ['starting', 'running', 'stopping'] as const;
+export { ACTIVE_NOTEBOOK_STATES } from './notebook-state.ts';
 
 /** How long before a stop the warning comes: 10 min, scaled down for short timeouts (a sixth of the timeout). */
 export function warningLeadMs(timeoutSeconds: number): number {
