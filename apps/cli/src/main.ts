@@ -94,16 +94,16 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 async function report(error: unknown): Promise<number> {
+  // The exit codes' table (plain values, no zod): loaded only when something went wrong.
+  const { cliExitCodes, exitCodeOf } = await import('@aicloud/contracts/exit-codes');
   if (error instanceof CommanderError) {
     // Commander already printed help or the usage problem.
-    return error.exitCode === 0 ? 0 : 2;
+    return error.exitCode === 0 ? 0 : cliExitCodes.usage;
   }
   if (error instanceof UsageError) {
     process.stderr.write(`error: ${error.message}\n`);
-    return 2;
+    return cliExitCodes.usage;
   }
-  // The error codes' table comes with zod's schemas: loaded only when something went wrong.
-  const { exitCodeOf } = await import('@aicloud/contracts');
   if (error instanceof ApiError) {
     process.stderr.write(`error: ${error.message}\n`);
     for (const issue of error.body?.issues ?? []) {
@@ -120,5 +120,5 @@ async function report(error: unknown): Promise<number> {
     return exitCodeOf[code as keyof typeof exitCodeOf];
   }
   process.stderr.write(`error: ${(error as Error).stack ?? String(error)}\n`);
-  return 1;
+  return cliExitCodes.failed;
 }

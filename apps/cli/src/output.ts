@@ -85,9 +85,3 @@ export class CliError extends Error {
     super(message);
   }
 }
-
-/** Exit codes that are not API error codes (docs/cli.md, "Exit codes"). */
-export const exitCodes = {
-  /** You answered no at a prompt: nothing was done. */
-  declined: 8,
-} as const;

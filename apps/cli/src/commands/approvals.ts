@@ -1,8 +1,8 @@
+import { admissionExitCodeOf } from '@aicloud/contracts/exit-codes';
 import { Command, Option } from 'commander';
 import { outcomeText } from '../admission-text.ts';
 import { client } from '../context.ts';
 import { ago, outputFormat, print, table } from '../output.ts';
-import { outcomeExitCode } from './create-job.ts';
 
 const outputOption = () => new Option('-o, --output <format>', 'table or json').default('table');
 
@@ -54,7 +54,7 @@ export function approvalsCommand(): Command {
       const result = await api.approvals.approve(id, options.reason);
       const job = await api.jobs.get(result.approval.jobId);
       print(format, result, () => `Approved ${id}.\n${outcomeText(job, result.admission)}`);
-      if (result.admission.outcome === 'rejected') process.exitCode = outcomeExitCode.rejected;
+      if (result.admission.outcome === 'rejected') process.exitCode = admissionExitCodeOf.rejected;
     });
   approvals
     .command('deny')

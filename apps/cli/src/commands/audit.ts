@@ -1,3 +1,4 @@
+import { cliExitCodes } from '@aicloud/contracts/exit-codes';
 import { Command, Option } from 'commander';
 import { client } from '../context.ts';
 import { outputFormat, print, table } from '../output.ts';
@@ -64,7 +65,7 @@ export function auditCommand(): Command {
           ? `audit chain intact: ${result.checked} records verified`
           : `audit chain BROKEN after ${result.checked} good records: ${result.firstBad?.message}`,
       );
-      if (!result.ok) process.exitCode = 7;
+      if (!result.ok) process.exitCode = cliExitCodes.auditChainBroken;
     });
   return audit;
 }

@@ -1,14 +1,12 @@
 import { ApiError } from '@aicloud/client';
 import { type Admission, Duration, type Job, type SubmitJobRequest } from '@aicloud/contracts';
+import { admissionExitCodeOf, cliExitCodes, exitCodeOf } from '@aicloud/contracts/exit-codes';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { admissionSummary, outcomeText, reasonText } from '../admission-text.ts';
 import { client } from '../context.ts';
-import { exitCodes, outputFormat, UsageError } from '../output.ts';
+import { outputFormat, UsageError } from '../output.ts';
 import { confirm } from '../prompt.ts';
 import { followJob } from './job-output.ts';
-
-/** Exit codes that tell scripts where a job went: 0 admitted, 10 denied, 11 held, 12 queued, 13 over budget. */
-export const outcomeExitCode = { admitted: 0, queued: 12, pending_approval: 11, rejected: 10 } as const;
 
 function integer(value: string): number {
   const parsed = Number(value);
@@ -123,7 +121,7 @@ export function createCommand(): Command {
           );
         if (!(await confirm('Proceed? [y/N] '))) {
           process.stderr.write('Not submitted.\n');
-          process.exitCode = exitCodes.declined;
+          process.exitCode = cliExitCodes.declined;
           return;
         }
       }
@@ -138,7 +136,7 @@ export function createCommand(): Command {
         if (error instanceof ApiError && admission) {
           if (!preview) showSummary(admission);
           finish(format, job ?? null, admission);
-          if (error.code === 'budget_exceeded') process.exitCode = 13;
+          if (error.code === 'budget_exceeded') process.exitCode = exitCodeOf.budget_exceeded;
           return;
         }
         throw error;
@@ -159,5 +157,6 @@ function finish(format: 'table' | 'json', job: Job | null, admission: Admission)
     admission.outcome === 'rejected' &&
     admission.reasons.length > 0 &&
     admission.reasons.every((reason) => reason.rule?.startsWith('budget-'));
-  process.exitCode = budgetOnly ? 13 : outcomeExitCode[admission.outcome];
+  // Where the job went, for scripts: 0 admitted, 10 denied, 11 held, 12 queued, 13 over budget.
+  process.exitCode = budgetOnly ? exitCodeOf.budget_exceeded : admissionExitCodeOf[admission.outcome];
 }

@@ -1,25 +1,14 @@
 import type { Client } from '@aicloud/client';
 import type { Job, JobMetrics, JobStatus } from '@aicloud/contracts';
+import { cliExitCodes, jobEndExitCodeOf } from '@aicloud/contracts/exit-codes';
+import { waitingJobStatuses } from '@aicloud/contracts/status-values';
 import { Command, Option } from 'commander';
 import { waitsFor } from '../admission-text.ts';
 import { client } from '../context.ts';
 import { outputFormat, print, table } from '../output.ts';
 
-/**
- * The exit code of a followed job's outcome (`jobs logs -f`, `create job --follow`; docs/cli.md): 0 when it
- * succeeded, 15-18 when it ended otherwise, 10 when it was refused before it ran (approval denied or expired).
- */
-export const jobOutcomeExitCode: Partial<Record<JobStatus, number>> = {
-  succeeded: 0,
-  failed: 15,
-  timed_out: 16,
-  cancelled: 17,
-  lost: 18,
-  rejected: 10,
-};
-
 /** Statuses in which a job has not started yet: its log is empty until it does. */
-const WAITING: readonly JobStatus[] = ['pending_approval', 'queued', 'admitted'];
+const WAITING: readonly JobStatus[] = waitingJobStatuses;
 
 /** How often a waiting job is looked at again. */
 const POLL_MS = 1000;
@@ -63,7 +52,7 @@ export async function followJob(api: Client, id: string): Promise<number> {
     job = await api.jobs.get(id);
   }
   process.stderr.write(`${endLine(job)}\n`);
-  return jobOutcomeExitCode[job.status] ?? 1;
+  return jobEndExitCodeOf[job.status] ?? cliExitCodes.failed;
 }
 
 /** `aicloud jobs logs ID [-f]`. */

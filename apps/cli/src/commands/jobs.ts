@@ -1,4 +1,5 @@
-import type { Job } from '@aicloud/contracts';
+import type { Job, JobStatus } from '@aicloud/contracts';
+import { finalJobStatuses, jobStatuses } from '@aicloud/contracts/status-values';
 import { Command, Option } from 'commander';
 import { reasonCell, reasonText } from '../admission-text.ts';
 import { client } from '../context.ts';
@@ -7,7 +8,7 @@ import { jobLogsCommand, jobMetricsCommand } from './job-output.ts';
 
 const outputOption = () => new Option('-o, --output <format>', 'table or json').default('table');
 
-const FINAL = ['succeeded', 'failed', 'timed_out', 'cancelled', 'rejected', 'lost'];
+const FINAL: readonly JobStatus[] = finalJobStatuses;
 
 /** What a job costs, as people read it: a finished job its cost; one in flight what it reserved too. */
 function costText(job: Job): string {
@@ -22,20 +23,7 @@ export function jobsCommand(): Command {
     .command('list')
     .description('jobs, newest first, with status, queue position and cost')
     .option('--team <team>', 'only this team')
-    .addOption(
-      new Option('--status <status>', 'only this status').choices([
-        'pending_approval',
-        'queued',
-        'admitted',
-        'running',
-        'succeeded',
-        'failed',
-        'timed_out',
-        'cancelled',
-        'rejected',
-        'lost',
-      ]),
-    )
+    .addOption(new Option('--status <status>', 'only this status').choices(jobStatuses))
     .option('--limit <n>', 'at most this many', '100')
     .addOption(outputOption())
     .action(async (options: { team?: string; status?: string; limit: string; output: string }) => {

@@ -1,4 +1,5 @@
 import type { Notebook } from '@aicloud/contracts';
+import { notebookStatuses } from '@aicloud/contracts/status-values';
 import { Command, Option } from 'commander';
 import { client } from '../context.ts';
 import { ago, duration, outputFormat, print, table, UsageError } from '../output.ts';
@@ -117,15 +118,7 @@ export function notebooksCommand(): Command {
     .command('list')
     .description('notebooks of your teams with status, idle deadline, warnings and cost')
     .option('--team <team>', 'only this team')
-    .addOption(
-      new Option('--status <status>', 'only this status').choices([
-        'starting',
-        'running',
-        'stopping',
-        'stopped',
-        'failed',
-      ]),
-    )
+    .addOption(new Option('--status <status>', 'only this status').choices(notebookStatuses))
     .addOption(outputOption())
     .action(async (options: { team?: string; status?: string; output: string }) => {
       const format = outputFormat(options.output);

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { cliExitCodes } from '@aicloud/contracts/exit-codes';
 import { Command, Option } from 'commander';
 import { reasonText } from '../admission-text.ts';
 import { client } from '../context.ts';
@@ -65,7 +66,7 @@ export function policyCommand(): Command {
           `${report.passed} passed, ${report.failed} failed`,
         ].join('\n'),
       );
-      if (report.failed > 0) process.exitCode = 1;
+      if (report.failed > 0) process.exitCode = cliExitCodes.failed;
     });
   policy
     .command('explain')
