@@ -1,5 +1,6 @@
 import type { Platform } from '@aicloud/core';
 import type { AnyRoute } from './route.ts';
+import { alertRoutes } from './routes/alert-routes.ts';
 import { approvalRoutes } from './routes/approval-routes.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
 import { billRoutes } from './routes/bill-routes.ts';
@@ -9,6 +10,7 @@ import { identityRoutes } from './routes/identity-routes.ts';
 import { jobRoutes } from './routes/job-routes.ts';
 import { modelRoutes } from './routes/model-routes.ts';
 import { notebookRoutes } from './routes/notebook-routes.ts';
+import { telemetryRoutes } from './routes/telemetry-routes.ts';
 import { workloadRoutes } from './routes/workload-routes.ts';
 
 /** The `/v1` route table (platform tokens, the one error body): what `/v1/openapi.json` describes. */
@@ -24,5 +26,7 @@ export function apiRoutes(platform: Platform): AnyRoute[] {
     ...billRoutes(platform),
     ...modelRoutes(platform),
     ...notebookRoutes(platform),
+    ...alertRoutes(platform),
+    ...telemetryRoutes(platform),
   ];
 }

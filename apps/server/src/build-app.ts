@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { ErrorBody } from '@aicloud/contracts';
-import { type Actor, AppError, type Platform } from '@aicloud/core';
+import { type Actor, AppError, observabilityOf, type Platform } from '@aicloud/core';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { apiRoutes } from './api-routes.ts';
@@ -103,7 +103,8 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
     if (!request.actor?.principal.platformAdmin)
       throw new AppError('forbidden', 'only platform-admins (or their scrape tokens) read /metrics');
     reply.type(platform.gateway.metrics.registry.contentType);
-    return platform.gateway.metrics.registry.metrics();
+    // The gateway's GenAI metrics, then GPU telemetry and budget gauges.
+    return observabilityOf(platform).metricsText();
   });
   const openapi = openApiDocument(routes, ErrorBody);
   app.get('/v1/openapi.json', async () => openapi);

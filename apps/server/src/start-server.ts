@@ -1,13 +1,13 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppError, createPlatform, type Platform, type PlatformConfig } from '@aicloud/core';
+import { AppError, createPlatform, type Platform, type PlatformConfig, startObservability } from '@aicloud/core';
 import { sandboxSupport } from '@aicloud/executors';
 import { createCedarAuthorizer } from '@aicloud/policy';
 import type { FastifyInstance } from 'fastify';
 import { listenApiSocket } from './api-socket.ts';
 import { buildApp } from './build-app.ts';
 import { startControllerLoop } from './controller-loop.ts';
-import { shipped } from './repo-paths.ts';
+import { repoRoot, shipped } from './repo-paths.ts';
 
 /** How `aicloud up` starts the platform. */
 export interface ServerOptions {
@@ -41,6 +41,10 @@ export interface ServerOptions {
   allowSharedUid?: boolean;
   /** Where webhooks (budget alerts) may go: host names, addresses, CIDR ranges; none when empty. */
   webhookAllowedHosts?: PlatformConfig['webhookAllowedHosts'];
+  /** Folder of alert rules (`*.yaml`); null loads none. Default: the shipped `alerts/`. */
+  alertsDir?: string | null;
+  /** GPU telemetry: seconds between nvidia-smi samples (default 5), minutes under 5 % that make a GPU idle (default 30). */
+  gpuTelemetry?: { intervalSeconds?: number; idleMinutes?: number };
 }
 
 /** A started platform: its URL and how to stop it cleanly. */
@@ -141,6 +145,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     isolation = `WARNING: workloads are NOT isolated (${why}): they run as the server's own user and can read the data dir`;
   }
+  // GPU telemetry and the alert rules as code: a bad rule file stops the start, naming the file and field.
+  let observability: ReturnType<typeof startObservability>;
+  try {
+    observability = startObservability(platform, {
+      alertsDir: options.alertsDir === undefined ? join(repoRoot, 'alerts') : options.alertsDir,
+      webhookAllowedHosts: options.webhookAllowedHosts,
+      gpuSampleIntervalMs: (options.gpuTelemetry?.intervalSeconds ?? 5) * 1000,
+      gpuIdleMinutes: options.gpuTelemetry?.idleMinutes,
+      log: (message) => process.stderr.write(`${message}\n`),
+    });
+  } catch (error) {
+    await platform.close();
+    throw new AppError(
+      'invalid_input',
+      `the alert rules are invalid, so aicloud will not start: ${(error as Error).message}`,
+    );
+  }
   let app: FastifyInstance | undefined;
   try {
     app = await buildApp(platform, {
@@ -150,6 +171,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await app.listen({ host: options.host, port: options.port });
   } catch (error) {
     await app?.close().catch(() => {});
+    await observability.stop();
     await platform.close();
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') {
@@ -204,6 +226,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await new Promise<void>((resolve) => (apiSocket ? apiSocket.close(() => resolve()) : resolve()));
       await started.close();
       await stopControllers();
+      await observability.stop();
       if (down) await stopWorkloads(platform);
       await platform.close();
       if (existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() === String(process.pid))

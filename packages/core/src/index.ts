@@ -1,6 +1,14 @@
 export type { ApprovalService } from './admission/approval-service.ts';
 export { FINAL_STATES } from './admission/job-record.ts';
 export type { JobService } from './admission/job-service.ts';
+export {
+  type AlertRule,
+  AlertRuleSpec,
+  loadAlertRules,
+  parseAlertRules,
+} from './alerts/alert-rules.ts';
+export { ruleThreshold } from './alerts/alert-series.ts';
+export { prometheusRuleFile, ruleExpr } from './alerts/prometheus-rules.ts';
 export { AppError, notFound } from './app-error.ts';
 export type { AuditEntry, AuditScope, AuditService } from './audit/audit-service.ts';
 export { auditHash, createAuditService } from './audit/audit-service.ts';
@@ -27,5 +35,13 @@ export {
   type StoreOptions,
 } from './store/open-store.ts';
 export type { Database } from './store/schema.ts';
+export { jobGpuSeries, type WorkloadGpuSeries } from './telemetry/gpu-series.ts';
+export {
+  createObservability,
+  type Observability,
+  type ObservabilityOptions,
+  observabilityOf,
+  startObservability,
+} from './telemetry/observability.ts';
 export { createWorkloadQueries, type WorkloadQueries } from './workloads/workload-queries.ts';
 export * from './tracking/index.ts';

@@ -1,0 +1,60 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadAlertRules, parseAlertRules } from './alert-rules.ts';
+import { prometheusRuleFile, ruleExpr } from './prometheus-rules.ts';
+
+/** The export checked by the real promtool (Debian's `prometheus` package; scripts/test-prereqs.sh). */
+const scratch = mkdtempSync(join(tmpdir(), 'aicloud-promrules-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function promtool(...args: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile('promtool', args, (error, stdout, stderr) =>
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, output: stdout + stderr }),
+    );
+  });
+}
+
+const extra = parseAlertRules(
+  `rules:
+  - name: quality_low
+    kind: metric
+    metric: aicloud_quality_score
+    labels: { endpoint: "legal-answerer" }
+    below: 0.7
+    for: 10m
+    summary: "Quality of \\"legal-answerer\\" under 0.7"
+`,
+  'alerts/quality.yaml',
+);
+
+describe('Prometheus rule export', () => {
+  it('writes the shipped rules and a metric rule as a rule file promtool check rules accepts', async () => {
+    const rules = [...loadAlertRules(join(import.meta.dirname, '../../../../alerts')), ...extra];
+    const file = join(scratch, 'aicloud.rules.yaml');
+    writeFileSync(file, prometheusRuleFile(rules));
+    const result = await promtool('check', 'rules', file);
+    expect(result.output).toContain(`SUCCESS: ${rules.length} rules found`);
+    expect(result.code).toBe(0);
+  });
+
+  it('turns each kind into the PromQL the in-process evaluator mirrors', () => {
+    const rules = loadAlertRules(join(import.meta.dirname, '../../../../alerts'));
+    const byName = new Map(rules.map((rule) => [rule.name, ruleExpr(rule)]));
+    expect(byName.get('endpoint_error_rate_high')).toBe(
+      '(sum by (gen_ai_request_model) (increase(gen_ai_server_request_duration_count{error_type!=""}[5m])) / sum by (gen_ai_request_model) (increase(gen_ai_server_request_duration_count[5m]))) > 0.05 and sum by (gen_ai_request_model) (increase(gen_ai_server_request_duration_count[5m])) >= 20',
+    );
+    expect(byName.get('gpu_idle')).toBe('aicloud_gpu_idle_seconds{workload_id!=""} >= 1800');
+    expect(byName.get('team_budget_nearly_spent')).toBe('aicloud_budget_used_ratio > 0.9');
+    expect(ruleExpr(extra[0]!)).toBe('aicloud_quality_score{endpoint="legal-answerer"} < 0.7');
+  });
+
+  it('is checked for real: promtool refuses a broken rule file', async () => {
+    const file = join(scratch, 'broken.yaml');
+    writeFileSync(file, 'groups:\n  - name: x\n    rules:\n      - alert: x\n        expr: sum by (\n');
+    expect((await promtool('check', 'rules', file)).code).not.toBe(0);
+  });
+});

@@ -1,0 +1,119 @@
+import type { CommandRunner } from '@aicloud/executors';
+import { Registry } from 'prom-client';
+import { type AlertEvaluator, createAlertEvaluator } from '../alerts/alert-evaluator.ts';
+import { type AlertRule, loadAlertRules } from '../alerts/alert-rules.ts';
+import { createWebhookQueue, type WebhookQueueOptions } from '../billing/budget-webhook.ts';
+import type { Platform } from '../platform.ts';
+import { registerBudgetGauge } from './budget-gauge.ts';
+import { createGpuSampler, type GpuSampler } from './gpu-sampler.ts';
+
+/** How GPU telemetry and alerting run. */
+export interface ObservabilityOptions {
+  /** The alert rules (already loaded), or the folder of `*.yaml` rules to load; none when both are absent. */
+  rules?: readonly AlertRule[];
+  alertsDir?: string | null;
+  /** Where alert webhooks may go (the platform's `webhookAllowedHosts`). */
+  webhookAllowedHosts?: readonly string[];
+  /** Between two GPU samples (default 5 s). */
+  gpuSampleIntervalMs?: number;
+  /** A held GPU under 5 % for this many minutes raises `gpu.idle` (default 30). */
+  gpuIdleMinutes?: number;
+  /** Runs nvidia-smi (default: the one on PATH). */
+  gpuCommand?: CommandRunner;
+  /** Between two alert evaluations (default 15 s). */
+  evaluationIntervalMs?: number;
+  /** Webhook delivery tuning (tries, backoff, timeout): tests shorten it. */
+  webhook?: Pick<WebhookQueueOptions, 'tries' | 'backoffMs' | 'timeoutMs'>;
+  log?: (message: string) => void;
+}
+
+/** GPU telemetry and alerting of one platform. */
+export interface Observability {
+  /** The gauges beside the gateway's metrics (GPU, budgets). */
+  registry: Registry;
+  gpu: GpuSampler;
+  alerts: AlertEvaluator;
+  /** Everything `/metrics` serves, in the Prometheus text format. */
+  metricsText(): Promise<string>;
+  /** Starts sampling and evaluating on their intervals. */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+type Deps = Pick<Platform, 'store' | 'audit' | 'clock' | 'gateway'>;
+
+const instances = new WeakMap<object, Observability>();
+
+/** Creates the observability of a platform; nothing runs until `start()`. */
+export function createObservability(platform: Deps, options: ObservabilityOptions = {}): Observability {
+  const { store, audit, clock, gateway } = platform;
+  const log = options.log ?? (() => {});
+  const allowedHosts = options.webhookAllowedHosts ?? [];
+  const rules = options.rules ?? (options.alertsDir ? loadAlertRules(options.alertsDir, allowedHosts) : []);
+  const registry = new Registry();
+  registerBudgetGauge(registry, store, clock);
+  const gpu = createGpuSampler({
+    store,
+    audit,
+    clock,
+    registry,
+    run: options.gpuCommand,
+    intervalMs: options.gpuSampleIntervalMs,
+    idleMinutes: options.gpuIdleMinutes,
+    log,
+  });
+  const metricsText = async () => `${await gateway.metrics.registry.metrics()}${await registry.metrics()}`;
+  const alerts = createAlertEvaluator({
+    store,
+    audit,
+    clock,
+    rules,
+    scrape: metricsText,
+    webhooks: createWebhookQueue({ allowedHosts, ...options.webhook }),
+  });
+  let timer: NodeJS.Timeout | undefined;
+  let evaluating: Promise<unknown> = Promise.resolve();
+  return {
+    registry,
+    gpu,
+    alerts,
+    metricsText,
+    start() {
+      gpu.start();
+      if (timer || rules.length === 0) return;
+      timer = setInterval(() => {
+        evaluating = evaluating.then(() =>
+          alerts.evaluate().catch((error: Error) => log(`alert evaluation failed: ${error.message}`)),
+        );
+      }, options.evaluationIntervalMs ?? 15_000);
+      timer.unref();
+    },
+    async stop() {
+      clearInterval(timer);
+      timer = undefined;
+      await gpu.stop();
+      await evaluating;
+    },
+  };
+}
+
+/** The platform's observability: the one the server started, else one with no rules that is not running. */
+export function observabilityOf(platform: Deps): Observability {
+  let instance = instances.get(platform);
+  if (!instance) {
+    instance = createObservability(platform);
+    instances.set(platform, instance);
+  }
+  return instance;
+}
+
+/**
+ * Loads the alert rules (a bad file throws, naming the file and the field), then starts GPU sampling and
+ * alert evaluation for the platform; `observabilityOf(platform)` answers this instance from then on.
+ */
+export function startObservability(platform: Deps, options: ObservabilityOptions): Observability {
+  const instance = createObservability(platform, options);
+  instances.set(platform, instance);
+  instance.start();
+  return instance;
+}
