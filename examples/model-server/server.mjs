@@ -3,11 +3,12 @@
 //
 //   node examples/model-server/server.mjs --model DIR [--port 8000] [--host 127.0.0.1] [--name NAME]
 //   node examples/model-server/server.mjs --model DIR --socket PATH [--name NAME]   (a unix socket, mode 0600)
+//   [--token-interval-ms N] streams at most a token per N ms, as a GPU decodes (default: as fast as it can)
 //
 // Endpoints: GET /health, GET /v1/models, GET /v1/models/{id}, POST /v1/chat/completions (with SSE
 // streaming and stream_options.include_usage; tools with tool_choice required or a named function, and
 // response_format json_object/json_schema, constrained by structured-output.mjs), POST /v1/completions,
-// POST /v1/embeddings.
+// POST /v1/embeddings. `ignore_eos: true` (as vLLM) generates until max_tokens.
 // Prints `listening on http://HOST:PORT` (or `listening on unix:PATH`) once ready; exits 0 on SIGTERM/SIGINT. An access log goes to
 // stderr unless --quiet 1 or MODEL_SERVER_QUIET=1.
 
@@ -54,6 +55,10 @@ const port = Number(args.port ?? process.env.PORT ?? 8000);
 if (!Number.isInteger(port) || port < 0 || port > 65535) usage(`bad --port ${args.port}`);
 const host = args.host ?? '127.0.0.1';
 const quiet = args.quiet === 'true' || args.quiet === '1' || process.env.MODEL_SERVER_QUIET === '1';
+// Streams at most one token per this many ms (0: as fast as the CPU goes), to behave like a GPU decoding.
+const tokenIntervalMs = Number(args['token-interval-ms'] ?? 0);
+if (!Number.isFinite(tokenIntervalMs) || tokenIntervalMs < 0)
+  usage(`bad --token-interval-ms ${args['token-interval-ms']}`);
 
 let model;
 try {
@@ -150,6 +155,7 @@ function samplingOptions(body, defaultMaxTokens) {
   } else if (!absent(body.stop))
     throw invalid(`'stop' must be a string or an array, got ${describe(body.stop)}`, 'stop');
   const stream = optionalBoolean(body, 'stream') ?? false;
+  const ignoreEos = optionalBoolean(body, 'ignore_eos') ?? false;
   let includeUsage = false;
   if (!absent(body.stream_options)) {
     if (!isObject(body.stream_options)) throw invalid("'stream_options' must be an object", 'stream_options');
@@ -173,6 +179,7 @@ function samplingOptions(body, defaultMaxTokens) {
     stop,
     stream,
     includeUsage,
+    ignoreEos,
   };
 }
 
@@ -382,7 +389,10 @@ async function readJson(req) {
   return body;
 }
 
-const tick = () => new Promise((resolveTick) => setImmediate(resolveTick));
+const tick = () =>
+  new Promise((resolveTick) =>
+    tokenIntervalMs > 0 ? setTimeout(resolveTick, tokenIntervalMs) : setImmediate(resolveTick),
+  );
 
 /** An SSE writer that notices when the client goes away. */
 function openStream(res, headers) {
@@ -434,6 +444,7 @@ async function chatCompletions(req, res, headers) {
     topP: options.topP,
     seed: seedFor(options, index),
     stop: options.stop,
+    ignoreEos: options.ignoreEos,
     mode: 'answer',
   });
 
@@ -639,6 +650,7 @@ async function completions(req, res, headers) {
     topP: options.topP,
     seed: seedFor(options, index),
     stop: options.stop,
+    ignoreEos: options.ignoreEos,
     mode: 'continue',
   });
 

@@ -93,6 +93,8 @@ export interface GenerateOptions {
   stop?: string[];
   /** 'answer' (default) answers the prompt as a question; 'continue' continues a "question\nanswer…" text. */
   mode?: 'answer' | 'continue';
+  /** Never end at `<eos>`: generate until `maxTokens` or a stop sequence (vLLM's `ignore_eos`). */
+  ignoreEos?: boolean;
 }
 
 export type StreamEvent =

@@ -563,6 +563,8 @@ export class TinyLM {
       logits[UNK] = Number.NEGATIVE_INFINITY;
       logits[BOS] = Number.NEGATIVE_INFINITY;
       if (Number.isFinite(sepIndex)) logits[SEP] = Number.NEGATIVE_INFINITY;
+      // vLLM's ignore_eos: generate until maxTokens (benchmarks, tests of long answers).
+      if (options.ignoreEos) logits[EOS] = Number.NEGATIVE_INFINITY;
       let id = 0;
       if (temperature <= 0) {
         for (let v = 1; v < V; v++) if (logits[v] > logits[id]) id = v;

@@ -431,7 +431,8 @@ export function createGateway(deps: {
           for await (const chunk of upstream.body) {
             if (firstTokenMs === null) firstTokenMs = performance.now() - started;
             if (abort.signal.aborted) break;
-            response.write(chunk);
+            // Backpressure: read on from the replica only as fast as the client takes the answer.
+            if (!response.write(chunk)) await drained(response);
             buffered += (chunk as Buffer).toString('utf8');
             let newline = buffered.indexOf('\n');
             while (newline >= 0) {
@@ -580,4 +581,17 @@ function modelNotFound(model: string): OpenAIError {
 /** Output tokens a client received: each streamed delta carries at least one, a long one more. */
 function deliveredTokens(delivered: { text: string; deltas: number }): number {
   return Math.max(delivered.deltas, countTokens(delivered.text));
+}
+
+/** Resolves when a response can take more, or is closed. */
+function drained(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      response.off('drain', done);
+      response.off('close', done);
+      resolve();
+    };
+    response.once('drain', done);
+    response.once('close', done);
+  });
 }
