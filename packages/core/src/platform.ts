@@ -259,6 +259,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       runtimes,
       publicUrl: () => serverUrl,
       onKeyRevoked: (hash) => gateway.forgetKey(hash),
+      authorizer,
     });
     const seed = config.seedFile
       ? await seedDemo({

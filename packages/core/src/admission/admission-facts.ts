@@ -1,5 +1,5 @@
 import type { Product } from '@aicloud/contracts';
-import type { Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { inApprovedLocation, lakePlace } from '../datasets/approved-locations.ts';
 import { datasetTeam, isEncrypted, lakeView } from '../datasets/dataset-service.ts';
 import type { Store } from '../store/open-store.ts';
@@ -106,18 +106,27 @@ export async function gatherFacts(
       .executeTakeFirstOrThrow();
     queueAhead = Number(ahead.count);
   }
-  const exceptions = await trx
-    .selectFrom('policy_exceptions')
-    .select('policy_id')
-    .where('team', '=', ask.team)
-    .where('expires_at', '>', new Date(now).toISOString())
-    .execute();
   return {
     budget,
     quota,
     capacity,
     datasets,
-    exceptions: exceptions.map((row) => row.policy_id),
+    exceptions: await activeExceptions(trx, ask.team, now),
     queueAhead,
   };
+}
+
+/** Ids of the policies a team holds an active, time-boxed exception for. */
+export async function activeExceptions(
+  db: Kysely<Database> | Transaction<Database>,
+  team: string,
+  now: number,
+): Promise<string[]> {
+  const rows = await db
+    .selectFrom('policy_exceptions')
+    .select('policy_id')
+    .where('team', '=', team)
+    .where('expires_at', '>', new Date(now).toISOString())
+    .execute();
+  return rows.map((row) => row.policy_id);
 }

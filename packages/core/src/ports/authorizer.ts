@@ -15,4 +15,4 @@ export type {
   SubmitJobContext,
   TeamRole,
 } from '@aicloud/policy';
-export { failClosed } from '@aicloud/policy';
+export { engineError, failClosed } from '@aicloud/policy';

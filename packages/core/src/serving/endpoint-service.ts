@@ -7,18 +7,23 @@ import {
   type EndpointKey,
 } from '@aicloud/contracts';
 import type { Selectable } from 'kysely';
+import { activeExceptions } from '../admission/admission-facts.ts';
+import { checkPolicy, refusingHit } from '../admission/policy-check.ts';
 import { readBudget } from '../admission/team-usage.ts';
 import { AppError, notFound } from '../app-error.ts';
 import type { AuditService } from '../audit/audit-service.ts';
 import type { CatalogService } from '../catalog/catalog-service.ts';
 import { type Clock, isoNow } from '../clock.ts';
 import { parseDuration } from '../duration.ts';
+import { createKeyRequest } from '../identity/key-policy.ts';
 import { type Actor, canSeeTeam } from '../identity/principal.ts';
 import { newId } from '../ids.ts';
+import type { Authorizer } from '../ports/authorizer.ts';
 import type { ModelService } from '../registry/model-service.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
 import { hourlyRateMicros } from '../workloads/workload-meter.ts';
+import { type DeploySubject, deployRefusal, deployRequest } from './deploy-policy.ts';
 import type { ReplicaPool } from './replica-pool.ts';
 import type { RuntimeTemplate } from './runtimes.ts';
 
@@ -76,6 +81,8 @@ export interface EndpointServiceDeps {
   publicUrl: () => string;
   /** Called when a key is revoked, so the gateway forgets it at once. */
   onKeyRevoked?: (hash: string) => void;
+  /** The policy engine every deployment and key is checked against. */
+  authorizer: Authorizer;
 }
 
 /** Creates the endpoint service. */
@@ -145,6 +152,7 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
     code: 'policy_denied' | 'budget_exceeded' | 'approval_required' | 'forbidden',
     rule: string,
     message: string,
+    policySetDigest: string,
   ): Promise<never> {
     await audit.record({
       actor: actor.principal.userName,
@@ -153,7 +161,7 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
       team,
       outcome: 'deny',
       requestId: actor.requestId,
-      details: { rule, message },
+      details: { rule, message, policySetDigest },
     });
     throw new AppError(code, message, { details: { rule } });
   }
@@ -177,45 +185,29 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
         );
       const name = request.name ?? request.model;
       const resource = `endpoint/${name}`;
-      if (version.scanVerdict === 'blocked' || version.scanVerdict === 'quarantined') {
+      // The deploy rules are Cedar policies (policies/deploy.cedar); this gathers their facts and asks.
+      const subject: DeploySubject = {
+        name,
+        model: request.model,
+        version,
+        product,
+        gpus: request.gpus,
+        budget: await db.transaction().execute((trx) => readBudget(store, trx, team, clock.now())),
+        exceptions: await activeExceptions(db, team, clock.now()),
+      };
+      const decision = checkPolicy(deps.authorizer, deployRequest(actor, subject));
+      const refusal = deployRefusal(decision, subject);
+      if (refusal) {
         await refuse(
           actor,
           resource,
           team,
-          'policy_denied',
-          'model-scan-passed',
-          `${request.model} version ${version.version} is ${version.scanVerdict} by the security scan and never deploys; fix the artifact and register a new version (see aicloud models show ${request.model})`,
+          refusal.code,
+          refusal.rule,
+          refusal.message,
+          decision.policySetDigest,
         );
       }
-      if (version.scanVerdict === 'needs_review' && !actor.principal.platformAdmin) {
-        await refuse(
-          actor,
-          resource,
-          team,
-          'approval_required',
-          'model-scan-review',
-          `${request.model} version ${version.version} imports code outside the allow-list and needs a platform-admin's review; a platform-admin can deploy it after reviewing the scan (aicloud models versions ${request.model})`,
-        );
-      }
-      if (version.trustRemoteCode && !/@[0-9a-f]{7,}$|^path:|^job:/.test(version.source)) {
-        await refuse(
-          actor,
-          resource,
-          team,
-          'policy_denied',
-          'trust-remote-code-pinned',
-          'trust_remote_code is allowed only for sources pinned to a revision',
-        );
-      }
-      if (!version.artifactDir)
-        await refuse(
-          actor,
-          resource,
-          team,
-          'policy_denied',
-          'artifact-present',
-          `${request.model} version ${version.version} has no artifact on this platform to serve`,
-        );
       const runtime = runtimes[version.runtime];
       if (!runtime)
         throw new AppError(
@@ -227,16 +219,6 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
           'unavailable',
           `runtime ${version.runtime} cannot run on this machine (its binaries and GPUs are not here); its command template is documented in examples/README.md`,
         );
-      if (request.gpus > product.gpu.max) {
-        await refuse(
-          actor,
-          resource,
-          team,
-          'policy_denied',
-          'gpu-max-per-product',
-          `asked for ${request.gpus} GPUs; product ${product.name} allows at most ${product.gpu.max}`,
-        );
-      }
       const minReplicas = request.scaleToZero ? 0 : request.minReplicas;
       if (request.maxReplicas < Math.max(minReplicas, 1))
         throw new AppError('invalid_input', 'maxReplicas must be at least minReplicas (and 1)', {
@@ -245,17 +227,6 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
       const idleTimeout = request.idleTimeout
         ? parseDuration(request.idleTimeout, 'idleTimeout')
         : (product.idleDurationSeconds ?? 900);
-      const budget = await db.transaction().execute((trx) => readBudget(store, trx, team, clock.now()));
-      if (budget && budget.remainingMicros <= 0) {
-        await refuse(
-          actor,
-          resource,
-          team,
-          'budget_exceeded',
-          'budget-exhausted',
-          `the budget of ${team} is exhausted; a manager can raise it (aicloud budgets set --team ${team} --max-budget <usd>)`,
-        );
-      }
       const gpuType = request.gpus > 0 ? (request.gpuType ?? product.gpu.types[0] ?? null) : null;
       const row: EndpointRow = {
         id: newId('ep'),
@@ -397,6 +368,27 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
     async createKey(actor, input) {
       const request = CreateKeyRequest.parse(input);
       const endpoint = await visible(actor, request.endpoint);
+      const decision = checkPolicy(
+        deps.authorizer,
+        createKeyRequest(actor, {
+          kind: 'endpoint_key',
+          id: `endpoint/${endpoint.name}`,
+          team: endpoint.team,
+        }),
+      );
+      const hit = refusingHit(decision);
+      if (hit) {
+        await audit.record({
+          actor: actor.principal.userName,
+          action: 'endpoint_key.create',
+          resource: `endpoint/${endpoint.name}`,
+          team: endpoint.team,
+          outcome: 'deny',
+          requestId: actor.requestId,
+          details: { rule: hit.policyId, policySetDigest: decision.policySetDigest },
+        });
+        throw new AppError('forbidden', hit.reason, { details: { rule: hit.policyId } });
+      }
       if (request.maxTokensPerPeriod !== undefined && !request.period) {
         throw new AppError('invalid_input', '--max-tokens-per-period needs --period (e.g. 30d)', {
           issues: [{ path: ['period'], message: 'required with maxTokensPerPeriod' }],
