@@ -78,3 +78,44 @@ describe('attributeGpus on the H200 captures', () => {
     expect(samples).toEqual([expect.objectContaining({ workload: null, attributedBy: null, pids: [] })]);
   });
 });
+
+describe('attributeGpus on the sampler’s own commands run on a real H200', () => {
+  const stat = readFileSync(join(import.meta.dirname, 'fixtures/gpu-h200', 'sampler_pids.txt'), 'utf8')
+    .split('\n')[1]!
+    .split(' ');
+  // /proc/443/stat as captured: pid, (comm), state, ppid.
+  const procParents = new Map([[Number(stat[0]), Number(stat[3])]]);
+
+  it('attributes the torch process (pid 443) to the workload started as its parent shell (pid 438)', () => {
+    const reading = {
+      gpus: parseGpuTelemetry(fixture('sampler_query_load.csv')),
+      apps: parseGpuApps(fixture('sampler_apps_load.csv')),
+    };
+    const shell: GpuHolder = {
+      kind: 'replica',
+      id: 'rep_a',
+      team: 'legal-rag',
+      gpuIndexes: [],
+      rootPid: 438,
+    };
+    expect(procParents.get(443)).toBe(438);
+    expect(attributeGpus(reading, [shell], (pid) => procParents.get(pid))).toEqual([
+      expect.objectContaining({
+        gpuUuid: 'GPU-e5541a37-a93d-1070-8c62-d4e16f395c7d',
+        workload: { kind: 'replica', id: 'rep_a', team: 'legal-rag' },
+        attributedBy: 'pid',
+        utilizationPercent: 100,
+        memoryUsedMiB: 1386,
+        pids: [443],
+      }),
+    ]);
+  });
+
+  it('reads the idle answer, whose apps query is a header only', () => {
+    expect(parseGpuApps(fixture('sampler_apps_idle.csv'))).toEqual([]);
+    expect(parseGpuTelemetry(fixture('sampler_query_idle.csv'))[0]).toMatchObject({
+      utilizationPercent: 0,
+      memoryUsedMiB: 0,
+    });
+  });
+});
