@@ -10,6 +10,7 @@ import { portalSessionRoutes, sessionActor, sessionTokenOf } from './portal-sess
 import { openApiDocument, registerRoutes } from './route.ts';
 import { routeAuth } from './route-auth.ts';
 import { notebookProxy } from './routes/notebook-proxy.ts';
+import { mlflowRoutes } from './routes/mlflow-routes.ts';
 import { answerEndpointKey, isEndpointKeyElsewhere, registerOpenAIRoutes } from './routes/openai-routes.ts';
 
 declare module 'fastify' {
@@ -89,6 +90,8 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
   registerRoutes(app, routes);
   await app.register(portalSessionRoutes(platform));
   await app.register(notebookProxy(platform));
+  // MLflow's tracking API: platform tokens as bearers, MLflow's shapes and error body.
+  await app.register(mlflowRoutes(platform));
   // The data plane authenticates endpoint keys itself (GET /v1/models: a user token lists the registry).
   await app.register(async (dataPlane) => {
     dataPlane.addHook('onRoute', (route) => {

@@ -1,7 +1,7 @@
 /**
- * Whether a raw request URL, as a router or a proxy in front could read it, names `/v1` or `/metrics`
- * (or something below them): percent-encoding decoded (repeatedly), case, `\`, empty and dot segments
- * ignored. Only for requests no route matched: a matched route's own `config.auth` decides those.
+ * Whether a raw request URL, as a router or a proxy in front could read it, names `/v1`, `/metrics`,
+ * `/api` or `/ajax-api` (or something below them): percent-encoding decoded (repeatedly), case, `\`,
+ * empty and dot segments ignored. Only for requests no route matched: a matched route's own `config.auth` decides those.
  */
 export function isApiPath(url: string): boolean {
   let path = url.split(/[?#]/)[0] ?? '';
@@ -21,5 +21,6 @@ export function isApiPath(url: string): boolean {
     if (segment === '..') segments.pop();
     else segments.push(segment);
   }
-  return segments[0] === 'v1' || segments[0] === 'metrics';
+  // `/api` and `/ajax-api`: MLflow's tracking API, whose unknown paths answer MLflow's JSON 404.
+  return ['v1', 'metrics', 'api', 'ajax-api'].includes(segments[0] ?? '');
 }

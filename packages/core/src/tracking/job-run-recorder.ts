@@ -55,8 +55,12 @@ export interface JobRunRecorder {
 export function recordJobRuns(deps: { store: Store; clock: Clock; dataDir: string }): JobRunRecorder {
   const { db } = deps.store;
 
-  async function runRow(runId: string): Promise<RunRow> {
-    const row = await db.selectFrom('tracking_runs').selectAll().where('id', '=', runId).executeTakeFirst();
+  async function runRow(runId: string, executor: Db = db): Promise<RunRow> {
+    const row = await executor
+      .selectFrom('tracking_runs')
+      .selectAll()
+      .where('id', '=', runId)
+      .executeTakeFirst();
     if (!row) throw mlflowError('RESOURCE_DOES_NOT_EXIST', `Run with id=${runId} not found`);
     return row;
   }
@@ -156,7 +160,7 @@ export function recordJobRuns(deps: { store: Store; clock: Clock; dataDir: strin
         const batch = points.slice(start, start + 1000);
         if (batch.length === 0) break;
         await db.transaction().execute(async (trx) => {
-          await writeBatch(trx, await runRow(runId), { metrics: batch, params: [], tags: [] });
+          await writeBatch(trx, await runRow(runId, trx), { metrics: batch, params: [], tags: [] });
         });
       }
     },

@@ -12,10 +12,8 @@ const MAX_LISTED = 10_000;
 
 /** A relative artifact path, normalized; INVALID_PARAMETER_VALUE for `..`, absolute paths and NUL. */
 export function cleanArtifactPath(path: string): string {
-  const normalized = posix
-    .normalize(path.replaceAll('\\', '/'))
-    .replace(/^\.\/?/, '')
-    .replace(/\/$/, '');
+  // normalize() already drops `./` and resolves inner `..`; what is left of `..` leads out of the root.
+  const normalized = posix.normalize(path.replaceAll('\\', '/')).replace(/\/$/, '');
   if (
     path.includes('\0') ||
     normalized.startsWith('/') ||
