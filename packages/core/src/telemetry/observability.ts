@@ -3,6 +3,7 @@ import { Registry } from 'prom-client';
 import { type AlertEvaluator, createAlertEvaluator } from '../alerts/alert-evaluator.ts';
 import { type AlertRule, loadAlertRules } from '../alerts/alert-rules.ts';
 import { createWebhookQueue, type WebhookQueueOptions } from '../billing/budget-webhook.ts';
+import type { Clock } from '../clock.ts';
 import type { Platform } from '../platform.ts';
 import { registerBudgetGauge } from './budget-gauge.ts';
 import { createGpuSampler, type GpuSampler } from './gpu-sampler.ts';
@@ -25,6 +26,8 @@ export interface ObservabilityOptions {
   /** Webhook delivery tuning (tries, backoff, timeout): tests shorten it. */
   webhook?: Pick<WebhookQueueOptions, 'tries' | 'backoffMs' | 'timeoutMs'>;
   log?: (message: string) => void;
+  /** The clock samples and evaluations read (default: the platform's). */
+  clock?: Clock;
 }
 
 /** GPU telemetry and alerting of one platform. */
@@ -46,7 +49,8 @@ const instances = new WeakMap<object, Observability>();
 
 /** Creates the observability of a platform; nothing runs until `start()`. */
 export function createObservability(platform: Deps, options: ObservabilityOptions = {}): Observability {
-  const { store, audit, clock, gateway } = platform;
+  const { store, audit, gateway } = platform;
+  const clock = options.clock ?? platform.clock;
   const log = options.log ?? (() => {});
   const allowedHosts = options.webhookAllowedHosts ?? [];
   const rules = options.rules ?? (options.alertsDir ? loadAlertRules(options.alertsDir, allowedHosts) : []);
