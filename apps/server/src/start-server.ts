@@ -1,11 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppError, createPlatform, type Platform, type PlatformConfig, startObservability } from '@aicloud/core';
+import { AppError, type Platform, type PlatformConfig, startObservability } from '@aicloud/core';
 import { sandboxSupport } from '@aicloud/executors';
 import { createCedarAuthorizer } from '@aicloud/policy';
 import type { FastifyInstance } from 'fastify';
 import { listenApiSocket } from './api-socket.ts';
 import { buildApp } from './build-app.ts';
+import { composePlatform, type ExecutorSettings } from './composition-root.ts';
 import { startControllerLoop } from './controller-loop.ts';
 import { repoRoot, shipped } from './repo-paths.ts';
 
@@ -25,8 +26,8 @@ export interface ServerOptions {
   tickIntervalMs?: number;
   /** How often running work accrues into the ledger (default 30 s). */
   meterIntervalMs?: number;
-  /** A Slurm cluster for jobs with `executor: slurm`. */
-  slurm?: PlatformConfig['slurm'];
+  /** A Slurm cluster for products with `executor: slurm`. */
+  slurm?: ExecutorSettings['slurm'];
   /** Extra model runtimes by name (command templates). */
   runtimes?: PlatformConfig['runtimes'];
   /** Directories each team may register `path:` model sources from, besides `<dataDir>/imports/<team>`. */
@@ -34,9 +35,9 @@ export interface ServerOptions {
   /** The cap on the bytes one model registration copies. */
   importMaxBytes?: PlatformConfig['importMaxBytes'];
   /** How local workloads are isolated (default: sandboxed where this machine can). */
-  isolation?: PlatformConfig['isolation'];
+  isolation?: ExecutorSettings['isolation'];
   /** Host paths every sandboxed workload also sees read-only (a site runtime's install, shared tools). */
-  sandboxReadOnly?: PlatformConfig['sandboxReadOnly'];
+  sandboxReadOnly?: ExecutorSettings['sandboxReadOnly'];
   /** Run several teams' workloads as the server's own user where no sandbox is possible (`--allow-shared-uid`). */
   allowSharedUid?: boolean;
   /** Where webhooks (budget alerts) may go: host names, addresses, CIDR ranges; none when empty. */
@@ -114,7 +115,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     );
   }
   const support = sandboxSupport();
-  const platform = await createPlatform({
+  const platform = await composePlatform({
     dataDir: options.dataDir,
     databaseUrl: options.databaseUrl,
     seedFile: options.seedFile,

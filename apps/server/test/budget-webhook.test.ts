@@ -1,11 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPlatform, type Platform } from '@aicloud/core';
+import type { Platform } from '@aicloud/core';
 import { createCedarAuthorizer } from '@aicloud/policy';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/build-app.ts';
+import { composePlatform } from '../src/composition-root.ts';
 import { repoRoot } from '../src/repo-paths.ts';
 
 /** Saving the budget webhook: only to allowed hosts; nothing here sends a webhook. */
@@ -16,7 +17,7 @@ let tokens: Record<string, string>;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'aicloud-webhook-'));
-  platform = await createPlatform({
+  platform = await composePlatform({
     dataDir,
     sqliteFile: join(dataDir, 'aicloud.db'),
     seedFile: join(repoRoot, 'seed/demo.yaml'),
@@ -90,7 +91,7 @@ describe('PUT /v1/settings/budget-webhook', () => {
     const elsewhere = mkdtempSync(join(tmpdir(), 'aicloud-webhook-bad-'));
     try {
       await expect(
-        createPlatform({
+        composePlatform({
           dataDir: elsewhere,
           sqliteFile: join(elsewhere, 'aicloud.db'),
           seedFile: null,

@@ -31,7 +31,16 @@ export const ProductSpec = z.strictObject({
   spotPolicy: SpotPolicy,
   graceSeconds: z.number().int().min(0).max(600).default(30),
   prices: z.record(z.string(), Price),
-  executor: z.enum(['local', 'slurm']).default('local'),
+  /**
+   * The executor the product's workloads run on, by the name the platform gives it (`local`, `slurm`); one
+   * the platform was not started with is refused when a workload would start, naming those it has.
+   */
+  executor: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,39}$/, 'an executor name: lower-case letters, digits and -')
+    .default('local'),
+  /** The container image its workloads run in, for executors that run containers (Kubernetes); the local and Slurm executors use the host's software. */
+  image: z.string().min(1).max(512).optional(),
 });
 export type ProductSpec = z.infer<typeof ProductSpec>;
 

@@ -9,6 +9,7 @@ export {
 } from './alerts/alert-rules.ts';
 export { ruleThreshold } from './alerts/alert-series.ts';
 export { prometheusRuleFile, ruleExpr } from './alerts/prometheus-rules.ts';
+export { type ApiAddress, createApiAddress } from './api-address.ts';
 export { AppError, notFound } from './app-error.ts';
 export type { AuditEntry, AuditScope, AuditService } from './audit/audit-service.ts';
 export { auditHash, createAuditService } from './audit/audit-service.ts';

@@ -1,13 +1,9 @@
 import { join } from 'node:path';
-import {
-  createLocalExecutor,
-  createSlurmExecutor,
-  type Executor,
-  slurmAccountProblem,
-} from '@aicloud/executors';
+import { type Executor, slurmAccountProblem } from '@aicloud/executors';
 import { createAdmissionController } from './admission/admission-controller.ts';
 import { type ApprovalService, createApprovalService } from './admission/approval-service.ts';
 import { createJobService, type JobService } from './admission/job-service.ts';
+import { type ApiAddress, createApiAddress } from './api-address.ts';
 import { AppError } from './app-error.ts';
 import { type AuditService, createAuditService } from './audit/audit-service.ts';
 import { budgetAlertTick } from './billing/budget-alerts.ts';
@@ -45,19 +41,21 @@ export interface PlatformConfig {
   catalogDir: string | null;
   /** The policy engine (Cedar). */
   authorizer: Authorizer;
-  /** Executors by name; the local executor when not given. */
-  executors?: Record<string, Executor>;
+  /**
+   * The executors workloads run on, by the name a product's `executor` gives (`local`, `slurm`); built by
+   * the composition root (`apps/server`), shared by jobs, replicas and notebooks, shut down by `close()`.
+   */
+  executors: Record<string, Executor>;
+  /** Where workloads reach the API: the holder the local executor's sandbox was built with; a new one when absent. */
+  apiAddress?: ApiAddress;
   /** How often running work accrues into the ledger (default 30 s). */
   meterIntervalMs?: number;
   /** Where the repository is (for the example model server's runtime); defaults to this checkout. */
   repoRoot?: string;
   /** How long a request waits for a replica to start (default 120 s). */
   coldStartTimeoutMs?: number;
-  /**
-   * A Slurm cluster reachable with the Slurm commands on this host: jobs with `executor: slurm` go there,
-   * charged to their team's account (`--account`): `accounts[team]`, else the team's name.
-   */
-  slurm?: { partition: string; accounts?: Record<string, string> | undefined } | undefined;
+  /** The cluster account (Slurm `--account`) of each team's jobs by team name; a team not listed: its own name. */
+  slurmAccounts?: Record<string, string> | undefined;
   /** Extra model runtimes (name → command template), e.g. a site's own inference server. */
   runtimes?: Record<string, RuntimeTemplate>;
   /**
@@ -65,13 +63,6 @@ export interface PlatformConfig {
    * default `<dataDir>/imports/<team>`; nothing else on the server is readable as a source.
    */
   importRoots?: Record<string, string[]> | undefined;
-  /**
-   * How local workloads (jobs, notebooks, replicas) are isolated: `sandbox` (own uid, namespaces, limits;
-   * needs root and bubblewrap) or `none` (the server's own user). Default: `sandbox` where this machine can.
-   */
-  isolation?: 'sandbox' | 'none' | undefined;
-  /** Host paths every sandboxed workload also sees read-only (a site runtime's install, shared tools). */
-  sandboxReadOnly?: string[] | undefined;
   /** The cap on the bytes one model registration copies (default 20 GiB). */
   importMaxBytes?: number | undefined;
   /**
@@ -127,10 +118,19 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
     const problem = allowedHostProblem(entry);
     if (problem) throw new AppError('invalid_input', `webhookAllowedHosts: ${problem}`);
   }
-  for (const [team, account] of Object.entries(config.slurm?.accounts ?? {})) {
+  for (const [team, account] of Object.entries(config.slurmAccounts ?? {})) {
     const problem = slurmAccountProblem(account);
     if (problem) throw new AppError('invalid_input', `slurm.accounts.${team}: ${problem}`);
   }
+  const executors = config.executors;
+  const local = executors.local;
+  if (!local) {
+    throw new AppError(
+      'invalid_input',
+      `notebooks run on the local executor, which this platform lacks (it has: ${Object.keys(executors).join(', ') || 'none'})`,
+    );
+  }
+  const apiAddress = config.apiAddress ?? createApiAddress();
   ensureDataDir(config.dataDir);
   const store = await openStore({
     databaseUrl: config.databaseUrl,
@@ -139,42 +139,19 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
   });
   try {
     const audit = createAuditService({ store, clock });
-    const identity = createIdentityService({ store, audit, clock });
+    const identity = createIdentityService({ store, audit, clock, authorizer: config.authorizer });
     const catalog = createCatalogService({ store, audit, clock });
     if (config.catalogDir) await catalog.syncFiles(config.catalogDir);
     const datasets = createDatasetService({ store, audit, clock, dataDir: config.dataDir });
     const authorizer = config.authorizer;
-    let serverUrl = 'http://127.0.0.1:8787';
+    const serverUrl = apiAddress.url;
     const secrets = createSecretService({
       store,
       audit,
       clock,
       box: openSecretBox(join(config.dataDir, 'secret.key')),
     });
-    let serverSocket: string | undefined;
     const repoRoot = config.repoRoot ?? join(import.meta.dirname, '../../..');
-    // One sandbox configuration for every local workload: the API (its socket, and its port inside), and
-    // the installation's code read-only (the examples it runs, the SDKs and their packages): never the data dir.
-    const platformApi = () => {
-      const port = Number(new URL(serverUrl).port);
-      return serverSocket && port > 0 ? { socket: serverSocket, port } : undefined;
-    };
-    const localExecutor = () =>
-      createLocalExecutor({
-        clock,
-        ...(config.isolation ? { isolation: config.isolation } : {}),
-        sandbox: {
-          platformApi,
-          readOnly: [
-            ...['examples', 'packages', 'node_modules'].map((dir) => join(repoRoot, dir)),
-            ...(config.sandboxReadOnly ?? []),
-          ],
-        },
-      });
-    const executors: Record<string, Executor> = config.executors ?? {
-      local: localExecutor(),
-      ...(config.slurm ? { slurm: createSlurmExecutor({ partition: config.slurm.partition, clock }) } : {}),
-    };
     let runner: JobRunner | undefined;
     const jobs = createJobService({
       store,
@@ -204,6 +181,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       dataDir: config.dataDir,
       importRoots: config.importRoots,
       importMaxBytes: config.importMaxBytes,
+      authorizer: config.authorizer,
     });
     runner = createJobRunner({
       store,
@@ -213,9 +191,9 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       catalog,
       secrets,
       executors,
-      accounts: config.slurm?.accounts,
+      accounts: config.slurmAccounts,
       dataDir: config.dataDir,
-      serverUrl: () => serverUrl,
+      serverUrl,
       meterIntervalMs: config.meterIntervalMs,
       onJobEnded: (job) => models.onJobEnded(job),
     });
@@ -227,10 +205,11 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       catalog,
       identity,
       authorizer,
-      executor: localExecutor(),
+      // Notebooks still run where their Jupyter's network namespace is: this machine.
+      executor: local,
       dataDir: config.dataDir,
       box: openSecretBox(join(config.dataDir, 'secret.key')),
-      serverUrl: () => serverUrl,
+      serverUrl,
       meterIntervalMs: config.meterIntervalMs,
     });
     const runtimes = {
@@ -242,7 +221,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       audit,
       clock,
       catalog,
-      executor: localExecutor(),
+      executors,
       dataDir: config.dataDir,
       runtimes,
       meterIntervalMs: config.meterIntervalMs,
@@ -257,9 +236,9 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       models,
       pool: replicas,
       runtimes,
-      publicUrl: () => serverUrl,
-      onKeyRevoked: (hash) => gateway.forgetKey(hash),
+      publicUrl: serverUrl,
       authorizer,
+      onKeyRevoked: (hash) => gateway.forgetKey(hash),
     });
     const seed = config.seedFile
       ? await seedDemo({
@@ -293,12 +272,8 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       replicas,
       gateway,
       seed,
-      setServerUrl(url) {
-        serverUrl = url;
-      },
-      setServerSocket(path) {
-        serverSocket = path;
-      },
+      setServerUrl: apiAddress.setUrl,
+      setServerSocket: apiAddress.setSocket,
       async tick() {
         await approvals.expire();
         await admission.tick();

@@ -77,13 +77,20 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     });
     return queue;
   };
+  // Executors are shared with notebooks and replicas: only jobs' events are the runner's.
   const unsubscribers = Object.values(executors).map((executor) =>
-    executor.onEvent((event) => void enqueue(() => handle(event))),
+    executor.onEvent((event) => {
+      if (event.id.startsWith('job_')) void enqueue(() => handle(event));
+    }),
   );
 
   function executorOf(row: JobRow): Executor {
     const executor = executors[row.executor];
-    if (!executor) throw new Error(`executor ${row.executor} is not configured`);
+    if (!executor)
+      throw new AppError(
+        'unavailable',
+        `job ${row.id} runs on executor ${row.executor}, which this platform does not have (it has: ${Object.keys(executors).join(', ')})`,
+      );
     return executor;
   }
 
@@ -104,7 +111,19 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         ...env,
       },
       // Only its admitted datasets, read-only; the network as its product says.
-      sandbox: { egress, readOnly: datasetPaths.filter((path) => path.startsWith('/')) },
+      sandbox: { readOnly: datasetPaths.filter((path) => path.startsWith('/')) },
+      exposure: { egress },
+      placement: {
+        gpus: row.gpus,
+        ...(row.gpu_type ? { gpuType: row.gpu_type } : {}),
+        spot: row.spot === 1,
+        ...(product.image ? { image: product.image } : {}),
+        labels: {
+          'aicloud.dev/team': row.team,
+          'aicloud.dev/kind': row.kind,
+          'aicloud.dev/product': row.product,
+        },
+      },
       // The local sandbox's cgroup limits; Slurm keeps its partition's defaults as before.
       ...(row.executor === 'local'
         ? { cpus: product.cpus, memoryMiB: Math.round(product.memoryGiB * 1024) }

@@ -1,8 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  createLocalExecutor,
+  createSlurmExecutor,
+  type Executor,
+  type SlurmGresTypes,
+} from '@aicloud/executors';
 import { createCedarAuthorizer } from '@aicloud/policy';
 import pg from 'pg';
+import { createApiAddress } from '../api-address.ts';
 import type { Clock } from '../clock.ts';
 import { createPlatform, type Platform } from '../platform.ts';
 
@@ -28,7 +35,8 @@ export async function createTestPlatform(
     seed?: boolean;
     catalogDir?: string;
     meterIntervalMs?: number;
-    slurm?: { partition: string };
+    /** The real Slurm cluster for `executor: slurm` (the test cluster's GPUs have no type: read from sinfo unless given). */
+    slurm?: { partition: string; accounts?: Record<string, string>; gresTypes?: SlurmGresTypes };
     importRoots?: Record<string, string[]>;
     importMaxBytes?: number;
   } = {},
@@ -53,6 +61,23 @@ export async function createTestPlatform(
       await dropper.end();
     };
   }
+  // The executors as apps/server's composition root builds them: one local (sandboxed where this machine
+  // can, the checkout's code read-only), Slurm when asked.
+  const apiAddress = createApiAddress();
+  const clock = options.clock;
+  const executors: Record<string, Executor> = {
+    local: createLocalExecutor({
+      ...(clock ? { clock } : {}),
+      sandbox: {
+        platformApi: apiAddress.sandboxApi,
+        readOnly: ['examples', 'packages', 'node_modules'].map((dir) => join(repoRoot, dir)),
+      },
+    }),
+  };
+  if (options.slurm) {
+    const { partition, gresTypes } = options.slurm;
+    executors.slurm = createSlurmExecutor({ partition, gresTypes, ...(clock ? { clock } : {}) });
+  }
   const platform = await createPlatform({
     dataDir,
     databaseUrl,
@@ -61,7 +86,9 @@ export async function createTestPlatform(
     clock: options.clock,
     catalogDir: options.catalogDir ?? join(repoRoot, 'catalog'),
     meterIntervalMs: options.meterIntervalMs,
-    slurm: options.slurm,
+    executors,
+    apiAddress,
+    slurmAccounts: options.slurm?.accounts,
     importRoots: options.importRoots,
     importMaxBytes: options.importMaxBytes,
     authorizer: createCedarAuthorizer({ policiesDir: join(repoRoot, 'policies') }),
