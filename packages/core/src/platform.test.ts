@@ -75,7 +75,13 @@ describe('executors chosen by product', () => {
   });
 
   it('refuses an executor name that is not a name', () => {
-    const base = { name: 'on-a100', kind: 'training', gpu: { types: [], min: 0, max: 0 }, cpus: 1, memoryGiB: 1 };
+    const base = {
+      name: 'on-a100',
+      kind: 'training',
+      gpu: { types: [], min: 0, max: 0 },
+      cpus: 1,
+      memoryGiB: 1,
+    };
     const spec = {
       ...base,
       maxDuration: '1h',
