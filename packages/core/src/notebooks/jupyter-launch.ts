@@ -26,11 +26,13 @@ export interface JupyterOptions {
   dataDir: string;
   /** The Jupyter executable. */
   jupyterBinary: string;
-  executor: Executor;
+  /** Only how the executor isolates workloads matters to the spec. */
+  executor: Pick<Executor, 'isolation'>;
 }
 
 /** What launching a notebook needs besides how Jupyter runs. */
 export interface JupyterLaunchDeps extends JupyterOptions {
+  executor: Executor;
   db: Kysely<Database>;
   audit: AuditService;
   lifecycle: NotebookLifecycle;

@@ -1,4 +1,4 @@
-import type { WorkloadStatus } from '@aicloud/executors';
+import type { Executor, WorkloadStatus } from '@aicloud/executors';
 import type { Kysely } from 'kysely';
 import type { AuditService } from '../audit/audit-service.ts';
 import type { CatalogService } from '../catalog/catalog-service.ts';
@@ -11,6 +11,7 @@ import { ACTIVE_NOTEBOOK_STATES, transitionNotebook } from './notebook-state.ts'
 
 /** What recovery needs. */
 export interface NotebookRecoveryDeps extends JupyterOptions {
+  executor: Executor;
   db: Kysely<Database>;
   audit: AuditService;
   catalog: CatalogService;

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { NotebookStatus } from '@aicloud/contracts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../app-error.ts';
@@ -41,6 +42,22 @@ describe('the notebook state table', () => {
     expect(canTransitionNotebook('stopped', 'running')).toBe(false);
     expect(canTransitionNotebook('running', 'starting')).toBe(false);
     expect(canTransitionNotebook('starting', 'running')).toBe(true);
+  });
+});
+
+describe('who writes a notebook’s status', () => {
+  it('is notebook-state alone: no other notebook module sets status in an UPDATE of notebooks', () => {
+    const dir = import.meta.dirname;
+    const writers: string[] = [];
+    for (const file of readdirSync(dir)) {
+      if (!file.endsWith('.ts') || file.endsWith('.test.ts')) continue;
+      const source = readFileSync(`${dir}/${file}`, 'utf8');
+      // Each UPDATE of notebooks, up to where it runs: its .set(...) must not name status.
+      for (const match of source.matchAll(/updateTable\('notebooks'\)([\s\S]*?)\.execute/g)) {
+        if (/\bstatus\s*:/.test(match[1] ?? '')) writers.push(file);
+      }
+    }
+    expect(writers).toEqual(['notebook-state.ts']);
   });
 });
 
