@@ -35,6 +35,7 @@ const commands: Record<string, CommandModule> = {
   policy: { load: async () => (await import('./commands/policy.ts')).policyCommand() },
   secrets: { load: async () => (await import('./commands/secrets.ts')).secretsCommand() },
   audit: { load: async () => (await import('./commands/audit.ts')).auditCommand() },
+  alerts: { load: async () => (await import('./commands/alerts.ts')).alertsCommand() },
   demo: { load: async () => (await import('./commands/demo.ts')).demoCommand() },
   models: { load: async () => (await import('./commands/models.ts')).modelsCommand() },
   lineage: { load: async () => (await import('./commands/models.ts')).lineageCommand() },

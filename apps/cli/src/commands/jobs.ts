@@ -16,6 +16,84 @@ function costText(job: Job): string {
   return `${usd(job.cost)} so far (estimated max ${usd(job.estimatedCost)}, reserved ${usd(job.reservedCost)})`;
 }
 
+/** A job's GPU figures, as `GET /v1/jobs/:id/gpu` answers them (sampled from nvidia-smi). */
+interface JobGpuSeries {
+  workloadId: string;
+  gpus: {
+    index: number;
+    uuid: string;
+    name: string;
+    attributedBy: string;
+    memoryTotalMiB: number;
+    points: {
+      time: string;
+      utilizationPercent: number | null;
+      memoryUsedMiB: number | null;
+      powerW: number | null;
+    }[];
+  }[];
+}
+
+const numbers = (values: (number | null)[]) => values.filter((value): value is number => value !== null);
+const average = (values: number[]) =>
+  values.length === 0 ? null : Math.round(values.reduce((sum, value) => sum + value, 0) / values.length);
+
+/** One row per GPU: utilisation (last, average, max), memory (last, max of total) and power. */
+function gpuTable(series: JobGpuSeries): string {
+  return table(
+    [
+      'GPU',
+      'NAME',
+      'BY',
+      'SAMPLES',
+      'UTIL LAST',
+      'UTIL AVG',
+      'UTIL MAX',
+      'MEM LAST',
+      'MEM MAX',
+      'POWER',
+      'LAST SAMPLE',
+    ],
+    series.gpus.map((gpu) => {
+      const utilization = numbers(gpu.points.map((point) => point.utilizationPercent));
+      const memory = numbers(gpu.points.map((point) => point.memoryUsedMiB));
+      const last = gpu.points.at(-1);
+      const percent = (value: number | null | undefined) =>
+        value === null || value === undefined ? null : `${value} %`;
+      return [
+        gpu.index,
+        gpu.name,
+        gpu.attributedBy,
+        gpu.points.length,
+        percent(last?.utilizationPercent),
+        percent(average(utilization)),
+        percent(utilization.length > 0 ? Math.max(...utilization) : null),
+        last?.memoryUsedMiB === null || last === undefined
+          ? null
+          : `${last.memoryUsedMiB}/${gpu.memoryTotalMiB} MiB`,
+        memory.length > 0 ? `${Math.max(...memory)} MiB` : null,
+        last?.powerW === null || last === undefined ? null : `${last.powerW} W`,
+        ago(last?.time),
+      ];
+    }),
+  );
+}
+
+const gpuSeries = (id: string) =>
+  client().request<JobGpuSeries>('GET', `/v1/jobs/${encodeURIComponent(id)}/gpu`);
+
+/** `jobs metrics` in a table ends with the job's GPU figures, when nvidia-smi sampled any. */
+function withGpuSection(metrics: Command): Command {
+  return metrics.hook('postAction', async (_command, action) => {
+    if (outputFormat(action.opts<{ output: string }>().output) !== 'table') return;
+    const series = await gpuSeries(action.args[0]!).catch(() => null);
+    if (series && series.gpus.length > 0)
+      process.stdout.write(
+        `\nGPU (sampled from nvidia-smi; aicloud jobs gpu ${series.workloadId} -o json for every point)\n${gpuTable(series)}\n`,
+      );
+  });
+}
+
 /** `aicloud jobs list|get|cancel`. */
 export function jobsCommand(): Command {
   const jobs = new Command('jobs').description('your teams’ jobs');
@@ -111,6 +189,22 @@ export function jobsCommand(): Command {
       );
     });
   jobs.addCommand(jobLogsCommand());
-  jobs.addCommand(jobMetricsCommand());
+  jobs.addCommand(withGpuSection(jobMetricsCommand()));
+  jobs
+    .command('gpu')
+    .description(
+      "a job's GPU utilisation, memory and power, per GPU (sampled from nvidia-smi every few seconds)",
+    )
+    .argument('<id>')
+    .addOption(outputOption())
+    .action(async (id: string, options: { output: string }) => {
+      const format = outputFormat(options.output);
+      const series = await gpuSeries(id);
+      print(format, series, () =>
+        series.gpus.length === 0
+          ? `job ${id} has no GPU samples (GPU telemetry samples nvidia-smi on the machine where it runs)`
+          : gpuTable(series),
+      );
+    });
   return jobs;
 }
