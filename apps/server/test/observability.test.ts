@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Observability, parseAlertRules, startObservability } from '@aicloud/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer } from '../src/start-server.ts';
 import { startTestApp, type TestApp } from './test-app.ts';
 
 /**
@@ -104,7 +105,7 @@ describe('/metrics', () => {
       `aicloud_gpu_utilization_ratio{gpu="0",uuid="${H200}",workload_kind="job",workload_id="job_gpu",team="legal-rag"} 0`,
     );
     expect(text).toContain(`aicloud_gpu_memory_total_bytes{gpu="0",uuid="${H200}"} ${143771 * 1024 * 1024}`);
-    expect(text).toContain('aicloud_gpu_power_watts{gpu="0",uuid="' + H200 + '"} 80.06');
+    expect(text).toContain(`aicloud_gpu_power_watts{gpu="0",uuid="${H200}"} 80.06`);
     expect(text).toContain('aicloud_gpu_telemetry_up 1');
     expect(text).toMatch(/aicloud_budget_used_ratio\{team="legal-rag"\} \d/);
     expect(text).toMatch(/aicloud_budget_used_ratio\{team="search"\} \d/);
@@ -200,5 +201,34 @@ describe('GET /v1/jobs/:id/gpu', () => {
     expect(
       (await t.app.inject({ method: 'GET', url: '/v1/jobs/job_gpu/gpu', headers: t.as('carol') })).statusCode,
     ).toBe(404);
+  });
+});
+
+describe('start with alert rules as code', () => {
+  it('refuses to start on a bad rule file, naming the file and the field', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'aicloud-badalerts-'));
+    const alertsDir = join(dataDir, 'alerts');
+    mkdirSync(alertsDir);
+    writeFileSync(
+      join(alertsDir, 'slow.yaml'),
+      'rules:\n  - name: slow\n    kind: latency_p99\n    above: fast\n',
+    );
+    try {
+      await expect(
+        startServer({
+          host: '127.0.0.1',
+          port: 0,
+          dataDir,
+          seedFile: null,
+          webRoot: null,
+          isolation: 'none',
+          alertsDir,
+        }),
+      ).rejects.toThrow(
+        'the alert rules are invalid, so aicloud will not start: alerts/slow.yaml: rules[0].above: Invalid input: expected number, received string',
+      );
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
