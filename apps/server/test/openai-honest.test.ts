@@ -449,5 +449,17 @@ describe('the gateway refuses what it cannot honour, as OpenAI does', () => {
     expect(completion.status).toBe(200);
     expect(completion.headers.get('access-control-allow-origin')).toBe(ORIGIN);
     expect(completion.headers.get('access-control-expose-headers')).toMatch(/x-request-id/);
+    // A refusal is readable too, once the key is known.
+    const refused = await fetch(`${server.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', origin: ORIGIN },
+      body: JSON.stringify({
+        model: 'legal-answerer',
+        temperature: 9,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.headers.get('access-control-allow-origin')).toBe(ORIGIN);
   });
 });

@@ -2,15 +2,6 @@ import type { Platform } from '@aicloud/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { listRegistryModels } from './model-routes.ts';
 
-/** The data plane paths: authenticated by endpoint keys, answered in OpenAI's shapes. */
-export const OPENAI_PATHS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/models'];
-
-/** Whether a URL belongs to the OpenAI-compatible data plane. */
-export function isOpenAIPath(url: string): boolean {
-  const path = url.split('?')[0] ?? '';
-  return OPENAI_PATHS.includes(path);
-}
-
 interface OpenAIFailure {
   status: number;
   retryAfter: number | null;

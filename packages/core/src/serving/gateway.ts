@@ -187,8 +187,17 @@ export function createGateway(deps: {
     if (period) period.used += tokensIn + tokensOut;
   }
 
-  async function admit(operation: Operation, authorization: string | undefined, body: unknown) {
+  async function admit(
+    operation: Operation,
+    authorization: string | undefined,
+    body: unknown,
+    response: ServerResponse,
+    origin: string | undefined,
+  ) {
     const { key, endpoint } = await authenticate(authorization);
+    // From here on a browser the endpoint allows may read the answer, refusals included.
+    if (origin && allowedOrigin(endpoint, origin))
+      for (const [name, value] of Object.entries(corsHeaders(origin))) response.setHeader(name, value);
     const { model, promptText, stream } = validateOpenAIRequest(operation, body);
     if (model !== endpoint.name) throw modelNotFound(model);
     // Before any limit counts it: a request the runtime cannot serve as asked is refused, never degraded.
@@ -353,9 +362,13 @@ export function createGateway(deps: {
 
     async handle(operation, authorization, body, response, requestId, origin) {
       const started = performance.now();
-      const { key, endpoint, promptText, stream, reservation } = await admit(operation, authorization, body);
-      if (origin && allowedOrigin(endpoint, origin))
-        for (const [name, value] of Object.entries(corsHeaders(origin))) response.setHeader(name, value);
+      const { key, endpoint, promptText, stream, reservation } = await admit(
+        operation,
+        authorization,
+        body,
+        response,
+        origin,
+      );
       // A key with a quota: the answer may not use more than was reserved.
       const forwarded = reservation.injectCap
         ? { ...(body as Record<string, unknown>), max_tokens: DEFAULT_QUOTA_MAX_TOKENS }
