@@ -82,13 +82,14 @@ export function createApprovalService(deps: {
     if (found.requested_by === actor.principal.userName && !actor.principal.platformAdmin) {
       await refuse('you cannot approve your own request; another manager of the team must');
     }
+    // The job's product must still exist before the approval is recorded, or the job could not be re-admitted.
     const jobRow = await db
       .selectFrom('jobs')
       .select('product')
       .where('id', '=', found.job_id)
       .executeTakeFirstOrThrow();
-    const product = await catalog.get(jobRow.product);
-    return db.transaction().execute(async (trx) => {
+    await catalog.get(jobRow.product);
+    const decided = await db.transaction().execute(async (trx) => {
       const row = await trx
         .selectFrom('approvals')
         .selectAll()
@@ -128,10 +129,7 @@ export function createApprovalService(deps: {
         requestId: actor.requestId,
         details: { job: row.job_id, reason: reason ?? null },
       });
-      let admission: Admission | null = null;
-      if (verdict === 'approved' && job.status === 'pending_approval') {
-        admission = await jobs.readmitApproved(trx, job, product, actor.principal.userName);
-      } else if (job.status === 'pending_approval') {
+      if (verdict === 'denied') {
         const reasons = [
           {
             code: 'approval_denied',
@@ -153,8 +151,13 @@ export function createApprovalService(deps: {
         .selectAll()
         .where('id', '=', id)
         .executeTakeFirstOrThrow();
-      return { approval: toApproval(updated), admission };
+      return { approval: toApproval(updated), jobId: job.id };
     });
+    // Re-admission runs in its own transaction, by id; should it not run (a crash), expire() finds the job
+    // still held under an approved approval and re-admits it.
+    const admission =
+      verdict === 'approved' ? await jobs.readmitApproved(decided.jobId, actor.principal.userName) : null;
+    return { approval: decided.approval, admission };
   }
 
   return {
@@ -183,6 +186,22 @@ export function createApprovalService(deps: {
 
     async expire() {
       const now = isoNow(clock);
+      const stranded = await db
+        .selectFrom('jobs')
+        .innerJoin('approvals', 'approvals.id', 'jobs.approval_id')
+        .select(['jobs.id as id', 'approvals.decided_by as approver'])
+        .where('jobs.status', '=', 'pending_approval')
+        .where('approvals.status', '=', 'approved')
+        .execute();
+      for (const job of stranded) {
+        try {
+          const admission = await jobs.readmitApproved(job.id, job.approver ?? 'system');
+          if (admission.outcome === 'admitted') deps.onAdmitted?.();
+        } catch (error) {
+          // Another caller re-admitted it meanwhile: nothing left to do.
+          if (!(error instanceof AppError && error.code === 'conflict')) throw error;
+        }
+      }
       return db.transaction().execute(async (trx) => {
         const expired = await trx
           .selectFrom('approvals')

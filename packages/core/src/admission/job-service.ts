@@ -16,16 +16,16 @@ import { formatDuration, parseDuration } from '../duration.ts';
 import { type Actor, canSeeTeam, teamsToList } from '../identity/principal.ts';
 import { newId } from '../ids.ts';
 import { fromMicros, microsToCents } from '../money.ts';
-import type { Authorizer, PolicyDecision, PolicyRequest } from '../ports/authorizer.ts';
+import { type Authorizer, failClosed, type PolicyDecision, type PolicyRequest } from '../ports/authorizer.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
-import { type AdmissionFacts, gatherFacts, type JobAsk } from './admission-facts.ts';
-import { decideAdmission } from './admission-outcome.ts';
 import {
   estimateMicros as estimateWorkloadMicros,
   hourlyRateMicros,
   unitsOf,
 } from '../workloads/workload-meter.ts';
+import { type AdmissionFacts, gatherFacts, type JobAsk } from './admission-facts.ts';
+import { decideAdmission } from './admission-outcome.ts';
 import { FINAL_STATES, type JobRow, toJob } from './job-record.ts';
 
 /** Cedar Longs must stay within 2^53; an absent budget is this many cents. */
@@ -55,13 +55,11 @@ export interface JobService {
   cancel(actor: Actor, id: string): Promise<Job>;
   /** The recorded policy decision of a job, for `aicloud policy explain`. */
   decision(actor: Actor, id: string): Promise<JobDecision>;
-  /** Re-runs admission for a held job after a manager approved it (inside the approval's transaction). */
-  readmitApproved(
-    trx: Transaction<Database>,
-    job: JobRow,
-    product: Product,
-    approver: string,
-  ): Promise<Admission>;
+  /**
+   * Re-runs admission, in a transaction of its own, for a job held for approval whose approval is approved;
+   * by id, so it is safe to retry (conflict once the job moved on).
+   */
+  readmitApproved(jobId: string, approver: string): Promise<Admission>;
 }
 
 /** The estimated maximum cost: hourly price × GPUs (or one CPU machine) × maximum runtime. */
@@ -183,7 +181,7 @@ function admissionOf(
 /** Creates the job service. */
 export function createJobService(deps: JobServiceDeps): JobService {
   const { store, audit, clock, catalog } = deps;
-  const authorizer = denyOnThrow(deps.authorizer);
+  const authorizer = failClosed(deps.authorizer);
   const db = store.db;
 
   async function queuePosition(
@@ -640,100 +638,100 @@ export function createJobService(deps: JobServiceDeps): JobService {
       return this.get(actor, id);
     },
 
-    async readmitApproved(trx, row, product, approver) {
-      const ask: JobAsk = {
-        team: row.team,
-        product,
-        gpus: row.gpus,
-        gpuType: row.gpu_type,
-        datasets: JSON.parse(row.datasets) as string[],
-        maxRuntimeSeconds: row.max_runtime_s,
-        spot: row.spot === 1,
-      };
-      const now = clock.now();
-      const facts = await gatherFacts(store, trx, ask, now);
-      const ownerPrincipal = await principalOf(trx, row.owner);
-      const estimate = estimateMicros(ask);
-      const decision = authorizer.authorize(
-        policyRequest(
-          { principal: ownerPrincipal, requestId: null },
-          row.id,
-          row.owner,
-          ask,
-          facts,
-          estimate.micros,
-          true,
-        ),
-      );
-      const { outcome, reasons } = decideAdmission(decision, ask, facts, estimate.micros);
-      const at = isoNow(clock);
-      const reserves = outcome === 'admitted' || outcome === 'queued';
-      await trx
-        .updateTable('jobs')
-        .set({
-          status: outcome === 'pending_approval' ? 'rejected' : outcome,
-          reasons: JSON.stringify(reasons),
-          reserved_micros: reserves ? estimate.micros : 0,
-          admitted_at: outcome === 'admitted' ? at : null,
-          ended_at: outcome === 'rejected' || outcome === 'pending_approval' ? at : null,
-          decision: JSON.stringify({
-            digest: decision.policySetDigest,
-            determining: decision.determining,
-            warnings: decision.warnings,
-            dryRun: decision.dryRun,
-            errors: decision.errors,
-            approvedBy: approver,
-          }),
-        })
-        .where('id', '=', row.id)
-        .execute();
-      await audit.append(trx, {
-        actor: approver,
-        action: 'job.readmit',
-        resource: `job/${row.id}`,
-        team: row.team,
-        outcome: auditOutcome(outcome, decision),
-        details: {
-          status: outcome,
-          policySetDigest: decision.policySetDigest,
-          determining: decision.determining.map((hit) => hit.policyId),
-        },
-      });
-      const position = outcome === 'queued' ? facts.queueAhead + 1 : null;
-      return admissionOf(outcome, decision, reasons, ask, facts, estimate, {
-        queuePosition: position,
-        approvalId: row.approval_id,
-      });
+    async readmitApproved(jobId, approver) {
+      const held = await db.selectFrom('jobs').select('product').where('id', '=', jobId).executeTakeFirst();
+      if (!held) throw notFound('job', jobId);
+      const product = await catalog.get(held.product);
+      return db.transaction().execute((trx) => readmit(trx, jobId, product, approver));
     },
   };
-}
 
-/** Holds an authorizer to the port's contract: one that throws answers deny (fail closed), with the error. */
-function denyOnThrow(inner: Authorizer): Pick<Authorizer, 'authorize'> {
-  return {
-    authorize(request) {
-      try {
-        return inner.authorize(request);
-      } catch (error) {
-        return {
-          outcome: 'deny',
-          determining: [
-            {
-              policyId: 'engine-error',
-              reason:
-                'The policy engine could not decide, so the request is denied; retry, or tell a platform engineer.',
-              outcome: 'deny',
-              enforcement: 'deny',
-            },
-          ],
-          warnings: [],
-          dryRun: [],
-          policySetDigest: inner.digest,
-          errors: [error instanceof Error ? error.message : String(error)],
-        };
-      }
-    },
-  };
+  /** Admission again for a held job whose approval is approved, inside one transaction. */
+  async function readmit(
+    trx: Transaction<Database>,
+    jobId: string,
+    product: Product,
+    approver: string,
+  ): Promise<Admission> {
+    const row = await trx.selectFrom('jobs').selectAll().where('id', '=', jobId).executeTakeFirstOrThrow();
+    if (row.status !== 'pending_approval')
+      throw new AppError('conflict', `job ${jobId} is no longer waiting for approval (it is ${row.status})`);
+    const approval = row.approval_id
+      ? await trx
+          .selectFrom('approvals')
+          .select('status')
+          .where('id', '=', row.approval_id)
+          .executeTakeFirst()
+      : undefined;
+    if (approval?.status !== 'approved')
+      throw new AppError('conflict', `job ${jobId} has no approved approval to be re-admitted with`);
+    const ask: JobAsk = {
+      team: row.team,
+      product,
+      gpus: row.gpus,
+      gpuType: row.gpu_type,
+      datasets: JSON.parse(row.datasets) as string[],
+      maxRuntimeSeconds: row.max_runtime_s,
+      spot: row.spot === 1,
+    };
+    const now = clock.now();
+    const facts = await gatherFacts(store, trx, ask, now);
+    const ownerPrincipal = await principalOf(trx, row.owner);
+    const estimate = estimateMicros(ask);
+    const decision = authorizer.authorize(
+      policyRequest(
+        { principal: ownerPrincipal, requestId: null },
+        row.id,
+        row.owner,
+        ask,
+        facts,
+        estimate.micros,
+        true,
+      ),
+    );
+    const { outcome, reasons } = decideAdmission(decision, ask, facts, estimate.micros);
+    const at = isoNow(clock);
+    const reserves = outcome === 'admitted' || outcome === 'queued';
+    const moved = await trx
+      .updateTable('jobs')
+      .set({
+        status: outcome === 'pending_approval' ? 'rejected' : outcome,
+        reasons: JSON.stringify(reasons),
+        reserved_micros: reserves ? estimate.micros : 0,
+        admitted_at: outcome === 'admitted' ? at : null,
+        ended_at: outcome === 'rejected' || outcome === 'pending_approval' ? at : null,
+        decision: JSON.stringify({
+          digest: decision.policySetDigest,
+          determining: decision.determining,
+          warnings: decision.warnings,
+          dryRun: decision.dryRun,
+          errors: decision.errors,
+          approvedBy: approver,
+        }),
+      })
+      .where('id', '=', row.id)
+      .where('status', '=', 'pending_approval')
+      .executeTakeFirst();
+    if (Number(moved.numUpdatedRows) === 0)
+      throw new AppError('conflict', `job ${jobId} is no longer waiting for approval`);
+    await audit.append(trx, {
+      actor: approver,
+      action: 'job.readmit',
+      resource: `job/${row.id}`,
+      team: row.team,
+      outcome: auditOutcome(outcome, decision),
+      details: {
+        status: outcome,
+        policySetDigest: decision.policySetDigest,
+        determining: decision.determining.map((hit) => hit.policyId),
+      },
+    });
+    const position = outcome === 'queued' ? facts.queueAhead + 1 : null;
+    return admissionOf(outcome, decision, reasons, ask, facts, estimate, {
+      queuePosition: position,
+      approvalId: row.approval_id,
+    });
+  }
 }
 
 /** The principal of a user by name, for decisions made on their behalf (re-admission after approval). */

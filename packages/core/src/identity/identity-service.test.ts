@@ -63,6 +63,25 @@ describe.each(storeTargets(pgUrl))('identity service on %s', (target) => {
     ]);
   });
 
+  it('asks Cedar (create_key) before creating a token: a scoped run token is refused by key-scoped-token', async () => {
+    platform = await createTestPlatform(target, pgUrl);
+    const alice = await actorFor('alice');
+    const scoped: Actor = { ...alice, principal: { ...alice.principal, scope: 'job:job_123' } };
+    await expect(platform.identity.createToken(scoped, { name: 'escape' })).rejects.toMatchObject({
+      code: 'forbidden',
+      message: expect.stringMatching(/^A scoped run token cannot create API tokens/),
+    });
+    const refusals = await platform.audit.list(
+      { action: 'token.create', limit: 1 },
+      { all: true, teams: [], actor: 'alice' },
+    );
+    expect(refusals[0]).toMatchObject({ outcome: 'deny', resource: 'user/alice' });
+    expect((await platform.identity.listTokens(alice)).map((token) => token.name)).not.toContain('escape');
+    await expect(platform.identity.createToken(alice, { name: 'mine' })).resolves.toMatchObject({
+      name: 'mine',
+    });
+  });
+
   it('lets only platform-admins manage teams, and hides other teams as absent', async () => {
     platform = await createTestPlatform(target, pgUrl);
     const admin = await actorFor('admin');

@@ -8,13 +8,16 @@ import type {
   WhoAmI,
 } from '@aicloud/contracts';
 import type { Selectable, Transaction } from 'kysely';
+import { checkPolicy, refusingHit } from '../admission/policy-check.ts';
 import { AppError, notFound } from '../app-error.ts';
 import type { AuditService } from '../audit/audit-service.ts';
 import { type Clock, isoNow } from '../clock.ts';
 import { parseDuration } from '../duration.ts';
 import { newId } from '../ids.ts';
+import type { Authorizer } from '../ports/authorizer.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
+import { createKeyRequest } from './key-policy.ts';
 import { type Actor, canSeeTeam, type Principal } from './principal.ts';
 import { hashToken, newTokenSecret, tokenPrefix } from './token-secret.ts';
 
@@ -62,6 +65,8 @@ export function createIdentityService(deps: {
   store: Store;
   audit: AuditService;
   clock: Clock;
+  /** The policy engine token creation is checked against (`create_key`). */
+  authorizer: Authorizer;
 }): IdentityService {
   const { store, audit, clock } = deps;
   const db = store.db;
@@ -304,14 +309,13 @@ export function createIdentityService(deps: {
     },
 
     async createToken(actor, request) {
-      if (actor.principal.scope) {
-        await refuse(
-          actor,
-          'token.create',
-          `user/${actor.principal.userName}`,
-          'a scoped run token cannot create API tokens',
-        );
-      }
+      const hit = refusingHit(
+        checkPolicy(
+          deps.authorizer,
+          createKeyRequest(actor, { kind: 'api_token', id: `user/${actor.principal.userName}` }),
+        ),
+      );
+      if (hit) await refuse(actor, 'token.create', `user/${actor.principal.userName}`, hit.reason);
       const expiresAt = request.expiresIn
         ? new Date(clock.now() + parseDuration(request.expiresIn, 'expiresIn') * 1000).toISOString()
         : null;

@@ -14,12 +14,14 @@ import {
   type ScanVerdict,
 } from '@aicloud/contracts';
 import { type Selectable, sql } from 'kysely';
+import { checkPolicy, refusingHit } from '../admission/policy-check.ts';
 import { AppError, notFound } from '../app-error.ts';
 import type { AuditService } from '../audit/audit-service.ts';
 import { type Clock, isoNow } from '../clock.ts';
 import { type Actor, canSeeTeam } from '../identity/principal.ts';
 import { newId } from '../ids.ts';
 import { fromMicros } from '../money.ts';
+import type { Authorizer } from '../ports/authorizer.ts';
 import { jobPaths } from '../runner/job-paths.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
@@ -29,7 +31,8 @@ import {
   DEFAULT_IMPORT_MAX_BYTES,
   storeArtifact,
 } from './artifact-store.ts';
-import { isPinned, type ModelSourceRef, parseModelSource, SOURCE_RULES } from './model-source.ts';
+import { type ModelSourceRef, parseModelSource, SOURCE_RULES } from './model-source.ts';
+import { registerModelRequest } from './register-policy.ts';
 import { summarizeScan } from './scanner/index.ts';
 
 type ModelRow = Selectable<Database['models']>;
@@ -83,6 +86,8 @@ export interface ModelServiceDeps {
   importRoots?: Record<string, string[]> | undefined;
   /** The cap on the bytes one registration copies (default 20 GiB). */
   importMaxBytes?: number | undefined;
+  /** The policy engine every registration by a user is checked against (`register_model`). */
+  authorizer: Authorizer;
 }
 
 /** The directories a team may register `path:` sources from: the configured ones, then the default. */
@@ -295,6 +300,29 @@ export function createModelService(deps: ModelServiceDeps): ModelService {
     });
   }
 
+  /** Asks Cedar whether the caller may register this version (`register_model`); records and throws a refusal. */
+  async function admit(
+    actor: Actor,
+    who: Registrant,
+    version: { team: string; model: string; source: ModelSourceRef; trustRemoteCode: boolean },
+  ): Promise<void> {
+    const decision = checkPolicy(deps.authorizer, registerModelRequest(actor, version));
+    const hit = refusingHit(decision);
+    if (!hit) return;
+    const raw = version.source.kind === 'hf' ? `hf://${version.source.repo}` : null;
+    const message =
+      hit.policyId === SOURCE_RULES.trustRemoteCodePinned
+        ? `trust_remote_code runs the model's own Python code, so it is refused for a source not pinned to a commit (rule ${SOURCE_RULES.trustRemoteCodePinned}): write ${raw ?? 'the source'}@<40-character commit sha>`
+        : hit.reason;
+    await refuse(who, version.team, version.model, message, {
+      rule: hit.policyId,
+      policySetDigest: decision.policySetDigest,
+    });
+    throw new AppError(hit.policyId === 'default-deny' ? 'forbidden' : 'policy_denied', message, {
+      details: { rule: hit.policyId },
+    });
+  }
+
   /** Inserts the next version in one transaction with its audit record; creates the model on first use. */
   async function insertVersion(
     who: Registrant,
@@ -413,6 +441,8 @@ export function createModelService(deps: ModelServiceDeps): ModelService {
     jobId: string,
     options: {
       visible?: (team: string) => boolean;
+      /** Asks the policy engine once the team and name are known; throws the refusal. */
+      admit?: (team: string, name: string) => Promise<void>;
       name?: string;
       team?: string;
       runtime?: string;
@@ -454,6 +484,7 @@ export function createModelService(deps: ModelServiceDeps): ModelService {
       throw new AppError('invalid_input', `runtime '${runtime}' is not valid`, {
         issues: issuesOf(parsedRuntime.error),
       });
+    await options.admit?.(job.team, name);
     const source = `job:${jobId}`;
     const existing = await db
       .selectFrom('model_versions')
@@ -555,19 +586,11 @@ export function createModelService(deps: ModelServiceDeps): ModelService {
         await refuse(who, ask.team ?? null, ask.name, (error as Error).message, { source: ask.source });
         throw error;
       }
-      if (ask.trustRemoteCode && !isPinned(source)) {
-        const message = `trust_remote_code runs the model's own Python code, so it is refused for a source not pinned to a commit (rule ${SOURCE_RULES.trustRemoteCodePinned}): write ${ask.source.replace(/@.*$/, '')}@<40-character commit sha>`;
-        await refuse(who, ask.team ?? null, ask.name, message, {
-          rule: SOURCE_RULES.trustRemoteCodePinned,
-          source: ask.source,
-        });
-        throw new AppError('policy_denied', message, {
-          details: { rule: SOURCE_RULES.trustRemoteCodePinned },
-        });
-      }
       if (source.kind === 'job') {
         return registerFromJob(who, source.jobId, {
           visible: (team) => canSeeTeam(actor.principal, team),
+          admit: (team, name) =>
+            admit(actor, who, { team, model: name, source, trustRemoteCode: ask.trustRemoteCode }),
           name: ask.name,
           ...(ask.team ? { team: ask.team } : {}),
           ...(ask.runtime ? { runtime: ask.runtime } : {}),
@@ -591,6 +614,7 @@ export function createModelService(deps: ModelServiceDeps): ModelService {
       }
       const teamRow = await db.selectFrom('teams').select('name').where('name', '=', team).executeTakeFirst();
       if (!teamRow) throw notFound('team', team);
+      await admit(actor, who, { team, model: ask.name, source, trustRemoteCode: ask.trustRemoteCode });
       let stored: Pick<VersionRow, 'files' | 'digest' | 'artifact_dir' | 'scan' | 'scan_verdict'>;
       if (source.kind === 'path') {
         try {
@@ -653,6 +677,17 @@ export function createModelService(deps: ModelServiceDeps): ModelService {
           jobId,
           {
             visible: (team) => canSeeTeam(actor.principal, team),
+            admit: (team, name) =>
+              admit(
+                actor,
+                { userName: actor.principal.userName, requestId: actor.requestId, system: false },
+                {
+                  team,
+                  model: name,
+                  source: { kind: 'job', jobId },
+                  trustRemoteCode: false,
+                },
+              ),
           },
         );
       return registerFromJob(SYSTEM, jobId, {});
