@@ -152,6 +152,29 @@ describe.each(storeTargets(pgUrl))('approvals and policy exceptions on %s', (tar
     });
   });
 
+  it('re-admits by job id, once: a second re-admission and a job without an approved approval are conflicts', async () => {
+    await start();
+    const alice = await actorFor('alice');
+    const held = await jobs.submit(alice, { product: 'fine-tune', gpus: 6, maxRuntime: '1h' });
+    const jobId = held.job!.id;
+    // Not approved yet: nothing to re-admit with.
+    await expect(jobs.readmitApproved(jobId, 'bob')).rejects.toMatchObject({ code: 'conflict' });
+    expect((await jobs.get(alice, jobId)).status).toBe('pending_approval');
+    // The approval is recorded but re-admission never ran (the server stopped in between).
+    await platform.store.db
+      .updateTable('approvals')
+      .set({ status: 'approved', decided_by: 'bob', decided_at: new Date(now).toISOString() })
+      .where('id', '=', held.admission.approvalId!)
+      .execute();
+    // The periodic sweep finds the job still held under an approved approval and re-admits it.
+    await approvals.expire();
+    expect((await jobs.get(alice, jobId)).status).toBe('admitted');
+    const decision = await jobs.decision(alice, jobId);
+    expect(decision.approvedBy).toBe('bob');
+    await expect(jobs.readmitApproved(jobId, 'bob')).rejects.toMatchObject({ code: 'conflict' });
+    await expect(jobs.readmitApproved('job_missing', 'bob')).rejects.toMatchObject({ code: 'not_found' });
+  });
+
   it('expires approvals after 24 h and rejects their jobs', async () => {
     await start();
     const alice = await actorFor('alice');
