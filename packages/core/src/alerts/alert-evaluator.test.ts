@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createWebhookQueue } from '../billing/budget-webhook.ts';
 import { createObservability } from '../telemetry/observability.ts';
-import { createTestPlatform } from '../testing/test-platform.ts';
+import { createTestPlatform, storeTargets } from '../testing/test-platform.ts';
 import { createAlertEvaluator } from './alert-evaluator.ts';
 import { parseAlertRules } from './alert-rules.ts';
 
@@ -26,7 +26,7 @@ const received: {
   endsAt?: string;
 }[] = [];
 let failNext = 1;
-let now = Date.parse('2026-11-27T04:00:00Z');
+let now = 0;
 const clock = { now: () => now };
 
 beforeAll(async () => {
@@ -49,37 +49,8 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const address = receiver.address();
   hook = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
-  platform = await createTestPlatform('sqlite', null, { clock });
-  const at = new Date(now).toISOString();
-  await platform.store.db
-    .insertInto('endpoints')
-    .values({
-      id: 'ep_test',
-      name: 'legal-answerer',
-      team: 'legal-rag',
-      model_id: 'mdl_test',
-      model_name: 'legal',
-      version: 1,
-      runtime: 'aicloud-tiny',
-      artifact_dir: '/nonexistent',
-      product: 'inference-small',
-      gpus: 0,
-      gpu_type: null,
-      min_replicas: 0,
-      max_replicas: 1,
-      target_concurrency: 4,
-      idle_timeout_s: 900,
-      status: 'ready',
-      created_by: 'alice',
-      created_at: at,
-      deleted_at: null,
-    })
-    .execute();
 });
-afterAll(async () => {
-  receiver?.close();
-  await platform?.dispose();
-});
+afterAll(() => receiver?.close());
 
 const rulesText = () => `webhook: ${hook}
 rules:
@@ -99,7 +70,44 @@ rules:
     idleFor: 10m
 `;
 
-describe('alert evaluator', () => {
+const pgUrl = inject('pgUrl');
+
+describe.each(storeTargets(pgUrl))('alert evaluator on %s', (target) => {
+  beforeAll(async () => {
+    now = Date.parse('2026-11-27T04:00:00Z');
+    received.length = 0;
+    failNext = 1;
+    platform = await createTestPlatform(target, pgUrl, { clock });
+    const at = new Date(now).toISOString();
+    await platform.store.db
+      .insertInto('endpoints')
+      .values({
+        id: 'ep_test',
+        name: 'legal-answerer',
+        team: 'legal-rag',
+        model_id: 'mdl_test',
+        model_name: 'legal',
+        version: 1,
+        runtime: 'aicloud-tiny',
+        artifact_dir: '/nonexistent',
+        product: 'inference-small',
+        gpus: 0,
+        gpu_type: null,
+        min_replicas: 0,
+        max_replicas: 1,
+        target_concurrency: 4,
+        idle_timeout_s: 900,
+        status: 'ready',
+        created_by: 'alice',
+        created_at: at,
+        deleted_at: null,
+      })
+      .execute();
+  });
+  afterAll(async () => {
+    await platform?.dispose();
+  });
+
   it('fires and resolves on the gateway metrics and idle GPUs, delivering each event to the webhook', async () => {
     const rules = parseAlertRules(rulesText(), 'alerts/test.yaml', ['127.0.0.1']);
     const observability = createObservability(platform, {

@@ -3,8 +3,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestPlatform } from '../testing/test-platform.ts';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTestPlatform, storeTargets } from '../testing/test-platform.ts';
 import { createGpuSampler } from './gpu-sampler.ts';
 import { jobGpuSeries } from './gpu-series.ts';
 
@@ -83,7 +83,6 @@ beforeAll(async () => {
   chmodSync(join(bin, 'nvidia-smi'), 0o755);
   savedPath = process.env.PATH;
   process.env.PATH = `${bin}:${process.env.PATH}`;
-  platform = await createTestPlatform('sqlite', null, { clock });
   // A real workload tree: a shell (the root the executor started) and its child, which "uses" the GPU.
   shell = spawn('sh', ['-c', 'sleep 60 & wait'], { stdio: 'ignore' });
   for (let tries = 0; tries < 50 && !worker; tries += 1) {
@@ -96,11 +95,20 @@ afterAll(async () => {
   shell?.kill('SIGKILL');
   if (worker) process.kill(worker, 'SIGKILL');
   process.env.PATH = savedPath;
-  await platform?.dispose();
   rmSync(bin, { recursive: true, force: true });
 });
 
-describe('GPU sampler', () => {
+const pgUrl = inject('pgUrl');
+
+describe.each(storeTargets(pgUrl))('GPU sampler on %s', (target) => {
+  beforeAll(async () => {
+    now = Date.parse('2026-11-27T03:38:20Z');
+    platform = await createTestPlatform(target, pgUrl, { clock });
+  });
+  afterAll(async () => {
+    await platform?.dispose();
+  });
+
   it('samples through nvidia-smi on PATH, stores per job, exports gauges and raises gpu.idle once per idle period', async () => {
     expect(worker).toBeGreaterThan(0);
     await insertJob('job_held', [0], '999999:1');
