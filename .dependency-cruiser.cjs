@@ -14,8 +14,17 @@
 const workspace = (name) => `^(packages|apps)/${name}/src/`;
 const builtins = '^(node:|fs$|path$|os$|child_process$|crypto$|http$|https$|net$|stream$|url$|util$)';
 
+/** Tests beside the sources may start a server or open a store to test against. */
+const tests = '\\.test\\.tsx?$';
+
 /** A forbidden edge: `from` a workspace's sources `to` any of the paths given. */
-const forbid = (name, comment, from, to) => ({ name, comment, severity: 'error', from: { path: from }, to });
+const forbid = (name, comment, from, to) => ({
+  name,
+  comment,
+  severity: 'error',
+  from: { path: from, pathNot: tests },
+  to,
+});
 
 module.exports = {
   forbidden: [
