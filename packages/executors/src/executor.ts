@@ -54,6 +54,8 @@ export interface WorkloadPlacement {
 export interface WorkloadExposure {
   /** TCP port the workload listens on; the start result's `address` is `host:port` where the executor knows the host. */
   port?: number;
+  /** The address the workload binds its port to, where the caller chose it (a notebook's namespace address); 127.0.0.1 by default. */
+  host?: string;
   /** Absolute path of the unix socket the workload listens on, inside its work dir for the local sandbox; returned as the `address`. */
   socket?: string;
   /** What the workload may reach; the local sandbox reads it when `sandbox.egress` is absent (they must agree when both are set). */

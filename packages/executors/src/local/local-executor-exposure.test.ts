@@ -114,13 +114,20 @@ describe('local executor exposure', () => {
         false,
       ),
     ).toThrow(/both a socket and a port/);
-    // A prepared network namespace (a notebook's) has an address only its owner knows.
+    // A prepared network namespace (a notebook's): at the address its owner gives, else unknown.
+    const inNamespace = { ...spec, sandbox: { netnsPath: '/run/netns/nb' } };
     expect(
-      localAddress(
-        { ...spec, sandbox: { netnsPath: '/run/netns/nb' }, exposure: { port: 8888, egress: 'blocked' } },
-        true,
-      ),
+      localAddress({ ...inNamespace, exposure: { port: 8888, egress: 'blocked' } }, true),
     ).toBeUndefined();
+    expect(
+      localAddress({ ...inNamespace, exposure: { host: '10.200.0.2', port: 8888, egress: 'blocked' } }, true),
+    ).toBe('10.200.0.2:8888');
+    expect(localAddress({ ...spec, exposure: { host: '::1', port: 8888, egress: 'open' } }, false)).toBe(
+      '[::1]:8888',
+    );
+    expect(() =>
+      localAddress({ ...spec, exposure: { host: 'a b', port: 8888, egress: 'open' } }, false),
+    ).toThrow(/not an IP address/);
     expect(localAddress({ ...spec, exposure: { port: 8888, egress: 'open' } }, true)).toBe('127.0.0.1:8888');
   });
 });

@@ -1,3 +1,4 @@
+import { isIP, isIPv6 } from 'node:net';
 import { isAbsolute, relative } from 'node:path';
 import type { WorkloadEgress, WorkloadSpec } from '../executor.ts';
 
@@ -17,10 +18,10 @@ export function localEgress(spec: WorkloadSpec): WorkloadEgress {
 }
 
 /**
- * Where a local workload listens, checked before it starts: its socket path, or `127.0.0.1:port` when it
- * shares the host's network. A sandboxed socket must lie in a folder the workload may write; a port in its
- * own empty network namespace cannot be reached and is refused; a port in a prepared namespace
- * (`sandbox.netnsPath`) has no address the executor knows (the namespace's owner does).
+ * Where a local workload listens, checked before it starts: its socket path, or `host:port` (host
+ * `127.0.0.1` unless the spec names one) when it shares the host's network. A sandboxed socket must lie in
+ * a folder the workload may write; a port in its own empty network namespace cannot be reached and is
+ * refused; a port in a prepared namespace (`sandbox.netnsPath`) is at the host its owner names, if any.
  */
 export function localAddress(spec: WorkloadSpec, sandboxed: boolean): string | undefined {
   const exposure = spec.exposure;
@@ -49,8 +50,12 @@ export function localAddress(spec: WorkloadSpec, sandboxed: boolean): string | u
   if (!Number.isInteger(port) || port < 1 || port > 65_535) {
     throw new Error(`workload ${spec.id}: port ${port} is not a TCP port (1-65535)`);
   }
-  if (!sandboxed || localEgress(spec) === 'open') return `127.0.0.1:${port}`;
-  if (spec.sandbox?.netnsPath) return undefined;
+  const host = exposure.host ?? '127.0.0.1';
+  if (!isIP(host)) throw new Error(`workload ${spec.id}: host ${host} is not an IP address`);
+  const address = `${isIPv6(host) ? `[${host}]` : host}:${port}`;
+  if (!sandboxed || localEgress(spec) === 'open') return address;
+  // A prepared namespace (a notebook's): reachable at the address its owner gave it, if any.
+  if (spec.sandbox?.netnsPath) return exposure.host ? address : undefined;
   throw new Error(
     `workload ${spec.id}: port ${port} would listen in the sandbox's own empty network namespace, which nothing reaches; expose a socket in its work dir instead`,
   );
