@@ -9,8 +9,8 @@ import { errorHandler } from './error-handler.ts';
 import { portalSessionRoutes, sessionActor, sessionTokenOf } from './portal-session.ts';
 import { openApiDocument, registerRoutes } from './route.ts';
 import { routeAuth } from './route-auth.ts';
+import { MLFLOW_PREFIXES, mlflowRoutes, RUN_TOKEN_ENDPOINTS } from './routes/mlflow-routes.ts';
 import { notebookProxy } from './routes/notebook-proxy.ts';
-import { mlflowRoutes } from './routes/mlflow-routes.ts';
 import { answerEndpointKey, isEndpointKeyElsewhere, registerOpenAIRoutes } from './routes/openai-routes.ts';
 
 declare module 'fastify' {
@@ -35,6 +35,11 @@ function scopeAllows(scope: string, request: FastifyRequest): boolean {
   const { method } = request;
   const route = request.routeOptions.url;
   if (route === '/v1/whoami') return method === 'GET';
+  // MLflow's run endpoints: the handler then checks that the run is the job's own (mlflow-routes.ts).
+  const mlflowPath = MLFLOW_PREFIXES.map((prefix) =>
+    route?.startsWith(`${prefix}/`) ? route.slice(prefix.length) : null,
+  ).find((path) => path !== null);
+  if (mlflowPath) return RUN_TOKEN_ENDPOINTS.has(mlflowPath);
   if ((request.params as { id?: string } | undefined)?.id !== jobId) return false;
   if (route === '/v1/jobs/:id') return method === 'GET';
   return route === '/v1/jobs/:id/metrics' && (method === 'GET' || method === 'POST');
@@ -80,7 +85,7 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
     if (principal.scope && !scopeAllows(principal.scope, request)) {
       throw new AppError(
         'forbidden',
-        `a run token (${principal.scope}) may only report metrics for, and read, its own job`,
+        `a run token (${principal.scope}) may only report metrics for, and read, its own job (and log to its MLflow run)`,
       );
     }
     request.actor = { principal, requestId: request.id };

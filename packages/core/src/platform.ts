@@ -27,6 +27,7 @@ import { createGateway, type Gateway } from './serving/gateway.ts';
 import { createReplicaPool, type ReplicaPool } from './serving/replica-pool.ts';
 import { type RuntimeTemplate, runtimeTemplates } from './serving/runtimes.ts';
 import { ensureDataDir, openStore, type Store } from './store/open-store.ts';
+import { recordJobRuns } from './tracking/job-run-recorder.ts';
 
 /** How to start the platform's core. */
 export interface PlatformConfig {
@@ -195,6 +196,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       dataDir: config.dataDir,
       serverUrl,
       meterIntervalMs: config.meterIntervalMs,
+      tracking: recordJobRuns({ store, clock, dataDir: config.dataDir }),
       onJobEnded: (job) => models.onJobEnded(job),
     });
     const jobRunner = runner;

@@ -23,6 +23,44 @@ type Call = (tracking: TrackingService, actor: Actor, input: MlflowInput) => Pro
 const READ: HTTPMethods[] = ['GET', 'POST'];
 const WRITE: HTTPMethods[] = ['POST'];
 
+/** What a job's run token (`MLFLOW_TRACKING_TOKEN` in the job) may call: its own run's endpoints only. */
+export const RUN_TOKEN_ENDPOINTS = new Set([
+  '/runs/get',
+  '/runs/update',
+  '/runs/log-metric',
+  '/runs/log-parameter',
+  '/runs/set-tag',
+  '/runs/log-batch',
+  '/metrics/get-history',
+  '/artifacts/list',
+]);
+
+/**
+ * A run token may act on its own job's run and nothing else: the run named in the request must be the one
+ * the platform made for the job. Another run, even of the same team, is refused like an unknown run.
+ */
+async function checkRunScope(platform: Platform, actor: Actor, path: string, input: MlflowInput) {
+  const scope = actor.principal.scope;
+  if (!scope) return;
+  const jobId = scope.startsWith('job:') ? scope.slice(4) : null;
+  const runId = typeof input.run_id === 'string' ? input.run_id : input.run_uuid;
+  if (!jobId || !RUN_TOKEN_ENDPOINTS.has(path))
+    throw mlflowError(
+      'PERMISSION_DENIED',
+      `a run token (${scope}) may only log to and read its own job's run`,
+    );
+  const run =
+    typeof runId === 'string'
+      ? await platform.store.db
+          .selectFrom('tracking_runs')
+          .select('job_id')
+          .where('id', '=', runId)
+          .executeTakeFirst()
+      : undefined;
+  if (run?.job_id !== jobId)
+    throw mlflowError('RESOURCE_DOES_NOT_EXIST', `Run with id=${String(runId)} not found`);
+}
+
 /** MLflow's tracking endpoints: path under the prefix, methods, and the service call. */
 const ENDPOINTS: [string, HTTPMethods[], Call][] = [
   ['/experiments/create', WRITE, (t, a, i) => t.createExperiment(a, i)],
@@ -46,7 +84,8 @@ const ENDPOINTS: [string, HTTPMethods[], Call][] = [
   ['/runs/set-tag', WRITE, (t, a, i) => t.setTag(a, i)],
   ['/runs/delete-tag', WRITE, (t, a, i) => t.deleteTag(a, i)],
   ['/runs/log-batch', WRITE, (t, a, i) => t.logBatch(a, i)],
-  ['/metrics/get-history', READ, (t, a, i) => t.getMetricHistory(a, i)],
+  // JSON text written by the database (see the onSend hook below).
+  ['/metrics/get-history', READ, (t, a, i) => t.getMetricHistoryJson(a, i)],
   ['/artifacts/list', READ, (t, a, i) => t.listArtifacts(a, i)],
 ];
 
@@ -133,11 +172,22 @@ export function mlflowRoutes(platform: Platform) {
       await app.register(
         async (scope) => {
           scope.setNotFoundHandler(notFound);
+          // get-history answers JSON text it did not stringify; say what it is.
+          scope.addHook('onSend', async (request, reply, payload) => {
+            if (request.routeOptions.url?.endsWith('/metrics/get-history') && typeof payload === 'string')
+              reply.type('application/json; charset=utf-8');
+            return payload;
+          });
           for (const [path, methods, call] of ENDPOINTS) {
             scope.route({
               method: methods,
               url: path,
-              handler: async (request) => call(tracking, actorOf(request), inputOf(request)),
+              handler: async (request) => {
+                const actor = actorOf(request);
+                const input = inputOf(request);
+                await checkRunScope(platform, actor, path, input);
+                return call(tracking, actor, input);
+              },
             });
           }
           scope.get('/get-artifact', async (request, reply) => {

@@ -14,6 +14,8 @@ import type { IdentityService } from '../identity/identity-service.ts';
 import type { SecretService } from '../secrets/secret-service.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
+import type { JobRunRecorder } from '../tracking/job-run-recorder.ts';
+import type { RunStatus } from '../tracking/tracking-types.ts';
 import { heldLocalGpus } from '../workloads/gpu-ledger.ts';
 import { moveJob } from '../workloads/job-state.ts';
 import { accrue, hourlyRateMicros } from '../workloads/workload-meter.ts';
@@ -37,6 +39,11 @@ export interface JobRunnerDeps {
   serverUrl: () => string;
   /** How often running jobs accrue into the ledger (default 30 s). */
   meterIntervalMs?: number;
+  /**
+   * Records every job as an MLflow run (zero-code capture): created at the start, its metric events logged,
+   * ended with the job. Absent: jobs are not tracked.
+   */
+  tracking?: JobRunRecorder | undefined;
   /** Called after a job ends (e.g. to register a fine-tune's output as a model version). */
   onJobEnded?: (job: ReturnType<typeof toJob>) => Promise<void>;
 }
@@ -68,6 +75,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
   const meterInterval = deps.meterIntervalMs ?? 30_000;
   const accounts = new Map(Object.entries(deps.accounts ?? {}));
   const metricSeq = new Map<string, number>();
+  const runs = new Map<string, string>();
   const subscribers = new Map<string, Set<(line: string) => void>>();
   let queue: Promise<void> = Promise.resolve();
   // Events are handled one at a time, in order, so a job's metrics and its end never race.
@@ -266,7 +274,22 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     try {
       const paths = jobPaths(dataDir, row.id);
       mkdirSync(paths.root, { recursive: true });
-      const spec = await specOf(claimed.row, { AICLOUD_RUN_TOKEN: claimed.token }, true);
+      const runId = await trackRun(claimed.row);
+      const spec = await specOf(
+        claimed.row,
+        {
+          AICLOUD_RUN_TOKEN: claimed.token,
+          // Any MLflow client in the job logs to the job's own run, with the job's run token.
+          ...(runId
+            ? {
+                MLFLOW_TRACKING_URI: deps.serverUrl(),
+                MLFLOW_TRACKING_TOKEN: claimed.token,
+                MLFLOW_RUN_ID: runId,
+              }
+            : {}),
+        },
+        true,
+      );
       const handle = await executorOf(claimed.row).start(spec);
       await db
         .updateTable('jobs')
@@ -290,6 +313,50 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         message: (error as Error).message,
       });
     }
+  }
+
+  /** The job's MLflow run (created once per job; a restarted job keeps its run), or null when not tracked. */
+  async function trackRun(row: JobRow): Promise<string | null> {
+    if (!deps.tracking) return null;
+    try {
+      const runId = await deps.tracking.start({
+        jobId: row.id,
+        team: row.team,
+        owner: row.owner,
+        runName: row.name,
+        params: {
+          product: row.product,
+          kind: row.kind,
+          gpus: String(row.gpus),
+          ...(row.gpu_type ? { gpu_type: row.gpu_type } : {}),
+          spot: String(row.spot === 1),
+          executor: row.executor,
+          max_runtime_s: String(row.max_runtime_s),
+          ...Object.fromEntries(
+            (JSON.parse(row.datasets) as string[]).map((path, index) => [`dataset.${index}`, path]),
+          ),
+        },
+        tags: { 'aicloud.product': row.product, 'aicloud.team': row.team },
+        artifactDir: jobPaths(dataDir, row.id).outputDir,
+        startTime: Date.parse(row.started_at ?? '') || clock.now(),
+      });
+      runs.set(row.id, runId);
+      return runId;
+    } catch (error) {
+      // Tracking is a record of the job, never a reason for it not to run.
+      process.stderr.write(`job runner: no MLflow run for ${row.id}: ${(error as Error).message}\n`);
+      return null;
+    }
+  }
+
+  async function runOf(jobId: string): Promise<string | null> {
+    if (!deps.tracking) return null;
+    let runId = runs.get(jobId);
+    if (runId === undefined) {
+      runId = (await deps.tracking.runOfJob(jobId)) ?? '';
+      runs.set(jobId, runId);
+    }
+    return runId || null;
   }
 
   async function ownerId(trx: Transaction<Database>, name: string): Promise<string> {
@@ -403,6 +470,17 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       });
     });
     subscribers.delete(jobId);
+    if (ended) {
+      const runId = await runOf(jobId);
+      runs.delete(jobId);
+      metricSeq.delete(jobId);
+      if (runId)
+        await deps.tracking
+          ?.end(runId, runStatusOf(ended.status), end.endedAt)
+          .catch((error: unknown) =>
+            process.stderr.write(`job runner: run of ${jobId} not ended: ${(error as Error).message}\n`),
+          );
+    }
     if (ended && deps.onJobEnded) await deps.onJobEnded(ended);
   }
 
@@ -470,7 +548,18 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
           Number.isFinite(entry[1]),
       )
       .map(([name, value]) => ({ job_id: jobId, seq, step, name, value, time: new Date(at).toISOString() }));
-    if (rows.length > 0) await db.insertInto('job_metrics').values(rows).execute();
+    if (rows.length === 0) return;
+    await db.insertInto('job_metrics').values(rows).execute();
+    const runId = await runOf(jobId);
+    if (runId)
+      await deps.tracking
+        ?.logMetrics(
+          runId,
+          rows.map((row) => ({ name: row.name, value: row.value, step: row.step, timestamp: at })),
+        )
+        .catch((error: unknown) =>
+          process.stderr.write(`job runner: metrics of ${jobId} not tracked: ${(error as Error).message}\n`),
+        );
   }
 
   async function startAllAdmitted(): Promise<void> {
@@ -595,4 +684,11 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       return () => set.delete(listener);
     },
   };
+}
+
+/** The MLflow run status of a job's end. */
+function runStatusOf(status: string): Exclude<RunStatus, 'RUNNING' | 'SCHEDULED'> {
+  if (status === 'succeeded') return 'FINISHED';
+  if (status === 'cancelled') return 'KILLED';
+  return 'FAILED';
 }
