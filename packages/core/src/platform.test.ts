@@ -95,6 +95,18 @@ describe('executors chosen by product', () => {
   });
 });
 
+describe('catalog executors', () => {
+  it('refuses a notebook product on any executor but local, naming the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aicloud-catalog-'));
+    const notebook = readFileSync(join(repoRoot, 'catalog', 'notebook-gpu.yaml'), 'utf8');
+    writeFileSync(join(dir, 'notebook-gpu.yaml'), notebook.replace(/^executor: local$/m, 'executor: slurm'));
+    await expect(createTestPlatform('sqlite', null, { catalogDir: dir, seed: false })).rejects.toMatchObject({
+      code: 'invalid_input',
+      message: expect.stringMatching(/notebooks run on the local executor only, not slurm/),
+    });
+  });
+});
+
 describe('createPlatform', () => {
   it('needs the local executor notebooks run on, and says so', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'aicloud-platform-'));

@@ -56,6 +56,14 @@ export function validateProduct(input: unknown, where: string): ProductSpec {
   }
   if (spec.gpu.max === 0 && !spec.prices.cpu)
     throw new AppError('invalid_input', `${where}: a CPU product needs a price under prices.cpu`);
+  // Jupyter is reached through a network namespace this machine prepares: no other executor can run it.
+  if (spec.kind === 'notebook' && spec.executor !== 'local') {
+    throw new AppError(
+      'invalid_input',
+      `${where}: notebooks run on the local executor only, not ${spec.executor} (their proxy reaches Jupyter on this machine)`,
+      { issues: [{ path: ['executor'], message: 'notebooks run on local' }] },
+    );
+  }
   return spec;
 }
 
