@@ -44,5 +44,5 @@ export {
   observabilityOf,
   startObservability,
 } from './telemetry/observability.ts';
-export { createWorkloadQueries, type WorkloadQueries } from './workloads/workload-queries.ts';
 export * from './tracking/index.ts';
+export { createWorkloadQueries, type WorkloadQueries } from './workloads/workload-queries.ts';
