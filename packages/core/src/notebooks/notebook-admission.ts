@@ -147,7 +147,7 @@ async function allocateGpus(
 }
 
 /**
- * Validates a create request, checks namespaces, the budget, the policies (`submit_job`) and free GPUs,
+ * Validates a create request, checks namespaces, the budget, the policies (`create_notebook`) and free GPUs,
  * and inserts the notebook as `starting` (audited); every refusal is audited and thrown.
  */
 export async function admitNotebook(
@@ -213,7 +213,7 @@ export async function admitNotebook(
       .execute();
     const decision = decide(
       deps.authorizer,
-      notebookAdmissionRequest(actor, 'submit_job', subject, {
+      notebookAdmissionRequest(actor, 'create_notebook', subject, {
         estimateMicros: idleWindowCost,
         budget,
         exceptions: exceptions.map((row) => row.policy_id),

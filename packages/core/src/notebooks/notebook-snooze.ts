@@ -21,7 +21,7 @@ export interface NotebookSnoozeDeps {
 
 /**
  * Moves a running notebook's idle deadline one idle timeout further, never past its max lifetime, if the
- * policies allow the extra cost (`extend_job` against the team's budget); refusals are audited and thrown.
+ * policies allow the extra cost (`snooze_notebook` against the team's budget); refusals are audited and thrown.
  */
 export async function snoozeNotebook(
   deps: NotebookSnoozeDeps,
@@ -61,7 +61,7 @@ export async function snoozeNotebook(
       deps.authorizer,
       notebookAdmissionRequest(
         actor,
-        'extend_job',
+        'snooze_notebook',
         {
           id,
           team: row.team,
