@@ -1,4 +1,11 @@
 export { type AppOptions, buildApp } from './build-app.ts';
+export {
+  type CompositionConfig,
+  composePlatform,
+  createExecutors,
+  type ExecutorSettings,
+  type SlurmSettings,
+} from './composition-root.ts';
 export { toErrorBody } from './error-handler.ts';
 export { ensurePortalBuilt, webRoot } from './portal-build.ts';
 export { repoRoot, shipped } from './repo-paths.ts';
