@@ -8,6 +8,7 @@ import {
   checkMetric,
   checkParam,
   checkTag,
+  type Db,
   type RunRow,
   writeBatch,
 } from './tracking-store.ts';
