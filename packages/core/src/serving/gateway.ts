@@ -417,6 +417,8 @@ export function createGateway(deps: {
         if (!response.writableFinished) abort.abort();
       };
       response.once('close', onClose);
+      // Gone already (while a replica started): its close event has passed.
+      if (gone(response)) abort.abort();
       let delivered = { text: '', deltas: 0 };
       try {
         const upstream = await request(`${lease.origin}${PATHS[operation]}`, {
@@ -599,6 +601,10 @@ function deliveredTokens(delivered: { text: string; deltas: number }): number {
 /** Resolves when a response can take more, or is closed. */
 function drained(response: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
+    if (gone(response)) {
+      resolve();
+      return;
+    }
     const done = () => {
       response.off('drain', done);
       response.off('close', done);
@@ -607,4 +613,9 @@ function drained(response: ServerResponse): Promise<void> {
     response.once('drain', done);
     response.once('close', done);
   });
+}
+
+/** Whether the client of a response has gone away. */
+function gone(response: ServerResponse): boolean {
+  return response.destroyed || response.socket?.destroyed === true;
 }
