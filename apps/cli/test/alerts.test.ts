@@ -21,6 +21,20 @@ afterAll(async () => {
   await server?.exited;
 });
 
+describe('aicloud up', () => {
+  it('says once that GPU telemetry is off where there is no nvidia-smi', async () => {
+    const onPath = await new Promise<boolean>((resolve) =>
+      execFile('sh', ['-c', 'command -v nvidia-smi'], (error) => resolve(!error)),
+    );
+    const notice = 'GPU telemetry is off: nvidia-smi is not on PATH';
+    // The first sample runs beside the start; give it a moment to have said so.
+    for (let waited = 0; !onPath && !server.output().includes(notice) && waited < 5000; waited += 100)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    const notices = server.output().split(notice).length - 1;
+    expect(notices).toBe(onPath ? 0 : 1);
+  });
+});
+
 describe('aicloud alerts', () => {
   it('lists the shipped rules as JSON and as a table', async () => {
     const json = await runCli(['alerts', 'list', '-o', 'json'], as('alice'));
