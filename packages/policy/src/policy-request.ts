@@ -38,7 +38,7 @@ export type DeploymentAttributes = {
   model: string;
   product: string;
   gpus: number;
-  /** The security scan's verdict on the version: clean, needs_review, quarantined or blocked. */
+  /** The security scan's verdict on the version: passed, needs_review, quarantined or blocked. */
   scanVerdict: string;
   trustRemoteCode: boolean;
   /** The source names a revision (a commit, a local path or a job's output), so remote code cannot change. */

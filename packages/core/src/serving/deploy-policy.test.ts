@@ -49,7 +49,7 @@ function subject(overrides: Partial<DeploySubject['version']> = {}, rest: Partia
       team: 'legal-rag',
       version: 3,
       source: 'path:/srv/models/legal-answerer',
-      scanVerdict: 'clean',
+      scanVerdict: 'passed',
       trustRemoteCode: false,
       artifactDir: '/data/models/mdl_1/3',
       ...overrides,
@@ -66,7 +66,7 @@ const refusalFor = (who: Actor, what: DeploySubject) =>
   deployRefusal(checkPolicy(authorizer, deployRequest(who, what)), what);
 
 describe('deploy rules live in Cedar (policies/deploy.cedar)', () => {
-  it('lets a member deploy a clean version with an artifact', () => {
+  it('lets a member deploy a passed version with an artifact', () => {
     const decision = checkPolicy(authorizer, deployRequest(actor('alice'), subject()));
     expect(decision).toMatchObject({ outcome: 'allow', errors: [] });
     expect(deployRefusal(decision, subject())).toBeNull();
