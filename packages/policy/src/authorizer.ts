@@ -1,15 +1,9 @@
+import type { ActivePolicy } from '@aicloud/contracts';
 import type { PolicyDecision } from './policy-decision.ts';
 import type { PolicyRequest } from './policy-request.ts';
 
-/** One policy of the active set, as a platform engineer reads it. */
-export interface PolicyInfo {
-  id: string;
-  file: string;
-  reason: string;
-  outcome: 'allow' | 'deny' | 'require_approval' | 'warn';
-  enforcement: 'deny' | 'warn' | 'dryrun';
-  effect: 'permit' | 'forbid';
-}
+/** One policy of the active set, as a platform engineer reads it: the wire's ActivePolicy (here `file` is a path). */
+export type PolicyInfo = ActivePolicy;
 
 /** What a reload did: the new digest, or why the new set was refused while the last good one stays active. */
 export type ReloadResult = { ok: true; digest: string } | { ok: false; error: string };
