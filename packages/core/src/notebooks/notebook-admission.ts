@@ -9,12 +9,13 @@ import type { Clock } from '../clock.ts';
 import { formatDuration, parseDuration } from '../duration.ts';
 import { type Actor, canSeeTeam } from '../identity/principal.ts';
 import { newId } from '../ids.ts';
-import { formatUsd, toMicros } from '../money.ts';
+import { formatUsd } from '../money.ts';
 import type { Authorizer } from '../ports/authorizer.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
 import { heldLocalGpus } from '../workloads/gpu-ledger.ts';
+import { estimateMicros, hourlyRateMicros, unitsOf } from '../workloads/workload-meter.ts';
 import { type namespaceSupport, netnsNames } from './notebook-netns.ts';
 import { notebookPaths } from './notebook-paths.ts';
 import { decide, type NotebookPolicySubject, notebookAdmissionRequest } from './notebook-policy.ts';
@@ -177,11 +178,12 @@ export async function admitNotebook(
       );
     }
   }
-  const price = product.prices[gpus > 0 ? (gpuType ?? '') : 'cpu'];
-  const rate = toMicros(price?.onDemand ?? 0);
-  const units = Math.max(gpus, 1);
-  const estimate = Math.ceil(rate * units * (maxLifetime / 3600));
-  const idleWindowCost = Math.ceil(rate * units * (idleTimeout / 3600));
+  // The one price rule, fixed here at admission (notebooks run on demand).
+  const placement = { gpus, gpuType, spot: false };
+  const rate = hourlyRateMicros(product.prices, placement);
+  const units = unitsOf(placement);
+  const estimate = estimateMicros(rate, placement, maxLifetime);
+  const idleWindowCost = estimateMicros(rate, placement, idleTimeout);
   const id = newId('nb');
   const token = randomBytes(24).toString('hex');
   const now = clock.now();

@@ -1,7 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
-import { appendUsage } from '../billing/ledger.ts';
 import type { Clock } from '../clock.ts';
 import type { Database } from '../store/schema.ts';
+import { accrue } from '../workloads/workload-meter.ts';
 import type { NotebookRow } from './notebook-record.ts';
 import { ACTIVE_NOTEBOOK_STATES } from './notebook-state.ts';
 
@@ -14,23 +14,22 @@ export async function meterNotebook(
 ): Promise<number> {
   const from = Date.parse(row.metered_until ?? row.started_at ?? row.created_at);
   if (until <= from) return row.cost_micros;
-  const units = Math.max(row.gpus, 1);
-  const cost = await appendUsage(trx, clock, [
+  const cost = await accrue(
+    trx,
+    clock,
     {
+      kind: 'notebook',
+      id: row.id,
       team: row.team,
       user: row.owner,
       project: row.name,
       category: 'notebooks',
-      resource: row.gpus > 0 ? `gpu:${row.gpu_type}` : 'cpu',
-      quantity: ((until - from) / 3_600_000) * units,
-      unit: row.gpus > 0 ? 'gpu_hour' : 'instance_hour',
+      placement: { gpus: row.gpus, gpuType: row.gpu_type, spot: false },
       rateMicros: row.rate_micros,
-      sourceKind: 'notebook',
-      sourceId: row.id,
-      windowStart: new Date(from).toISOString(),
-      windowEnd: new Date(until).toISOString(),
     },
-  ]);
+    from,
+    until,
+  );
   const total = row.cost_micros + cost;
   await trx
     .updateTable('notebooks')
