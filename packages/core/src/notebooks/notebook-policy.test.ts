@@ -79,14 +79,17 @@ afterAll(() => {
 });
 
 describe('notebook admission asks Cedar about notebooks, not jobs', () => {
-  it('evaluates a create request (even one the old call site names submit_job) as create_notebook on a Notebook', () => {
+  it('evaluates a create request as create_notebook on a Notebook, not submit_job on a Job', () => {
     const authorizer = recording(defaultPoliciesDir);
-    const decision = decide(authorizer, notebookAdmissionRequest(alice, 'submit_job', subject(1), facts));
+    const decision = decide(
+      authorizer,
+      notebookAdmissionRequest(alice, 'create_notebook', subject(1), facts),
+    );
     expect(decision).toMatchObject({ outcome: 'allow', errors: [] });
     expect(authorizer.asked.map((request) => [request.action, request.resource.type])).toEqual([
       ['create_notebook', 'Notebook'],
     ]);
-    const snooze = notebookAdmissionRequest(alice, 'extend_job', subject(1), facts);
+    const snooze = notebookAdmissionRequest(alice, 'snooze_notebook', subject(1), facts);
     expect([snooze.action, snooze.resource.type]).toEqual(['snooze_notebook', 'Notebook']);
     const stop = notebookStopRequest(alice, subject(1));
     expect([stop.action, stop.resource.type]).toEqual(['stop_notebook', 'Notebook']);

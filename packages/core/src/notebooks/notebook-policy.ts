@@ -56,20 +56,10 @@ function resourceOf(subject: NotebookPolicySubject): PolicyRequest['resource'] {
   };
 }
 
-/** What is being done to a notebook; the job action names are accepted from callers written before notebooks had their own. */
-export type NotebookAdmission = 'create_notebook' | 'snooze_notebook' | 'submit_job' | 'extend_job';
-
-const notebookAction = {
-  create_notebook: 'create_notebook',
-  submit_job: 'create_notebook',
-  snooze_notebook: 'snooze_notebook',
-  extend_job: 'snooze_notebook',
-} as const;
-
 /** The policy question for creating (`create_notebook`) or snoozing (`snooze_notebook`) a notebook. */
 export function notebookAdmissionRequest(
   actor: Actor,
-  action: NotebookAdmission,
+  action: 'create_notebook' | 'snooze_notebook',
   subject: NotebookPolicySubject,
   facts: NotebookPolicyFacts,
 ): PolicyRequest {
@@ -94,7 +84,7 @@ export function notebookAdmissionRequest(
   };
   return {
     principal: principalOf(actor),
-    action: notebookAction[action],
+    action,
     resource: resourceOf(subject),
     context,
   };
