@@ -342,6 +342,8 @@ describe('the gateway refuses what it cannot honour, as OpenAI does', () => {
       {
         model: 'legal-answerer',
         max_tokens: 20,
+        // All 20 tokens, whatever the model would say: the quota then cannot hold another 20.
+        ignore_eos: true,
         messages: [{ role: 'user', content: 'What is arbitration?' }],
       },
       small.key,
@@ -465,5 +467,32 @@ describe('the gateway refuses what it cannot honour, as OpenAI does', () => {
     });
     expect(refused.status).toBe(400);
     expect(refused.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+  });
+
+  // Last: it spends the team's budget for good.
+  it('surfaces an exhausted team budget at once, without Retry-After, and the SDK does not retry', async () => {
+    const tokens = JSON.parse(readFileSync(join(work, 'data/credentials.json'), 'utf8'));
+    const admin = createClient({ url: server.url, token: tokens.admin.token });
+    await admin.budgets.set('legal-rag', { maxBudget: 0, softBudget: null });
+    const ask = () => chat({ max_tokens: 4 });
+    // The gateway reads a team's budget at most every 5 s.
+    let refused = await ask();
+    for (let tries = 0; refused.status === 200 && tries < 40; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      refused = await ask();
+    }
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toMatchObject({ type: 'insufficient_quota', code: 'insufficient_quota' });
+    expect(refused.body.error.message).toMatch(/budget of team legal-rag is exhausted/);
+    expect(refused.headers.get('x-should-retry')).toBe('false');
+    expect(refused.headers.get('retry-after')).toBeNull();
+    const started = performance.now();
+    await expect(
+      openai(key, 2).chat.completions.create({
+        model: 'legal-answerer',
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    ).rejects.toMatchObject({ status: 429, code: 'insufficient_quota' });
+    expect(performance.now() - started).toBeLessThan(2000);
   });
 });
