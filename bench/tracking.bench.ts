@@ -7,6 +7,8 @@
 //    JSON answer is received and parsed, p50 and max (goal ≤ 200 ms).
 // Anchor: MLflow's own tracking server takes ~1.2 s for a 500-metric log-batch on SQLite (≈ 420 metrics/s).
 // MLflow itself cannot run here (no PyPI, no Debian package), so the anchor is that figure; goal ≥ 10×.
+// Each figure is wall time and, in brackets, the CPU time this process (server and client both) spent:
+// on a shared, loaded machine the wall time mostly measures waiting for a core, the CPU time does not.
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +35,10 @@ const anchorRate = ANCHOR_BATCH / ANCHOR_SECONDS;
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const ms = (value: number) => `${value.toFixed(1)} ms`;
+const cpuMs = () => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+};
 const quantile = (samples: number[], q: number) => {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
@@ -83,16 +89,19 @@ try {
 
   for (const size of [1000, ANCHOR_BATCH]) {
     const samples: number[] = [];
+    const cpuSamples: number[] = [];
     for (let index = 0; index < batches; index++) {
       const metrics = batchOf(size, `b${size}`, index * size);
       const started = performance.now();
+      const cpu = cpuMs();
       await call('/runs/log-batch', { run_id: runId, metrics });
       samples.push(performance.now() - started);
+      cpuSamples.push(cpuMs() - cpu);
     }
     const p50 = quantile(samples, 0.5);
     const rate = (size / p50) * 1000;
     log(
-      `log-batch ${size} metrics × ${batches}: p50 ${ms(p50)}, p95 ${ms(quantile(samples, 0.95))}, ` +
+      `log-batch ${size} metrics × ${batches}: p50 ${ms(p50)} (CPU ${ms(quantile(cpuSamples, 0.5))}), p95 ${ms(quantile(samples, 0.95))}, ` +
         `${Math.round(rate).toLocaleString('en')} metrics/s = ${(rate / anchorRate).toFixed(0)}× MLflow's anchor ` +
         `(${ANCHOR_BATCH} in ${ANCHOR_SECONDS} s) ${rate >= 10 * anchorRate ? 'OK (goal ≥ 10×)' : 'BELOW the 10× goal'}`,
     );
@@ -100,6 +109,7 @@ try {
 
   const singleSamples: number[] = [];
   const singlesStarted = performance.now();
+  const singlesCpu = cpuMs();
   for (let step = 0; step < singles; step++) {
     const started = performance.now();
     await call('/runs/log-metric', {
@@ -113,7 +123,7 @@ try {
   }
   const singleRate = (singles / (performance.now() - singlesStarted)) * 1000;
   log(
-    `log-metric × ${singles} (sequential): p50 ${ms(quantile(singleSamples, 0.5))}, p95 ${ms(quantile(singleSamples, 0.95))}, ` +
+    `log-metric × ${singles} (sequential): p50 ${ms(quantile(singleSamples, 0.5))} (CPU ${ms((cpuMs() - singlesCpu) / singles)} per call), p95 ${ms(quantile(singleSamples, 0.95))}, ` +
       `${Math.round(singleRate).toLocaleString('en')} calls/s = ${(singleRate / anchorRate).toFixed(1)}× MLflow's batched anchor rate`,
   );
 
@@ -132,18 +142,30 @@ try {
     `wrote ${historyPoints.toLocaleString('en')} points of one metric in ${ms(performance.now() - fillStarted)}`,
   );
   const readSamples: number[] = [];
+  const receivedSamples: number[] = [];
+  const readCpu: number[] = [];
   for (let index = 0; index < reads; index++) {
     const started = performance.now();
-    const { metrics } = (await call(`/metrics/get-history?run_id=${historyRun}&metric_key=loss`)) as {
-      metrics: unknown[];
-    };
+    const cpu = cpuMs();
+    const response = await fetch(
+      `${base}/api/2.0/mlflow/metrics/get-history?run_id=${historyRun}&metric_key=loss`,
+      {
+        headers,
+      },
+    );
+    const text = await response.text();
+    receivedSamples.push(performance.now() - started);
+    const { metrics } = JSON.parse(text) as { metrics: unknown[] };
     readSamples.push(performance.now() - started);
+    readCpu.push(cpuMs() - cpu);
     if (metrics.length !== historyPoints) throw new Error(`get-history returned ${metrics.length} points`);
   }
   const readP50 = quantile(readSamples, 0.5);
   log(
-    `get-history of ${historyPoints.toLocaleString('en')} points × ${reads}: p50 ${ms(readP50)}, max ${ms(Math.max(...readSamples))} ` +
-      `${readP50 <= 200 ? 'OK (goal ≤ 200 ms)' : 'ABOVE the 200 ms goal'}`,
+    `get-history of ${historyPoints.toLocaleString('en')} points × ${reads}: answer received p50 ${ms(quantile(receivedSamples, 0.5))}, ` +
+      `received and parsed p50 ${ms(readP50)} ` +
+      `(CPU ${ms(quantile(readCpu, 0.5))}), max ${ms(Math.max(...readSamples))} ` +
+      `${readP50 <= 200 ? 'OK (goal ≤ 200 ms)' : `ABOVE the 200 ms goal in wall time${quantile(readCpu, 0.5) <= 200 ? ' (within it in CPU time: the machine is loaded)' : ''}`}`,
   );
 } finally {
   await app.close();

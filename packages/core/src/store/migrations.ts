@@ -607,7 +607,8 @@ const migrations: Record<string, Migration> = {
       await db.schema
         .createIndex('tracking_metrics_history')
         .on('tracking_metrics')
-        .columns(['run_id', 'key', 'step', 'timestamp'])
+        // Covering: get-history reads the points in order from the index alone.
+        .columns(['run_id', 'key', 'step', 'timestamp', 'value', 'is_nan'])
         .execute();
     },
   },

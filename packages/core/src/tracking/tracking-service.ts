@@ -25,7 +25,6 @@ import {
   checkTag,
   type Db,
   type ExperimentRow,
-  metricJson,
   offsetOf,
   pageToken,
   type RunRow,
@@ -620,21 +619,30 @@ export function createTrackingService(deps: TrackingServiceDeps): TrackingServic
     const offset = offsetOf(optionalString(input, 'page_token'));
     await visibleRun(actor, id);
     const limit = max ?? Number.MAX_SAFE_INTEGER;
+    // Whether a point lies beyond this page (only asked when paging: skipping 100k index entries costs).
+    const more =
+      max === undefined
+        ? sql`0`
+        : sql`(select count(*) from (select 1 from tracking_metrics where run_id = ${id} and key = ${key} limit 1 offset ${offset + max}) beyond)`;
     const points = sql`select key, value, timestamp, step, is_nan from tracking_metrics where run_id = ${id} and key = ${key} order by step, timestamp limit ${limit} offset ${offset}`;
     // The engine writes the JSON of 100k points far faster than rows turned into objects and stringified.
+    // SQLite aggregates the ordered subquery in its order (a LIMIT subquery is never flattened into an
+    // aggregate); an ORDER BY inside json_group_array would sort 100k points again.
     const query =
       store.dialect === 'sqlite'
         ? sql<{
             points: string;
             more: number;
-          }>`select coalesce(json_group_array(json_object('key', key, 'value', case when is_nan = 1 then 'NaN' when value > 1.7976931348623157e308 then 'Infinity' when value < -1.7976931348623157e308 then '-Infinity' else value end, 'timestamp', timestamp, 'step', step) order by step, timestamp), '[]') as points, exists (select 1 from tracking_metrics where run_id = ${id} and key = ${key} limit 1 offset ${offset + limit}) as more from (${points}) m`
+          }>`select coalesce(json_group_array(json_object('key', key, 'value', case when is_nan = 1 then 'NaN' when value > 1.7976931348623157e308 then 'Infinity' when value < -1.7976931348623157e308 then '-Infinity' else value end, 'timestamp', timestamp, 'step', step)), '[]') as points, ${more} as more from (${points}) m`
         : sql<{
             points: string;
-            more: boolean;
-          }>`select coalesce(json_agg(json_build_object('key', key, 'value', case when is_nan = 1 then to_json('NaN'::text) when value = 'Infinity'::float8 then to_json('Infinity'::text) when value = '-Infinity'::float8 then to_json('-Infinity'::text) else to_json(value) end, 'timestamp', timestamp, 'step', step) order by step, timestamp), '[]'::json)::text as points, exists (select 1 from tracking_metrics where run_id = ${id} and key = ${key} offset ${offset + limit}) as more from (${points}) m`;
+            more: number;
+          }>`select coalesce(json_agg(json_build_object('key', key, 'value', case when is_nan = 1 then to_json('NaN'::text) when value = 'Infinity'::float8 then to_json('Infinity'::text) when value = '-Infinity'::float8 then to_json('-Infinity'::text) else to_json(value) end, 'timestamp', timestamp, 'step', step) order by step, timestamp), '[]'::json)::text as points, ${more} as more from (${points}) m`;
     const row = (await query.execute(db)).rows[0]!;
     const next =
-      max !== undefined && row.more ? `,"next_page_token":${JSON.stringify(pageToken(offset + max))}` : '';
+      max !== undefined && Number(row.more) > 0
+        ? `,"next_page_token":${JSON.stringify(pageToken(offset + max))}`
+        : '';
     return `{"metrics":${row.points}${next}}`;
   }
 }
