@@ -16,6 +16,12 @@ import { type Clock, systemClock } from './clock.ts';
 import { createDatasetService, type DatasetService } from './datasets/dataset-service.ts';
 import { createIdentityService, type IdentityService } from './identity/identity-service.ts';
 import { createNotebookService, type NotebookService } from './notebooks/notebook-service.ts';
+import {
+  createPipelineService,
+  ownerActor,
+  type PipelineService,
+  pipelineInputs,
+} from './pipelines/pipeline-service.ts';
 import type { Authorizer } from './ports/authorizer.ts';
 import { createModelService, type ModelService } from './registry/model-service.ts';
 import { createJobRunner, type JobRunner } from './runner/job-runner.ts';
@@ -72,6 +78,8 @@ export interface PlatformConfig {
    * private ones unless an address or range here lists them (`aicloud up --webhook-allow-host`).
    */
   webhookAllowedHosts?: string[] | undefined;
+  /** A pipeline step's first retry delay, doubled per attempt (default 10 s). */
+  pipelineRetryBaseMs?: number | undefined;
 }
 
 /** The services of one running platform, wired together. */
@@ -101,6 +109,8 @@ export interface Platform {
   replicas: ReplicaPool;
   /** The OpenAI-compatible data plane. */
   gateway: Gateway;
+  /** Pipelines: DAGs of steps, each an ordinary job. */
+  pipelines: PipelineService;
   /** Tells workloads where the API is, once the server listens. */
   setServerUrl(url: string): void;
   /** The API's unix socket, bound into sandboxes whose egress is `platform`. */
@@ -198,6 +208,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       meterIntervalMs: config.meterIntervalMs,
       tracking: recordJobRuns({ store, clock, dataDir: config.dataDir }),
       onJobEnded: (job) => models.onJobEnded(job),
+      inputsOf: (jobId) => pipelineInputs(store, config.dataDir, jobId),
     });
     const jobRunner = runner;
     const notebooks = createNotebookService({
@@ -242,6 +253,14 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       authorizer,
       onKeyRevoked: (hash) => gateway.forgetKey(hash),
     });
+    const pipelines = createPipelineService({
+      store,
+      clock,
+      jobs,
+      dataDir: config.dataDir,
+      actorOf: (name) => ownerActor(store, name),
+      retryBaseMs: config.pipelineRetryBaseMs,
+    });
     const seed = config.seedFile
       ? await seedDemo({
           store,
@@ -273,6 +292,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       endpoints,
       replicas,
       gateway,
+      pipelines,
       seed,
       setServerUrl: apiAddress.setUrl,
       setServerSocket: apiAddress.setSocket,
@@ -280,6 +300,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
         await approvals.expire();
         await admission.tick();
         await jobRunner.tick();
+        await pipelines.tick();
         await notebooks.tick();
         await replicas.tick();
         await gateway.flush();

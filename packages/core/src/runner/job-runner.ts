@@ -46,6 +46,8 @@ export interface JobRunnerDeps {
   tracking?: JobRunRecorder | undefined;
   /** Called after a job ends (e.g. to register a fine-tune's output as a model version). */
   onJobEnded?: (job: ReturnType<typeof toJob>) => Promise<void>;
+  /** A pipeline step's inputs (env name → upstream output dir), mounted read-only and exported. */
+  inputsOf?: (jobId: string) => Promise<Record<string, string>>;
 }
 
 /** Runs admitted jobs on their executor, meters them, records their end, and re-attaches after a restart. */
@@ -107,6 +109,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     const product = await catalog.get(row.product);
     const datasetPaths = await datasetLocations(JSON.parse(row.datasets) as string[], verify);
     const egress = product.egress === 'allowed' ? 'open' : product.egress;
+    const inputs = (await deps.inputsOf?.(row.id)) ?? {};
     return {
       id: row.id,
       command: row.command,
@@ -116,10 +119,13 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         AICLOUD_URL: deps.serverUrl(),
         AICLOUD_DATASETS: datasetPaths.join(':'),
         AICLOUD_TEAM: row.team,
+        ...inputs,
         ...env,
       },
       // Only its admitted datasets, read-only; the network as its product says.
-      sandbox: { readOnly: datasetPaths.filter((path) => path.startsWith('/')) },
+      sandbox: {
+        readOnly: [...datasetPaths.filter((path) => path.startsWith('/')), ...Object.values(inputs)],
+      },
       exposure: { egress },
       placement: {
         gpus: row.gpus,

@@ -670,6 +670,40 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('endpoints').addColumn('cors_origins', 'text').execute();
     },
   },
+  '0012_pipelines': {
+    // Pipelines and their steps: all a pipeline's state, so a restarted server resumes where it was.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('pipelines')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('owner', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('ended_at', 'text')
+        .execute();
+      await db.schema.createIndex('pipelines_status').on('pipelines').column('status').execute();
+      await db.schema
+        .createTable('pipeline_steps')
+        .addColumn('pipeline_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('position', 'integer', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('job_id', 'text')
+        .addColumn('job_ids', 'text', (c) => c.notNull())
+        .addColumn('cache_key', 'text')
+        .addColumn('output_hash', 'text')
+        .addColumn('reason', 'text')
+        .addColumn('next_attempt_at', 'text')
+        .addPrimaryKeyConstraint('pipeline_steps_pk', ['pipeline_id', 'name'])
+        .execute();
+      await db.schema.createIndex('pipeline_steps_cache').on('pipeline_steps').column('cache_key').execute();
+    },
+  },
 };
 
 /** The hash the first audit record chains to. */

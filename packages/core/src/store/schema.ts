@@ -411,4 +411,33 @@ export interface Database {
     /** `none` (no webhook), `queued`, `delivered`, `failed`, `dropped` or `refused`. */
     delivery: string;
   };
+  /** Pipelines (DAGs of steps, each step a job); `running`, `succeeded`, `failed`, `cancelled`. */
+  pipelines: {
+    id: string;
+    name: string;
+    team: string;
+    owner: string;
+    status: string;
+    reason: string | null;
+    created_at: string;
+    ended_at: string | null;
+  };
+  /** A pipeline's steps: `pending`, `running`, `retrying`, `succeeded`, `cached`, `failed`, `cancelled`. */
+  pipeline_steps: {
+    pipeline_id: string;
+    name: string;
+    position: number;
+    /** JSON of the step as submitted. */
+    spec: string;
+    status: string;
+    attempt: number;
+    job_id: string | null;
+    /** JSON array of every attempt's job id. */
+    job_ids: string;
+    cache_key: string | null;
+    /** sha256 over the files of the step's output directory when it ended. */
+    output_hash: string | null;
+    reason: string | null;
+    next_attempt_at: string | null;
+  };
 }

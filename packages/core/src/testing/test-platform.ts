@@ -39,9 +39,12 @@ export async function createTestPlatform(
     slurm?: { partition: string; accounts?: Record<string, string>; gresTypes?: SlurmGresTypes };
     importRoots?: Record<string, string[]>;
     importMaxBytes?: number;
+    /** Reuse this data directory (and its SQLite file): a restarted server on the same state. */
+    dataDir?: string;
+    pipelineRetryBaseMs?: number;
   } = {},
 ): Promise<Platform & { dataDir: string; dispose(): Promise<void> }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'aicloud-test-'));
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'aicloud-test-'));
   let databaseUrl: string | undefined;
   let dropDatabase = async () => {};
   if (target === 'postgres') {
@@ -91,6 +94,7 @@ export async function createTestPlatform(
     slurmAccounts: options.slurm?.accounts,
     importRoots: options.importRoots,
     importMaxBytes: options.importMaxBytes,
+    pipelineRetryBaseMs: options.pipelineRetryBaseMs,
     authorizer: createCedarAuthorizer({ policiesDir: join(repoRoot, 'policies') }),
   });
   return Object.assign(platform, {

@@ -1,0 +1,183 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Actor } from '../identity/principal.ts';
+import { createTestPlatform } from '../testing/test-platform.ts';
+import type { Pipeline } from './pipeline-service.ts';
+
+type TestPlatform = Awaited<ReturnType<typeof createTestPlatform>>;
+
+async function actorOf(platform: TestPlatform, user: string): Promise<Actor> {
+  const credentials = JSON.parse(readFileSync(join(platform.dataDir, 'credentials.json'), 'utf8'));
+  return { principal: await platform.identity.authenticate(credentials[user].token), requestId: null };
+}
+
+async function until(platform: TestPlatform, actor: Actor, id: string, done: (p: Pipeline) => boolean) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    await platform.tick();
+    await platform.runner.idle();
+    const pipeline = await platform.pipelines.get(actor, id);
+    if (done(pipeline)) return pipeline;
+    if (Date.now() > deadline) throw new Error(`timed out; last ${JSON.stringify(pipeline)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const ended = (p: Pipeline) => p.status !== 'running';
+
+describe('pipelines', () => {
+  const platforms: TestPlatform[] = [];
+  const dirs: string[] = [];
+  afterEach(async () => {
+    for (const platform of platforms.splice(0)) await platform.dispose();
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function open(dataDir?: string) {
+    const platform = await createTestPlatform('sqlite', null, {
+      pipelineRetryBaseMs: 200,
+      ...(dataDir ? { dataDir } : {}),
+    });
+    return platform;
+  }
+
+  it('retries a step that fails once, passes its output by reference, and a rerun hits the cache', async () => {
+    const platform = await open();
+    platforms.push(platform);
+    const alice = await actorOf(platform, 'alice');
+    const steps = [
+      {
+        name: 'prepare',
+        product: 'batch-inference',
+        command: 'if [ "$AICLOUD_ATTEMPT" = 1 ]; then exit 7; fi; echo rows > "$AICLOUD_OUTPUT_DIR/data.txt"',
+        retries: 2,
+        cache: true,
+      },
+      {
+        name: 'train',
+        product: 'batch-inference',
+        dependsOn: ['prepare'],
+        command: 'cat "$AICLOUD_INPUT_PREPARE/data.txt" > "$AICLOUD_OUTPUT_DIR/model.txt"',
+        cache: true,
+        params: { lr: 0.1 },
+      },
+    ];
+    const first = await platform.pipelines.create(alice, { name: 'ft', steps });
+    const done = await until(platform, alice, first.id, ended);
+    expect(done.status, JSON.stringify(done.reason)).toBe('succeeded');
+    const prepare = done.steps.find((s) => s.name === 'prepare')!;
+    expect(prepare.attempt).toBe(2);
+    expect(prepare.jobIds).toHaveLength(2);
+    expect(prepare.outputHash).toMatch(/^[0-9a-f]{64}$/);
+    const train = done.steps.find((s) => s.name === 'train')!;
+    expect(readFileSync(join(platform.dataDir, 'jobs', train.jobId!, 'output/model.txt'), 'utf8')).toBe(
+      'rows\n',
+    );
+
+    const second = await platform.pipelines.create(alice, { name: 'ft', steps });
+    const rerun = await until(platform, alice, second.id, ended);
+    expect(rerun.status).toBe('succeeded');
+    for (const step of rerun.steps) {
+      expect(step.status).toBe('cached');
+      expect(step.reason).toContain(
+        `cached: same code, inputs and parameters as step ${step.name} of pipeline ${first.id}`,
+      );
+    }
+    // Another team sees nothing of it.
+    const carol = await actorOf(platform, 'carol');
+    await expect(platform.pipelines.get(carol, first.id)).rejects.toThrow(/not found/);
+    expect(await platform.pipelines.list(carol)).toEqual([]);
+  }, 120_000);
+
+  it('a step out of retries fails the pipeline; a policy refusal fails it with the step reason', async () => {
+    const platform = await open();
+    platforms.push(platform);
+    const alice = await actorOf(platform, 'alice');
+    const failing = await platform.pipelines.create(alice, {
+      name: 'bad',
+      steps: [{ name: 'boom', product: 'batch-inference', command: 'exit 3', retries: 1 }],
+    });
+    const failed = await until(platform, alice, failing.id, ended);
+    expect(failed.status).toBe('failed');
+    expect(failed.reason).toMatch(/step boom failed: job .* failed \(exit 3\); out of retries \(1\)/);
+    expect(failed.steps[0]!.jobIds).toHaveLength(2);
+
+    const refused = await platform.pipelines.create(alice, {
+      name: 'refused',
+      steps: [
+        {
+          name: 'leak',
+          product: 'batch-inference',
+          command: 'true',
+          datasets: ['projects/nowhere/datasets/unregistered'],
+        },
+        { name: 'after', product: 'batch-inference', command: 'true', dependsOn: ['leak'] },
+      ],
+    });
+    expect(refused.status).toBe('failed');
+    expect(refused.reason).toMatch(/^step leak was refused: job rejected by dataset-registered: /);
+    expect(refused.steps[1]!.status).toBe('pending');
+    expect(refused.steps[1]!.jobIds).toHaveLength(0);
+  }, 120_000);
+
+  it('refuses a cycle or an unknown dependency with a clear error', async () => {
+    const platform = await open();
+    platforms.push(platform);
+    const alice = await actorOf(platform, 'alice');
+    await expect(
+      platform.pipelines.create(alice, {
+        name: 'cyc',
+        steps: [
+          { name: 'a', product: 'batch-inference', command: 'true', dependsOn: ['b'] },
+          { name: 'b', product: 'batch-inference', command: 'true', dependsOn: ['a'] },
+        ],
+      }),
+    ).rejects.toThrow(/cycle/);
+    await expect(
+      platform.pipelines.create(alice, {
+        name: 'x',
+        steps: [{ name: 'a', product: 'batch-inference', command: 'true', dependsOn: ['zzz'] }],
+      }),
+    ).rejects.toThrow(/unknown step zzz/);
+  });
+
+  it('resumes after the server is closed and reopened on the same data, without rerunning finished steps', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'aicloud-pipeline-'));
+    dirs.push(dataDir);
+    const first = await open(dataDir);
+    const alice = await actorOf(first, 'alice');
+    const created = await first.pipelines.create(alice, {
+      name: 'resume',
+      steps: [
+        { name: 'one', product: 'batch-inference', command: 'echo one >> "$AICLOUD_OUTPUT_DIR/ran"' },
+        {
+          name: 'two',
+          product: 'batch-inference',
+          dependsOn: ['one'],
+          command: 'cat "$AICLOUD_INPUT_ONE/ran" > "$AICLOUD_OUTPUT_DIR/ran"',
+        },
+      ],
+    });
+    const oneJob = created.steps[0]!.jobId!;
+    // Let step one finish, then stop the server before the controller starts step two.
+    for (;;) {
+      await first.runner.idle();
+      const job = await first.jobs.get(alice, oneJob);
+      if (!['admitted', 'queued', 'running'].includes(job.status)) break;
+      await first.runner.tick();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect((await first.pipelines.get(alice, created.id)).steps[1]!.status).toBe('pending');
+    await first.close();
+
+    const second = await open(dataDir);
+    platforms.push(second);
+    const aliceAgain = await actorOf(second, 'alice');
+    const done = await until(second, aliceAgain, created.id, ended);
+    expect(done.status, JSON.stringify(done.reason)).toBe('succeeded');
+    expect(done.steps[0]!.jobIds).toEqual([oneJob]);
+    expect(readFileSync(join(dataDir, 'jobs', done.steps[1]!.jobId!, 'output/ran'), 'utf8')).toBe('one\n');
+  }, 120_000);
+});
