@@ -10,6 +10,7 @@ import { identityRoutes } from './routes/identity-routes.ts';
 import { jobRoutes } from './routes/job-routes.ts';
 import { modelRoutes } from './routes/model-routes.ts';
 import { notebookRoutes } from './routes/notebook-routes.ts';
+import { pipelineRoutes } from './routes/pipeline-routes.ts';
 import { telemetryRoutes } from './routes/telemetry-routes.ts';
 import { workloadRoutes } from './routes/workload-routes.ts';
 
@@ -26,6 +27,7 @@ export function apiRoutes(platform: Platform): AnyRoute[] {
     ...billRoutes(platform),
     ...modelRoutes(platform),
     ...notebookRoutes(platform),
+    ...pipelineRoutes(platform),
     ...alertRoutes(platform),
     ...telemetryRoutes(platform),
   ];

@@ -12,6 +12,7 @@ export * from './identity.ts';
 export * from './jobs.ts';
 export * from './models.ts';
 export * from './notebooks.ts';
+export * from './pipelines.ts';
 export * from './routes.ts';
 export * from './status-values.ts';
 export * from './usd-amount.ts';

@@ -1,3 +1,4 @@
+import { pipelineRoutes } from './pipelines.ts';
 import { approvalRoutes } from './routes/approval-routes.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
 import { billRoutes } from './routes/bill-routes.ts';
@@ -24,6 +25,7 @@ export const routes = {
   ...billRoutes,
   ...modelRoutes,
   ...notebookRoutes,
+  ...pipelineRoutes,
 };
 
 /** The name of a `/v1` route. */

@@ -22,13 +22,7 @@ export { createIdentityService } from './identity/identity-service.ts';
 export { type Actor, canSeeTeam, managesTeam, type Principal } from './identity/principal.ts';
 export { newId } from './ids.ts';
 export { fromMicros, toMicros } from './money.ts';
-export {
-  CreatePipelineRequest,
-  type Pipeline,
-  type PipelineService,
-  type PipelineStep,
-  PipelineStepSpec,
-} from './pipelines/pipeline-service.ts';
+export type { PipelineService } from './pipelines/pipeline-service.ts';
 export { createPlatform, type Platform, type PlatformConfig } from './platform.ts';
 export type { Authorizer, PolicyDecision, PolicyRequest } from './ports/authorizer.ts';
 export { jobPaths } from './runner/job-paths.ts';

@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Pipeline } from '@aicloud/contracts';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Actor } from '../identity/principal.ts';
 import { createTestPlatform } from '../testing/test-platform.ts';
-import type { Pipeline } from './pipeline-service.ts';
 
 type TestPlatform = Awaited<ReturnType<typeof createTestPlatform>>;
 

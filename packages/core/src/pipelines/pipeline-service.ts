@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { z } from 'zod';
+import {
+  CreatePipelineRequest,
+  type Pipeline,
+  type PipelineStep,
+  type PipelineStepSpec,
+} from '@aicloud/contracts';
 import type { JobService } from '../admission/job-service.ts';
 import { AppError, notFound } from '../app-error.ts';
 import { type Clock, isoNow } from '../clock.ts';
@@ -10,58 +15,9 @@ import { newId } from '../ids.ts';
 import { jobPaths } from '../runner/job-paths.ts';
 import type { Store } from '../store/open-store.ts';
 
-const StepName = z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'lower-case letters, digits, underscore; 1-40');
-
-/** One step of a pipeline: an ordinary aicloud job once its dependencies succeeded. */
-export const PipelineStepSpec = z.strictObject({
-  name: StepName,
-  product: z.string().min(1),
-  command: z.string().min(1).max(10_000),
-  gpus: z.number().int().min(0).max(1024).default(0),
-  datasets: z.array(z.string()).max(32).default([]),
-  dependsOn: z.array(StepName).max(32).default([]),
-  retries: z.number().int().min(0).max(10).default(0),
-  cache: z.boolean().default(false),
-  params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).default({}),
-});
-
-/** A pipeline as submitted: a DAG of steps. */
-export const CreatePipelineRequest = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/),
-  team: z.string().optional(),
-  steps: z.array(PipelineStepSpec).min(1).max(64),
-});
-export type CreatePipelineRequest = z.input<typeof CreatePipelineRequest>;
-type StepSpec = z.infer<typeof PipelineStepSpec>;
-
-export type StepStatus = 'pending' | 'running' | 'retrying' | 'succeeded' | 'cached' | 'failed' | 'cancelled';
-export type PipelineStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
-
-export interface PipelineStep {
-  name: string;
-  status: StepStatus;
-  attempt: number;
-  jobId: string | null;
-  jobIds: string[];
-  cacheKey: string | null;
-  outputHash: string | null;
-  /** Why it is where it is (a cache hit names the run it reused; a failure names the job's reason). */
-  reason: string | null;
-  nextAttemptAt: string | null;
-  spec: StepSpec;
-}
-
-export interface Pipeline {
-  id: string;
-  name: string;
-  team: string;
-  owner: string;
-  status: PipelineStatus;
-  reason: string | null;
-  createdAt: string;
-  endedAt: string | null;
-  steps: PipelineStep[];
-}
+type StepSpec = PipelineStepSpec;
+type StepStatus = Pipeline['steps'][number]['status'];
+type PipelineStatus = Pipeline['status'];
 
 export interface PipelineServiceDeps {
   store: Store;
