@@ -9,6 +9,7 @@ import {
   type ContractRoute,
   type CreateKeyRequest,
   type CreateNotebookRequest,
+  type CreatePipelineRequest,
   type CreatePolicyExceptionRequest,
   type CreateTokenRequest,
   type DeployModelRequest,
@@ -251,6 +252,13 @@ export function createClient(options: ClientOptions) {
       snooze: (id: string) => call(routes.snoozeNotebook, { params: { id } }),
       /** A one-time login URL for the browser (valid 60 s). */
       loginUrl: (id: string) => call(routes.createNotebookLoginUrl, { params: { id } }),
+    },
+    pipelines: {
+      create: (pipeline: CreatePipelineRequest) => call(routes.createPipeline, { body: pipeline }),
+      list: (team?: string) => call(routes.listPipelines, { query: { team } }),
+      get: (id: string) => call(routes.getPipeline, { params: { id } }),
+      cancel: (id: string) => call(routes.cancelPipeline, { params: { id } }),
+      retry: (id: string) => call(routes.retryPipeline, { params: { id } }),
     },
     approvals: {
       list: (status?: Approval['status']) => call(routes.listApprovals, { query: { status } }),
