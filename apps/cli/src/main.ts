@@ -26,6 +26,7 @@ const commands: Record<string, CommandModule> = {
   create: { load: async () => (await import('./commands/create-job.ts')).createCommand() },
   jobs: { load: async () => (await import('./commands/jobs.ts')).jobsCommand() },
   notebooks: { load: async () => (await import('./commands/notebooks.ts')).notebooksCommand() },
+  pipelines: { load: async () => (await import('./commands/pipelines.ts')).pipelinesCommand() },
   approvals: { load: async () => (await import('./commands/approvals.ts')).approvalsCommand() },
   budgets: { load: async () => (await import('./commands/budgets.ts')).budgetsCommand() },
   deploy: { load: async () => (await import('./commands/endpoints.ts')).deployCommand() },
