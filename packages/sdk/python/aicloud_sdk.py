@@ -8,16 +8,38 @@ Copy it next to your training script (or add its folder to PYTHONPATH) and call:
 Inside an aicloud job the metrics go to the platform's API with the job's run token
 (AICLOUD_URL, AICLOUD_RUN_TOKEN, AICLOUD_JOB_ID); elsewhere, or if the API cannot be reached,
 they are printed as a JSON line that the platform also reads from stdout. It never raises.
+
+Pipelines (``aicloud pipelines run file.py``)::
+
+    from aicloud_sdk import step, pipeline
+
+    @step(product="batch-inference", datasets=["projects/legal-rag/datasets/v2"], cache=True)
+    def prepare():
+        ...  # write into output_dir()
+
+    @step(product="batch-inference", retries=2)
+    def train(prepare, lr=0.1):   # an argument named like a step: depends on it, gets its output dir
+        ...
+
+    pipeline("fine-tune", [prepare, train])
+
+``python3 file.py --aicloud-spec`` prints the pipeline's JSON spec (the CLI sends it to the platform);
+inside a step's job the platform runs ``python3 file.py --aicloud-step NAME``, which calls that function
+with the upstream steps' output directories (AICLOUD_INPUT_<STEP>, read-only) and its parameters'
+defaults (AICLOUD_PARAMS). Other arguments must have defaults: they are the step's parameters, part of
+its cache key.
 """
 
+import inspect
 import json
 import math
 import os
+import shlex
 import sys
 import urllib.error
 import urllib.request
 
-__all__ = ["log_metrics", "output_dir", "checkpoint_dir", "datasets"]
+__all__ = ["log_metrics", "output_dir", "checkpoint_dir", "datasets", "step", "pipeline"]
 
 
 def output_dir():
@@ -64,3 +86,71 @@ def log_metrics(metrics, step=None, timeout=5.0):
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
     return "stdout"
+
+
+_SDK_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def step(product, gpus=0, retries=0, cache=False, datasets=None):
+    """Marks a function as a pipeline step run as an aicloud job of ``product``."""
+
+    def mark(function):
+        function._aicloud_step = {
+            "product": product,
+            "gpus": gpus,
+            "retries": retries,
+            "cache": cache,
+            "datasets": list(datasets or []),
+        }
+        return function
+
+    return mark
+
+
+def _spec(name, steps, script):
+    names = {function.__name__ for function in steps}
+    out = []
+    for function in steps:
+        options = getattr(function, "_aicloud_step", None)
+        if options is None:
+            raise ValueError(f"{function.__name__} is not decorated with @step")
+        depends, params = [], {}
+        for parameter in inspect.signature(function).parameters.values():
+            if parameter.name in names:
+                depends.append(parameter.name)
+            elif parameter.default is inspect.Parameter.empty:
+                raise ValueError(f"{function.__name__}({parameter.name}): not a step, so it needs a default")
+            else:
+                params[parameter.name] = parameter.default
+        command = (
+            f"PYTHONPATH={shlex.quote(_SDK_DIR)} python3 {shlex.quote(script)} "
+            f"--aicloud-step {shlex.quote(function.__name__)}"
+        )
+        out.append({"name": function.__name__, "command": command, "dependsOn": depends, "params": params, **options})
+    return {"name": name, "steps": out}
+
+
+def pipeline(name, steps, argv=None):
+    """Declares the pipeline: prints its spec (``--aicloud-spec``) or runs one step (``--aicloud-step NAME``)."""
+    argv = sys.argv[1:] if argv is None else argv
+    script = os.path.abspath(sys.modules["__main__"].__file__)
+    spec = _spec(name, steps, script)
+    if argv[:1] == ["--aicloud-spec"]:
+        sys.stdout.write(json.dumps(spec, indent=2) + "\n")
+        return spec
+    if argv[:1] == ["--aicloud-step"] and len(argv) > 1:
+        function = next((f for f in steps if f.__name__ == argv[1]), None)
+        if function is None:
+            raise SystemExit(f"no step {argv[1]} in pipeline {name}")
+        params = json.loads(os.environ.get("AICLOUD_PARAMS") or "{}")
+        kwargs = {}
+        for parameter in inspect.signature(function).parameters:
+            variable = f"AICLOUD_INPUT_{parameter.upper()}"
+            if variable in os.environ:
+                kwargs[parameter] = os.environ[variable]
+            elif parameter in params:
+                kwargs[parameter] = params[parameter]
+        function(**kwargs)
+        return None
+    sys.stdout.write(f"usage: {sys.argv[0]} --aicloud-spec | --aicloud-step NAME (or: aicloud pipelines run FILE)\n")
+    return spec

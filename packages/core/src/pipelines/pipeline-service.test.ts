@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -179,5 +180,26 @@ describe('pipelines', () => {
     expect(done.status, JSON.stringify(done.reason)).toBe('succeeded');
     expect(done.steps[0]!.jobIds).toEqual([oneJob]);
     expect(readFileSync(join(dataDir, 'jobs', done.steps[1]!.jobId!, 'output/ran'), 'utf8')).toBe('one\n');
+  }, 120_000);
+
+  it('runs the example fine-tune pipeline (Python SDK) end to end on the demo dataset', async () => {
+    const platform = await open();
+    platforms.push(platform);
+    const alice = await actorOf(platform, 'alice');
+    const example = join(import.meta.dirname, '../../../../examples/pipelines/fine-tune-pipeline.py');
+    const spec = JSON.parse(execFileSync('python3', [example, '--aicloud-spec'], { encoding: 'utf8' }));
+    const created = await platform.pipelines.create(alice, spec);
+    const done = await until(platform, alice, created.id, ended);
+    expect(done.status, JSON.stringify(done.reason)).toBe('succeeded');
+    expect(done.steps.map((s) => s.name)).toEqual(['prepare', 'train', 'evaluate', 'register']);
+    const register = done.steps.find((s) => s.name === 'register')!;
+    const out = join(platform.dataDir, 'jobs', register.jobId!, 'output');
+    const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+    expect(metrics.coverage).toBe(1);
+    expect(metrics.vocab).toBeGreaterThan(0);
+    expect(JSON.parse(readFileSync(join(out, 'lineage.json'), 'utf8'))).toEqual({
+      dataset: 'projects/legal-rag/datasets/v2',
+      pipeline: created.id,
+    });
   }, 120_000);
 });
