@@ -4,7 +4,7 @@ import { type AuditService, auditHash } from '../audit/audit-service.ts';
 import { type Clock, isoNow } from '../clock.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
-import { notebookGpusByType } from '../workloads/gpu-ledger.ts';
+import { nonJobGpusByType } from '../workloads/gpu-ledger.ts';
 import { GPU_HOLDING_STATES } from './team-usage.ts';
 
 /** Rows per multi-row statement: well under SQLite's and PostgreSQL's bound-parameter limits. */
@@ -45,8 +45,8 @@ export function createAdmissionController(deps: { store: Store; audit: AuditServ
           teamUsed.set(key, Number(row.gpus));
           typeUsed.set(row.gpu_type ?? '', (typeUsed.get(row.gpu_type ?? '') ?? 0) + Number(row.gpus));
         }
-        // GPUs that notebooks hold are not there for jobs.
-        for (const [type, gpus] of await notebookGpusByType(trx)) {
+        // GPUs that notebooks and replicas hold are not there for jobs.
+        for (const [type, gpus] of await nonJobGpusByType(trx)) {
           typeUsed.set(type, (typeUsed.get(type) ?? 0) + gpus);
         }
         const capacity = new Map(inventory.map((row) => [row.gpu_type, Number(row.count)]));

@@ -4,7 +4,7 @@ import { inApprovedLocation, lakePlace } from '../datasets/approved-locations.ts
 import { datasetTeam, isEncrypted, lakeView } from '../datasets/dataset-service.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
-import { notebookGpusByType } from '../workloads/gpu-ledger.ts';
+import { nonJobGpusByType } from '../workloads/gpu-ledger.ts';
 import { type BudgetState, gpusInUse, readBudget } from './team-usage.ts';
 
 /** What a job asks for, as admission sees it. */
@@ -95,8 +95,8 @@ export async function gatherFacts(
       .select((eb) => eb.fn.countAll<number>().as('count'))
       .where('gpu_type', '=', gpuType)
       .executeTakeFirstOrThrow();
-    const notebooks = (await notebookGpusByType(trx)).get(gpuType) ?? 0;
-    capacity = { total: Number(total.count), used: (await gpusInUse(trx, { gpuType })) + notebooks };
+    const others = (await nonJobGpusByType(trx)).get(gpuType) ?? 0;
+    capacity = { total: Number(total.count), used: (await gpusInUse(trx, { gpuType })) + others };
     const ahead = await trx
       .selectFrom('jobs')
       .select((eb) => eb.fn.countAll<number>().as('count'))

@@ -22,6 +22,7 @@ import type { Authorizer } from '../ports/authorizer.ts';
 import type { ModelService } from '../registry/model-service.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
+import { moveEndpoint } from '../workloads/endpoint-state.ts';
 import { hourlyRateMicros } from '../workloads/workload-meter.ts';
 import { type DeploySubject, deployRefusal, deployRequest } from './deploy-policy.ts';
 import type { ReplicaPool } from './replica-pool.ts';
@@ -335,11 +336,7 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
     async delete(actor, name) {
       const row = await visible(actor, name);
       await db.transaction().execute(async (trx) => {
-        await trx
-          .updateTable('endpoints')
-          .set({ status: 'deleted', deleted_at: isoNow(clock) })
-          .where('id', '=', row.id)
-          .execute();
+        await moveEndpoint(trx, row.id, 'deleted', { deleted_at: isoNow(clock) });
         await trx
           .updateTable('endpoint_keys')
           .set({ revoked_at: isoNow(clock) })

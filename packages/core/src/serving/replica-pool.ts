@@ -11,6 +11,7 @@ import { newId } from '../ids.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
 import { moveEndpoint, moveReplica } from '../workloads/endpoint-state.ts';
+import { heldLocalGpus } from '../workloads/gpu-ledger.ts';
 import { accrue, hourlyRateMicros } from '../workloads/workload-meter.ts';
 import { EndpointStatsRecorder } from './endpoint-stats.ts';
 import { type RuntimeTemplate, renderCommand } from './runtimes.ts';
@@ -253,22 +254,45 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
         `the replica's socket path ${socket} is longer than Linux allows (${maxSocketPath} bytes): use a shorter --data-dir`,
       );
     mkdirSync(dir, { recursive: true });
-    await db
-      .insertInto('endpoint_replicas')
-      .values({
-        id,
-        endpoint_id: endpoint.id,
-        port: 0,
-        external_id: null,
-        status: 'starting',
-        gpu_indexes: '[]',
-        started_at: new Date(started).toISOString(),
-        ready_at: null,
-        stopped_at: null,
-        metered_until: new Date(started).toISOString(),
-        cold_start_ms: null,
-      })
-      .execute();
+    // The replica's GPUs come from the one ledger, in the transaction that records it as starting: never a
+    // GPU a job, a notebook or another replica holds.
+    const gpuIndexes = await db.transaction().execute(async (trx) => {
+      let indexes: number[] = [];
+      if (endpoint.gpus > 0 && endpoint.gpu_type && executor.name === 'local') {
+        const inventory = await trx
+          .selectFrom('gpus')
+          .select('device_index')
+          .where('gpu_type', '=', endpoint.gpu_type)
+          .orderBy('device_index')
+          .execute();
+        const taken = await heldLocalGpus(trx, endpoint.gpu_type);
+        const free = inventory.filter((gpu) => !taken.has(gpu.device_index));
+        if (free.length < endpoint.gpus)
+          throw new AppError(
+            'unavailable',
+            `no replica of ${endpoint.name} can start: it needs ${endpoint.gpus} ${endpoint.gpu_type} GPU(s) and ${free.length} of ${inventory.length} are free (jobs, notebooks and replicas hold the rest); retry later or scale another workload down`,
+            { details: { retryAfter: 30 } },
+          );
+        indexes = free.slice(0, endpoint.gpus).map((gpu) => gpu.device_index);
+      }
+      await trx
+        .insertInto('endpoint_replicas')
+        .values({
+          id,
+          endpoint_id: endpoint.id,
+          port: 0,
+          external_id: null,
+          status: 'starting',
+          gpu_indexes: JSON.stringify(indexes),
+          started_at: new Date(started).toISOString(),
+          ready_at: null,
+          stopped_at: null,
+          metered_until: new Date(started).toISOString(),
+          cold_start_ms: null,
+        })
+        .execute();
+      return indexes;
+    });
     const replica: Replica = {
       id,
       socket,
@@ -289,7 +313,7 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
         sandbox: replicaSandbox(endpoint),
         placement: replicaPlacement(endpoint, product.image),
         exposure: { socket, egress: 'blocked' },
-        gpus: [],
+        gpus: gpuIndexes.map(String),
         maxRuntimeSeconds: product.maxDurationSeconds,
         graceSeconds: product.graceSeconds,
         secrets: {},

@@ -1,4 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../identity/principal.ts';
@@ -72,4 +74,93 @@ describe('the GPU ledger across notebooks and jobs', () => {
     expect(jobs.filter((job) => job.status === 'running')).toHaveLength(inventory.length - 1);
     expect(outcomes.filter((outcome) => outcome === 'queued')).toHaveLength(1);
   }, 60_000);
+});
+
+// Replicas too: a deployed model's replica takes its GPU from the same ledger, and a job never gets it.
+describe('the GPU ledger across replicas and jobs', () => {
+  let platform: Awaited<ReturnType<typeof createTestPlatform>>;
+  let alice: Actor;
+  const repoRoot = join(import.meta.dirname, '../../../..');
+  const work = mkdtempSync(join(tmpdir(), 'aicloud-ledger-'));
+
+  beforeAll(async () => {
+    // A small real model: the example fine-tune, trained for a few steps.
+    execFileSync(
+      process.execPath,
+      [
+        join(repoRoot, 'examples/fine-tune/train.mjs'),
+        '--data',
+        join(repoRoot, 'seed/datasets/legal-rag-v2'),
+        '--output',
+        join(work, 'model'),
+        '--checkpoint-dir',
+        join(work, 'checkpoints'),
+      ],
+      { env: { ...process.env, STEPS: '5', LOG_EVERY: '5', EVAL_EVERY: '5' }, stdio: 'ignore' },
+    );
+    platform = await createTestPlatform('sqlite', null, { importRoots: { 'legal-rag': [work] } });
+    const credentials = JSON.parse(readFileSync(join(platform.dataDir, 'credentials.json'), 'utf8'));
+    alice = { principal: await platform.identity.authenticate(credentials.alice.token), requestId: 'req_r' };
+  }, 120_000);
+  afterAll(async () => {
+    if (!platform) return;
+    await platform.endpoints.delete(alice, 'ledger-answerer').catch(() => {});
+    for (const job of await platform.store.db.selectFrom('jobs').select('id').execute()) {
+      await platform.runner.stop(job.id, 'cancelled').catch(() => {});
+    }
+    await platform.dispose();
+  });
+
+  it('gives a replica a GPU no job holds, and never gives that GPU to a job', async () => {
+    await platform.models.register(alice, { name: 'ledger-answerer', source: `path:${join(work, 'model')}` });
+    await platform.endpoints.deploy(alice, {
+      model: 'ledger-answerer',
+      version: 1,
+      gpus: 1,
+      gpuType: 'A100',
+      minReplicas: 1,
+      maxReplicas: 1,
+    });
+    const deadline = Date.now() + 60_000;
+    let replica: { gpu_indexes: string; status: string } | undefined;
+    while (Date.now() < deadline) {
+      await platform.tick();
+      replica = await platform.store.db
+        .selectFrom('endpoint_replicas')
+        .select(['gpu_indexes', 'status'])
+        .where('status', 'in', ['starting', 'ready'])
+        .executeTakeFirst();
+      if (replica) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const held = JSON.parse(replica?.gpu_indexes ?? '[]') as number[];
+    expect(held).toHaveLength(1);
+    const inventory = await platform.store.db
+      .selectFrom('gpus')
+      .select('device_index')
+      .where('gpu_type', '=', 'A100')
+      .execute();
+    const outcomes: string[] = [];
+    for (let index = 0; index < inventory.length; index += 1) {
+      const { admission } = await platform.jobs.submit(alice, {
+        product: 'fine-tune',
+        gpus: 1,
+        gpuType: 'A100',
+        maxRuntime: '10m',
+        name: `beside-replica-${index}`,
+        command: 'sleep 60',
+      });
+      outcomes.push(admission.outcome);
+    }
+    await platform.tick();
+    const jobs = await platform.store.db
+      .selectFrom('jobs')
+      .select(['status', 'gpu_indexes'])
+      .where('status', 'in', ['admitted', 'running', 'queued'])
+      .execute();
+    const given = jobs.flatMap((job) => JSON.parse(job.gpu_indexes) as number[]);
+    expect(given).not.toContain(held[0]);
+    expect(jobs.filter((job) => job.status === 'running')).toHaveLength(inventory.length - 1);
+    expect(outcomes.filter((outcome) => outcome === 'queued')).toHaveLength(1);
+  }, 120_000);
 });

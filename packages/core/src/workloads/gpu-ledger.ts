@@ -2,11 +2,14 @@ import type { Transaction } from 'kysely';
 import { ACTIVE_NOTEBOOK_STATES } from '../notebooks/notebook-record.ts';
 import type { Database } from '../store/schema.ts';
 
+/** Replica statuses that hold their GPUs. */
+const LIVE_REPLICA_STATES = ['starting', 'ready'] as const;
+
 /**
- * The one answer to "which of this machine's GPUs are held": by running jobs on the local executor and by
- * notebooks that are starting, running or stopping. Slurm jobs hold the cluster's devices, not these, and
- * replicas hold none locally yet. Every placement (jobs, notebooks) and every capacity check reads it, in
- * the caller's transaction, so a notebook's GPU is never handed to a job or the other way round.
+ * The one answer to "which of this machine's GPUs are held": by running jobs on the local executor, by
+ * notebooks that are starting, running or stopping, and by model replicas that are starting or ready. Slurm
+ * jobs hold the cluster's devices, not these. Every placement (jobs, notebooks, replicas) and every capacity
+ * check reads it, in the caller's transaction, so a GPU one workload holds is never handed to another.
  */
 export async function heldLocalGpus(trx: Transaction<Database>, gpuType: string): Promise<Set<number>> {
   const jobs = await trx
@@ -22,17 +25,40 @@ export async function heldLocalGpus(trx: Transaction<Database>, gpuType: string)
     .where('status', 'in', [...ACTIVE_NOTEBOOK_STATES])
     .where('gpu_type', '=', gpuType)
     .execute();
-  return new Set([...jobs, ...notebooks].flatMap((row) => JSON.parse(row.gpu_indexes) as number[]));
+  const replicas = await trx
+    .selectFrom('endpoint_replicas')
+    .innerJoin('endpoints', 'endpoints.id', 'endpoint_replicas.endpoint_id')
+    .select('endpoint_replicas.gpu_indexes')
+    .where('endpoint_replicas.status', 'in', [...LIVE_REPLICA_STATES])
+    .where('endpoints.gpu_type', '=', gpuType)
+    .execute();
+  return new Set(
+    [...jobs, ...notebooks, ...replicas].flatMap((row) => JSON.parse(row.gpu_indexes) as number[]),
+  );
 }
 
-/** GPUs that notebooks hold, by GPU type: capacity that admission must not promise to jobs. */
-export async function notebookGpusByType(trx: Transaction<Database>): Promise<Map<string, number>> {
-  const rows = await trx
+/**
+ * GPUs that notebooks and model replicas hold, by GPU type: capacity that job admission must not promise.
+ * (Jobs' own use is counted by admission from the jobs table.)
+ */
+export async function nonJobGpusByType(trx: Transaction<Database>): Promise<Map<string, number>> {
+  const notebooks = await trx
     .selectFrom('notebooks')
     .select(['gpu_type', (eb) => eb.fn.sum<number>('gpus').as('gpus')])
     .where('status', 'in', [...ACTIVE_NOTEBOOK_STATES])
     .where('gpus', '>', 0)
     .groupBy('gpu_type')
     .execute();
-  return new Map(rows.map((row) => [row.gpu_type ?? '', Number(row.gpus)]));
+  const replicas = await trx
+    .selectFrom('endpoint_replicas')
+    .innerJoin('endpoints', 'endpoints.id', 'endpoint_replicas.endpoint_id')
+    .select(['endpoints.gpu_type as gpu_type', (eb) => eb.fn.sum<number>('endpoints.gpus').as('gpus')])
+    .where('endpoint_replicas.status', 'in', [...LIVE_REPLICA_STATES])
+    .where('endpoints.gpus', '>', 0)
+    .groupBy('endpoints.gpu_type')
+    .execute();
+  const held = new Map<string, number>();
+  for (const row of [...notebooks, ...replicas])
+    held.set(row.gpu_type ?? '', (held.get(row.gpu_type ?? '') ?? 0) + Number(row.gpus));
+  return held;
 }
