@@ -14,7 +14,7 @@ import type { Authorizer } from '../ports/authorizer.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
-import { heldLocalGpus } from '../workloads/gpu-ledger.ts';
+import { pickFreeGpus } from '../workloads/gpu-ledger.ts';
 import { estimateMicros, hourlyRateMicros, unitsOf } from '../workloads/workload-meter.ts';
 import { type namespaceSupport, netnsNames } from './notebook-netns.ts';
 import { notebookPaths } from './notebook-paths.ts';
@@ -128,23 +128,16 @@ async function allocateGpus(
   gpuType: string | null,
 ): Promise<{ indexes: number[] } | { refused: AppError }> {
   if (gpus === 0 || !gpuType) return { indexes: [] };
-  const inventory = await trx
-    .selectFrom('gpus')
-    .select('device_index')
-    .where('gpu_type', '=', gpuType)
-    .orderBy('device_index')
-    .execute();
-  const taken = await heldLocalGpus(trx, gpuType);
-  const free = inventory.map((gpu) => gpu.device_index).filter((index) => !taken.has(index));
-  if (free.length < gpus) {
+  const pick = await pickFreeGpus(trx, gpuType, gpus);
+  if (!pick.ok) {
     return {
       refused: new AppError(
         'conflict',
-        `no free ${gpuType} GPU for a notebook now (${inventory.length} in the inventory, ${free.length} free); try later or with --gpus 0`,
+        `no free ${gpuType} GPU for a notebook now (${pick.inventory} in the inventory, ${pick.free} free); try later or with --gpus 0`,
       ),
     };
   }
-  return { indexes: free.slice(0, gpus) };
+  return { indexes: pick.indexes };
 }
 
 /**

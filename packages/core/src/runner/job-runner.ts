@@ -16,7 +16,7 @@ import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
 import type { JobRunRecorder } from '../tracking/job-run-recorder.ts';
 import type { RunStatus } from '../tracking/tracking-types.ts';
-import { heldLocalGpus } from '../workloads/gpu-ledger.ts';
+import { pickFreeGpus } from '../workloads/gpu-ledger.ts';
 import { moveJob } from '../workloads/job-state.ts';
 import { accrue, hourlyRateMicros } from '../workloads/workload-meter.ts';
 import { endOfJob } from './end-reason.ts';
@@ -233,17 +233,10 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         indexes = Array.from({ length: current.gpus }, (_, index) => index);
         source = 'scheduler';
       } else if (current.gpus > 0 && current.gpu_type) {
-        const inventory = await trx
-          .selectFrom('gpus')
-          .select(['device_index', 'source'])
-          .where('gpu_type', '=', current.gpu_type)
-          .orderBy('device_index')
-          .execute();
-        const taken = await heldLocalGpus(trx, current.gpu_type);
-        const free = inventory.filter((gpu) => !taken.has(gpu.device_index));
-        if (free.length < current.gpus) return null;
-        indexes = free.slice(0, current.gpus).map((gpu) => gpu.device_index);
-        source = free[0]?.source ?? null;
+        const pick = await pickFreeGpus(trx, current.gpu_type, current.gpus);
+        if (!pick.ok) return null;
+        indexes = pick.indexes;
+        source = pick.source;
       }
       const token = await identity.createTokenInTrx(trx, await ownerId(trx, current.owner), {
         name: `run:${current.id}`,

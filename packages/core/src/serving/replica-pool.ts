@@ -11,7 +11,7 @@ import { newId } from '../ids.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
 import { moveEndpoint, moveReplica } from '../workloads/endpoint-state.ts';
-import { heldLocalGpus } from '../workloads/gpu-ledger.ts';
+import { pickFreeGpus } from '../workloads/gpu-ledger.ts';
 import { accrue, hourlyRateMicros } from '../workloads/workload-meter.ts';
 import { EndpointStatsRecorder } from './endpoint-stats.ts';
 import { type RuntimeTemplate, renderCommand } from './runtimes.ts';
@@ -259,21 +259,14 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
     const gpuIndexes = await db.transaction().execute(async (trx) => {
       let indexes: number[] = [];
       if (endpoint.gpus > 0 && endpoint.gpu_type && executor.name === 'local') {
-        const inventory = await trx
-          .selectFrom('gpus')
-          .select('device_index')
-          .where('gpu_type', '=', endpoint.gpu_type)
-          .orderBy('device_index')
-          .execute();
-        const taken = await heldLocalGpus(trx, endpoint.gpu_type);
-        const free = inventory.filter((gpu) => !taken.has(gpu.device_index));
-        if (free.length < endpoint.gpus)
+        const pick = await pickFreeGpus(trx, endpoint.gpu_type, endpoint.gpus);
+        if (!pick.ok)
           throw new AppError(
             'unavailable',
-            `no replica of ${endpoint.name} can start: it needs ${endpoint.gpus} ${endpoint.gpu_type} GPU(s) and ${free.length} of ${inventory.length} are free (jobs, notebooks and replicas hold the rest); retry later or scale another workload down`,
+            `no replica of ${endpoint.name} can start: it needs ${endpoint.gpus} ${endpoint.gpu_type} GPU(s) and ${pick.free} of ${pick.inventory} are free (jobs, notebooks and replicas hold the rest); retry later or scale another workload down`,
             { details: { retryAfter: 30 } },
           );
-        indexes = free.slice(0, endpoint.gpus).map((gpu) => gpu.device_index);
+        indexes = pick.indexes;
       }
       await trx
         .insertInto('endpoint_replicas')

@@ -7,6 +7,43 @@ import type { Actor } from '../identity/principal.ts';
 import { JUPYTER_BINARY } from '../notebooks/notebook-service.ts';
 import { createTestPlatform } from '../testing/test-platform.ts';
 
+/**
+ * Submits as many one-GPU jobs of a type as the machine has GPUs of it, runs a tick, and returns how each was
+ * admitted, the jobs that hold or wait for GPUs, and the GPUs they were given.
+ */
+async function fillWithJobs(
+  platform: Awaited<ReturnType<typeof createTestPlatform>>,
+  actor: Actor,
+  gpuType: string,
+  name: string,
+) {
+  const inventory = await platform.store.db
+    .selectFrom('gpus')
+    .select('device_index')
+    .where('gpu_type', '=', gpuType)
+    .execute();
+  const outcomes: string[] = [];
+  for (let index = 0; index < inventory.length; index += 1) {
+    const { admission } = await platform.jobs.submit(actor, {
+      product: 'fine-tune',
+      gpus: 1,
+      gpuType,
+      maxRuntime: '10m',
+      name: `${name}-${index}`,
+      command: 'sleep 60',
+    });
+    outcomes.push(admission.outcome);
+  }
+  await platform.tick();
+  const jobs = await platform.store.db
+    .selectFrom('jobs')
+    .select(['status', 'gpu_indexes'])
+    .where('status', 'in', ['admitted', 'running', 'queued'])
+    .execute();
+  const given = jobs.flatMap((job) => JSON.parse(job.gpu_indexes) as number[]);
+  return { inventory: inventory.length, outcomes, jobs, given };
+}
+
 // One GPU ledger for every kind of workload: a GPU a notebook holds is never given to a job, and
 // admission does not promise jobs the capacity that notebooks hold.
 describe('the GPU ledger across notebooks and jobs', () => {
@@ -42,36 +79,12 @@ describe('the GPU ledger across notebooks and jobs', () => {
       .executeTakeFirstOrThrow();
     const held = JSON.parse(row.gpu_indexes) as number[];
     expect(held).toHaveLength(1);
-    const inventory = await platform.store.db
-      .selectFrom('gpus')
-      .select('device_index')
-      .where('gpu_type', '=', row.gpu_type!)
-      .execute();
-
     // As many one-GPU jobs as the machine has GPUs of that type: one of them cannot fit while the notebook runs.
-    const outcomes: string[] = [];
-    for (let index = 0; index < inventory.length; index += 1) {
-      const { admission } = await platform.jobs.submit(alice, {
-        product: 'fine-tune',
-        gpus: 1,
-        gpuType: row.gpu_type!,
-        maxRuntime: '10m',
-        name: `fill-${index}`,
-        command: 'sleep 60',
-      });
-      outcomes.push(admission.outcome);
-    }
-    await platform.tick();
-    const jobs = await platform.store.db
-      .selectFrom('jobs')
-      .select(['status', 'gpu_indexes'])
-      .where('status', 'in', ['admitted', 'running', 'queued'])
-      .execute();
-    const given = jobs.flatMap((job) => JSON.parse(job.gpu_indexes) as number[]);
+    const { inventory, outcomes, jobs, given } = await fillWithJobs(platform, alice, row.gpu_type!, 'fill');
 
     expect(given).not.toContain(held[0]);
     expect(new Set(given).size).toBe(given.length);
-    expect(jobs.filter((job) => job.status === 'running')).toHaveLength(inventory.length - 1);
+    expect(jobs.filter((job) => job.status === 'running')).toHaveLength(inventory - 1);
     expect(outcomes.filter((outcome) => outcome === 'queued')).toHaveLength(1);
   }, 60_000);
 });
@@ -135,32 +148,14 @@ describe('the GPU ledger across replicas and jobs', () => {
     }
     const held = JSON.parse(replica?.gpu_indexes ?? '[]') as number[];
     expect(held).toHaveLength(1);
-    const inventory = await platform.store.db
-      .selectFrom('gpus')
-      .select('device_index')
-      .where('gpu_type', '=', 'A100')
-      .execute();
-    const outcomes: string[] = [];
-    for (let index = 0; index < inventory.length; index += 1) {
-      const { admission } = await platform.jobs.submit(alice, {
-        product: 'fine-tune',
-        gpus: 1,
-        gpuType: 'A100',
-        maxRuntime: '10m',
-        name: `beside-replica-${index}`,
-        command: 'sleep 60',
-      });
-      outcomes.push(admission.outcome);
-    }
-    await platform.tick();
-    const jobs = await platform.store.db
-      .selectFrom('jobs')
-      .select(['status', 'gpu_indexes'])
-      .where('status', 'in', ['admitted', 'running', 'queued'])
-      .execute();
-    const given = jobs.flatMap((job) => JSON.parse(job.gpu_indexes) as number[]);
+    const { inventory, outcomes, jobs, given } = await fillWithJobs(
+      platform,
+      alice,
+      'A100',
+      'beside-replica',
+    );
     expect(given).not.toContain(held[0]);
-    expect(jobs.filter((job) => job.status === 'running')).toHaveLength(inventory.length - 1);
+    expect(jobs.filter((job) => job.status === 'running')).toHaveLength(inventory - 1);
     expect(outcomes.filter((outcome) => outcome === 'queued')).toHaveLength(1);
   }, 120_000);
 });

@@ -62,3 +62,33 @@ export async function nonJobGpusByType(trx: Transaction<Database>): Promise<Map<
     held.set(row.gpu_type ?? '', (held.get(row.gpu_type ?? '') ?? 0) + Number(row.gpus));
   return held;
 }
+
+/** The GPUs a placement got, or how many there are and how many are free when they are too few. */
+export type GpuPick =
+  | { ok: true; indexes: number[]; source: string | null }
+  | { ok: false; inventory: number; free: number };
+
+/**
+ * Picks `count` free GPUs of a type from this machine's inventory, lowest index first: free meaning held by
+ * no workload of any kind (heldLocalGpus). Read in the caller's transaction, which records the pick.
+ */
+export async function pickFreeGpus(
+  trx: Transaction<Database>,
+  gpuType: string,
+  count: number,
+): Promise<GpuPick> {
+  const inventory = await trx
+    .selectFrom('gpus')
+    .select(['device_index', 'source'])
+    .where('gpu_type', '=', gpuType)
+    .orderBy('device_index')
+    .execute();
+  const taken = await heldLocalGpus(trx, gpuType);
+  const free = inventory.filter((gpu) => !taken.has(gpu.device_index));
+  if (free.length < count) return { ok: false, inventory: inventory.length, free: free.length };
+  return {
+    ok: true,
+    indexes: free.slice(0, count).map((gpu) => gpu.device_index),
+    source: free[0]?.source ?? null,
+  };
+}
