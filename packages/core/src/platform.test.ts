@@ -54,6 +54,22 @@ describe('executors chosen by product', () => {
     });
   });
 
+  it('answers a caller who picks an executor the platform lacks with invalid input, not an outage', async () => {
+    await expect(
+      platform.jobs.submit(alice, {
+        product: 'training',
+        executor: 'slurm',
+        gpus: 1,
+        command: 'true',
+        maxRuntime: '5m',
+        dryRun: true,
+      }),
+    ).rejects.toMatchObject({
+      code: 'invalid_input',
+      message: expect.stringMatching(/executor slurm is not configured.*pick one of: local/),
+    });
+  });
+
   it('refuses to start a replica on an executor the platform lacks, naming those it has', async () => {
     const endpoint = {
       id: 'ep_k8s',

@@ -326,9 +326,15 @@ export function createJobService(deps: JobServiceDeps): JobService {
       const executor = parsed.executor ?? ask.product.executor;
       const available = deps.executorNames?.() ?? ['local'];
       if (!available.includes(executor)) {
+        // Asking for an executor the platform lacks is the caller's choice (400, pick another);
+        // a product whose own executor is missing is the platform's misconfiguration (503).
+        const how =
+          executor === 'slurm'
+            ? 'a platform engineer starts aicloud with --slurm-partition NAME (see docs/slurm.md)'
+            : 'a platform engineer configures it, or moves the product to one of those';
         throw new AppError(
-          'unavailable',
-          `executor ${executor} is not configured on this platform (it has: ${available.join(', ')}); a platform engineer starts aicloud with --slurm-partition NAME (see docs/slurm.md)`,
+          parsed.executor === undefined ? 'unavailable' : 'invalid_input',
+          `executor ${executor} is not configured on this platform (it has: ${available.join(', ')}); ${parsed.executor === undefined ? how : `leave --executor out or pick one of: ${available.join(', ')}`}`,
           {
             issues: [{ path: ['executor'], message: `not configured: ${executor}` }],
           },
