@@ -704,6 +704,28 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('pipeline_steps_cache').on('pipeline_steps').column('cache_key').execute();
     },
   },
+  '0013_mlflow_registry': {
+    // The MLflow registry API's metadata on aicloud's registry: descriptions, a model's tags, and the run a
+    // version was registered from (`runs:/…`), so lineage and MLflow's `run_id` name the source run.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('models').addColumn('description', 'text').execute();
+      await db.schema.alterTable('models').addColumn('tags', 'text').execute();
+      await db.schema.alterTable('models').addColumn('updated_at', 'text').execute();
+      await db.schema.alterTable('model_versions').addColumn('description', 'text').execute();
+      await db.schema.alterTable('model_versions').addColumn('run_id', 'text').execute();
+      await db.schema.alterTable('model_versions').addColumn('updated_at', 'text').execute();
+      await db.schema.createIndex('model_versions_run').on('model_versions').column('run_id').execute();
+    },
+  },
+  '0014_dataset_hashes': {
+    // Lineage: a dataset's content hash (sha256 over its sorted relative paths and bytes) when it was last
+    // hashed, and the hashes each pipeline step consumed (part of its cache key).
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('datasets').addColumn('content_hash', 'text').execute();
+      await db.schema.alterTable('datasets').addColumn('hashed_at', 'text').execute();
+      await db.schema.alterTable('pipeline_steps').addColumn('dataset_hashes', 'text').execute();
+    },
+  },
 };
 
 /** The hash the first audit record chains to. */

@@ -50,6 +50,9 @@ export interface Database {
     /** Who attested the facts (`system` for the seed); null when nobody has. */
     attested_by: string | null;
     attested_at: string | null;
+    /** sha256 over the dataset's files (sorted relative paths and bytes) when last hashed (0014); null before. */
+    content_hash?: string | null;
+    hashed_at?: string | null;
   };
   gpus: {
     id: string;
@@ -211,8 +214,14 @@ export interface Database {
     team: string;
     created_by: string;
     created_at: string;
+    /** MLflow's description (0013); null when none was set. */
+    description?: string | null;
+    /** JSON object name → text of MLflow's registered-model tags (0013); null when none. */
+    tags?: string | null;
+    /** When the description or tags last changed (0013). */
+    updated_at?: string | null;
   };
-  /** Immutable: a row is never updated once written. */
+  /** Files, digest, scan and lineage never change once written; only MLflow's description may (0013). */
   model_versions: {
     model_id: string;
     version: number;
@@ -239,6 +248,12 @@ export interface Database {
     lineage: string;
     created_by: string;
     created_at: string;
+    /** MLflow's description (0013). */
+    description?: string | null;
+    /** The MLflow run the version was registered from (`runs:/<run_id>/…`, 0013). */
+    run_id?: string | null;
+    /** When the description last changed (0013). */
+    updated_at?: string | null;
   };
   model_aliases: {
     model_id: string;
@@ -439,5 +454,7 @@ export interface Database {
     output_hash: string | null;
     reason: string | null;
     next_attempt_at: string | null;
+    /** JSON object dataset path → content hash (null: not hashable) consumed by the step's last start (0014). */
+    dataset_hashes?: string | null;
   };
 }
