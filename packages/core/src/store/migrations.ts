@@ -726,6 +726,23 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('pipeline_steps').addColumn('dataset_hashes', 'text').execute();
     },
   },
+  '0015_providers': {
+    // External AI providers behind the gateway: an OpenAI-compatible base URL, the NAME of the platform secret
+    // that holds its key (never the key), its models with prices, what the PII detector does, and fallbacks.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('providers')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('base_url', 'text', (c) => c.notNull())
+        .addColumn('key_secret', 'text', (c) => c.notNull())
+        .addColumn('models', 'text', (c) => c.notNull())
+        .addColumn('pii_mode', 'text', (c) => c.notNull())
+        .addColumn('fallbacks', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 /** The hash the first audit record chains to. */

@@ -215,11 +215,11 @@ export interface Database {
     created_by: string;
     created_at: string;
     /** MLflow's description (0013); null when none was set. */
-    description?: string | null;
+    description: string | null;
     /** JSON object name → text of MLflow's registered-model tags (0013); null when none. */
-    tags?: string | null;
+    tags: string | null;
     /** When the description or tags last changed (0013). */
-    updated_at?: string | null;
+    updated_at: string | null;
   };
   /** Files, digest, scan and lineage never change once written; only MLflow's description may (0013). */
   model_versions: {
@@ -249,11 +249,11 @@ export interface Database {
     created_by: string;
     created_at: string;
     /** MLflow's description (0013). */
-    description?: string | null;
+    description: string | null;
     /** The MLflow run the version was registered from (`runs:/<run_id>/…`, 0013). */
-    run_id?: string | null;
+    run_id: string | null;
     /** When the description last changed (0013). */
-    updated_at?: string | null;
+    updated_at: string | null;
   };
   model_aliases: {
     model_id: string;
@@ -456,5 +456,19 @@ export interface Database {
     next_attempt_at: string | null;
     /** JSON object dataset path → content hash (null: not hashable) consumed by the step's last start (0014). */
     dataset_hashes?: string | null;
+  };
+  /** External AI providers (0015): the key lives in a platform secret named by `key_secret`, never here. */
+  providers: {
+    name: string;
+    base_url: string;
+    key_secret: string;
+    /** JSON array of { name, inputMicrosPerMTok, outputMicrosPerMTok }. */
+    models: string;
+    /** `redact` or `block`. */
+    pii_mode: string;
+    /** JSON array of `provider/model` tried in order on a 5xx, a timeout or a connection error. */
+    fallbacks: string;
+    created_by: string;
+    created_at: string;
   };
 }
