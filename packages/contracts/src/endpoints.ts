@@ -45,6 +45,15 @@ export const EndpointStats = z.object({
   coldStarts: z.number(),
   lastColdStartMs: z.number().nullable(),
   inFlight: z.number(),
+  drift: z.object({
+    status: z.enum(['collecting', 'stable', 'moderate', 'shifted']),
+    baselineSize: z.number(),
+    windowSize: z.number(),
+    features: z.partialRecord(
+      z.enum(['prompt_tokens', 'completion_tokens', 'latency_ms', 'empty_answer']),
+      z.object({ psi: z.number(), ks: z.number(), ksPValue: z.number() }),
+    ),
+  }),
 });
 export type EndpointStats = z.infer<typeof EndpointStats>;
 

@@ -25,8 +25,19 @@ export function endpointText(endpoint: Endpoint): string {
     `  first token      p50 ${ms(stats.timeToFirstTokenP50Ms)}`,
     `  tokens           ${stats.tokensIn} in, ${stats.tokensOut} out, ${stats.tokensPerSecond === null ? '-' : stats.tokensPerSecond.toFixed(1)} tokens/s`,
     `  cold starts      ${stats.coldStarts}${stats.lastColdStartMs === null ? '' : ` (last ${(stats.lastColdStartMs / 1000).toFixed(2)} s)`}`,
+    `  drift            ${driftText(stats.drift)}`,
     `  base URL         ${endpoint.url}  (model: "${endpoint.name}")`,
   ].join('\n');
+}
+
+/** `stable (PSI prompt_tokens 0.03, …)`, or how far the baseline and the first window are. */
+function driftText(drift: Endpoint['stats']['drift']): string {
+  if (drift.status === 'collecting')
+    return `collecting (baseline ${drift.baselineSize}, window ${drift.windowSize} requests)`;
+  const scores = Object.entries(drift.features).map(
+    ([feature, score]) => `${feature} ${score.psi.toFixed(2)}`,
+  );
+  return `${drift.status} (PSI ${scores.join(', ')})`;
 }
 
 /** `aicloud deploy model …`. */

@@ -1,4 +1,5 @@
 import type { EndpointStats } from '@aicloud/contracts';
+import { DriftMonitor } from '../telemetry/drift.ts';
 
 const WINDOW = 2048;
 
@@ -15,6 +16,8 @@ export class EndpointStatsRecorder {
   private latencies: number[] = [];
   private firstToken: number[] = [];
   private outputRates: number[] = [];
+  /** Drift of the successful requests against this endpoint's first ones (a new version resets it). */
+  readonly drift = new DriftMonitor();
 
   /** Records one finished request. */
   record(outcome: {
@@ -32,6 +35,13 @@ export class EndpointStatsRecorder {
     if (outcome.firstTokenMs !== null) push(this.firstToken, outcome.firstTokenMs);
     if (outcome.tokensOut > 0 && outcome.latencyMs > 0)
       push(this.outputRates, outcome.tokensOut / (outcome.latencyMs / 1000));
+    if (outcome.ok)
+      this.drift.observe({
+        prompt_tokens: outcome.tokensIn,
+        completion_tokens: outcome.tokensOut,
+        latency_ms: outcome.latencyMs,
+        empty_answer: outcome.tokensOut === 0 ? 1 : 0,
+      });
   }
 
   /** The numbers as the API shows them. */
@@ -48,6 +58,7 @@ export class EndpointStatsRecorder {
       coldStarts: this.coldStarts,
       lastColdStartMs: this.lastColdStartMs,
       inFlight: this.inFlight,
+      drift: this.drift.report(),
     };
   }
 }
