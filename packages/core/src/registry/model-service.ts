@@ -60,6 +60,12 @@ export interface ModelService {
    * `output/MODEL`, else the job's name). Idempotent per job. Without an actor, the platform registers it.
    */
   registerJobOutput(jobId: string, actor?: Actor): Promise<ModelVersion>;
+  /**
+   * Registers files the platform holds for an MLflow run (`runs:/<run_id>/<path>`) as the next version of a
+   * team's model: the same `register_model` question (source kind `run`), copy and scan; the version records
+   * the run (`run_id`) and, in its lineage, the run's job and datasets.
+   */
+  registerRunArtifact(actor: Actor, request: RunArtifactRegistration): Promise<ModelVersion>;
   /** Registers a succeeded fine-tune's output, if it wrote any (the job runner's end hook); never throws. */
   onJobEnded(job: Job): Promise<void>;
   list(actor: Actor, query?: ModelQuery): Promise<Model[]>;
@@ -71,6 +77,25 @@ export interface ModelService {
   setAlias(actor: Actor, name: string, alias: string, version: number, query?: ModelQuery): Promise<Model>;
   /** The chain dataset → job → model version → endpoints, for `NAME@VERSION` (a number or an alias). */
   lineage(actor: Actor, ref: string, query?: ModelQuery): Promise<ModelLineage>;
+}
+
+/** An MLflow run's artifact to register (`ModelService.registerRunArtifact`). */
+export interface RunArtifactRegistration {
+  team: string;
+  name: string;
+  /** The source as the version shows it (`runs:/<run_id>/<path>`). */
+  source: string;
+  runId: string;
+  /** The run's artifact root on the server: links are followed only inside it. */
+  root: string;
+  /** The file or directory under the root, relative (already checked against traversal). */
+  path: string;
+  /** The job the run records, if any, and the datasets it read (the version's lineage). */
+  jobId: string | null;
+  datasets: string[];
+  metrics: Record<string, number>;
+  tags: Record<string, string>;
+  description: string | null;
 }
 
 /** What the service needs. */
@@ -328,7 +353,11 @@ export function createModelService(deps: ModelServiceDeps): ModelService {
     who: Registrant,
     team: string,
     name: string,
-    fields: Omit<VersionRow, 'model_id' | 'version' | 'created_by' | 'created_at'>,
+    fields: Omit<
+      VersionRow,
+      'model_id' | 'version' | 'created_by' | 'created_at' | 'description' | 'run_id' | 'updated_at'
+    > &
+      Partial<Pick<VersionRow, 'description' | 'run_id'>>,
     createdBy: string,
   ): Promise<{ model: ModelRow; row: VersionRow }> {
     for (let attempt = 0; ; attempt += 1) {
@@ -348,6 +377,9 @@ export function createModelService(deps: ModelServiceDeps): ModelService {
               team,
               created_by: createdBy,
               created_at: isoNow(clock),
+              description: null,
+              tags: null,
+              updated_at: null,
             };
             await trx.insertInto('models').values(model).execute();
           }
@@ -371,6 +403,9 @@ export function createModelService(deps: ModelServiceDeps): ModelService {
             version: Number(last?.latest ?? 0) + 1,
             created_by: createdBy,
             created_at: isoNow(clock),
+            description: fields.description ?? null,
+            run_id: fields.run_id ?? null,
+            updated_at: null,
           };
           await trx.insertInto('model_versions').values(row).execute();
           await audit.append(trx, {
@@ -391,6 +426,7 @@ export function createModelService(deps: ModelServiceDeps): ModelService {
               scanVerdict: row.scan_verdict,
               trustRemoteCode: row.trust_remote_code === 1,
               lineage: JSON.parse(row.lineage) as unknown,
+              ...(row.run_id ? { runId: row.run_id } : {}),
             },
           });
           return { model, row };
@@ -664,6 +700,62 @@ export function createModelService(deps: ModelServiceDeps): ModelService {
           tags: JSON.stringify(ask.tags),
           trust_remote_code: ask.trustRemoteCode ? 1 : 0,
           lineage: JSON.stringify({ datasets: [], jobId: null }),
+        },
+        actor.principal.userName,
+      );
+      return versionOut(model, row);
+    },
+
+    async registerRunArtifact(actor, request) {
+      const who: Registrant = {
+        userName: actor.principal.userName,
+        requestId: actor.requestId,
+        system: false,
+      };
+      const { team, name } = request;
+      const parsedName = ModelName.safeParse(name);
+      if (!parsedName.success)
+        throw new AppError('invalid_input', `model name '${name}' is not valid`, {
+          issues: issuesOf(parsedName.error),
+        });
+      if (!canSeeTeam(actor.principal, team)) throw notFound('team', team);
+      await admit(actor, who, {
+        team,
+        model: name,
+        source: { kind: 'run', runId: request.runId },
+        trustRemoteCode: false,
+      });
+      let stored: Awaited<ReturnType<typeof fromLocal>>;
+      try {
+        stored = await fromLocal(
+          {
+            kind: 'path',
+            path: join(request.root, request.path),
+            roots: [request.root],
+            forbidden: [],
+            requireOthersReadable: false,
+          },
+          false,
+        );
+      } catch (error) {
+        if (error instanceof AppError)
+          await refuse(who, team, name, error.message, { source: request.source, ...(error.details ?? {}) });
+        throw error;
+      }
+      const { model, row } = await insertVersion(
+        who,
+        team,
+        name,
+        {
+          source: request.source,
+          runtime: DEFAULT_RUNTIME.local,
+          ...stored,
+          metrics: JSON.stringify(request.metrics),
+          tags: JSON.stringify(request.tags),
+          trust_remote_code: 0,
+          lineage: JSON.stringify({ datasets: request.datasets, jobId: request.jobId }),
+          run_id: request.runId,
+          description: request.description,
         },
         actor.principal.userName,
       );

@@ -5,7 +5,9 @@ import { AppError } from '../app-error.ts';
 export type ModelSourceRef =
   | { kind: 'job'; jobId: string }
   | { kind: 'path'; path: string }
-  | { kind: 'hf'; repo: string; revision: string; pinnedCommit: boolean };
+  | { kind: 'hf'; repo: string; revision: string; pinnedCommit: boolean }
+  /** An MLflow run's artifacts on this platform (registered through the MLflow registry API). */
+  | { kind: 'run'; runId: string };
 
 /** The rule names the registry refuses with (in messages and audit details). */
 export const SOURCE_RULES = {
