@@ -8,6 +8,7 @@ export { engineError, engineFailure, failClosed } from './fail-closed.ts';
 export type { Outcome, PolicyDecision, PolicyHit } from './policy-decision.ts';
 export type {
   ApiKeyAttributes,
+  CallProviderContext,
   CancelJobContext,
   CreateKeyContext,
   DeployContext,

@@ -8,10 +8,11 @@ export type PolicyAction =
   | 'stop_notebook'
   | 'deploy_endpoint'
   | 'register_model'
-  | 'create_key';
+  | 'create_key'
+  | 'call_provider';
 
 /** The entity types of the schema an action is asked about. */
-export type PolicyResourceType = 'Job' | 'Notebook' | 'Deployment' | 'ModelVersion' | 'ApiKey';
+export type PolicyResourceType = 'Job' | 'Notebook' | 'Deployment' | 'ModelVersion' | 'ApiKey' | 'Provider';
 
 /** The caller's role in the resource's team, as the platform computed it. */
 export type TeamRole = 'member' | 'manager' | 'none';
@@ -106,6 +107,15 @@ export type CreateKeyContext = {
   role: TeamRole;
   /** The caller authenticated with a token limited to one resource (a job's run token). */
   scopedToken: boolean;
+};
+
+/** The facts gathered before a prompt goes to an external provider (`call_provider` on a Provider). */
+export type CallProviderContext = {
+  role: TeamRole;
+  /** Datasets the request carries whose attested classification is confidential or pii. */
+  restrictedDatasets: string[];
+  /** Datasets it carries that are not registered to the team or have no attested classification. */
+  unverifiedDatasets: string[];
 };
 
 /** One question to the policy engine: may this principal do this action on this resource, given this context. */
