@@ -8,6 +8,7 @@ import { catalogRoutes } from './routes/catalog-routes.ts';
 import { endpointRoutes } from './routes/endpoint-routes.ts';
 import { identityRoutes } from './routes/identity-routes.ts';
 import { jobRoutes } from './routes/job-routes.ts';
+import { lineageRoutes } from './routes/lineage-routes.ts';
 import { modelRoutes } from './routes/model-routes.ts';
 import { notebookRoutes } from './routes/notebook-routes.ts';
 import { pipelineRoutes } from './routes/pipeline-routes.ts';
@@ -28,6 +29,7 @@ export function apiRoutes(platform: Platform): AnyRoute[] {
     ...modelRoutes(platform),
     ...notebookRoutes(platform),
     ...pipelineRoutes(platform),
+    ...lineageRoutes(platform),
     ...alertRoutes(platform),
     ...telemetryRoutes(platform),
   ];

@@ -10,6 +10,7 @@ export * from './errors.ts';
 export * from './exit-codes.ts';
 export * from './identity.ts';
 export * from './jobs.ts';
+export * from './lineage.ts';
 export * from './models.ts';
 export * from './notebooks.ts';
 export * from './pipelines.ts';

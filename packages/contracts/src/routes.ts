@@ -1,3 +1,4 @@
+import { lineageRoutes } from './lineage.ts';
 import { pipelineRoutes } from './pipelines.ts';
 import { approvalRoutes } from './routes/approval-routes.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
@@ -26,6 +27,7 @@ export const routes = {
   ...modelRoutes,
   ...notebookRoutes,
   ...pipelineRoutes,
+  ...lineageRoutes,
 };
 
 /** The name of a `/v1` route. */

@@ -15,6 +15,7 @@ import { type CatalogService, createCatalogService } from './catalog/catalog-ser
 import { type Clock, systemClock } from './clock.ts';
 import { createDatasetService, type DatasetService } from './datasets/dataset-service.ts';
 import { createIdentityService, type IdentityService } from './identity/identity-service.ts';
+import { createLineageService, type LineageService } from './lineage/lineage-service.ts';
 import { createNotebookService, type NotebookService } from './notebooks/notebook-service.ts';
 import {
   createPipelineService,
@@ -111,6 +112,8 @@ export interface Platform {
   gateway: Gateway;
   /** Pipelines: DAGs of steps, each an ordinary job. */
   pipelines: PipelineService;
+  /** Lineage as one graph: datasets → pipeline runs → jobs → model versions → endpoints. */
+  lineage: LineageService;
   /** Tells workloads where the API is, once the server listens. */
   setServerUrl(url: string): void;
   /** The API's unix socket, bound into sandboxes whose egress is `platform`. */
@@ -260,7 +263,9 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       dataDir: config.dataDir,
       actorOf: (name) => ownerActor(store, name),
       retryBaseMs: config.pipelineRetryBaseMs,
+      models,
     });
+    const lineage = createLineageService({ store, clock, models });
     const seed = config.seedFile
       ? await seedDemo({
           store,
@@ -293,6 +298,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       replicas,
       gateway,
       pipelines,
+      lineage,
       seed,
       setServerUrl: apiAddress.setUrl,
       setServerSocket: apiAddress.setSocket,

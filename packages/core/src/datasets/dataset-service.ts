@@ -173,6 +173,9 @@ export function createDatasetService(deps: {
         claimed: JSON.stringify(claimed),
         attested_by: attests ? actor.principal.userName : null,
         attested_at: attests ? now : null,
+        // Hashed at first use (a pipeline step's start, a lineage query): a dataset may be large.
+        content_hash: null,
+        hashed_at: null,
       };
       await db.transaction().execute(async (trx) => {
         const existing = await trx

@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
 import {
   CreatePipelineRequest,
   type Pipeline,
@@ -12,8 +10,12 @@ import { AppError, notFound } from '../app-error.ts';
 import { type Clock, isoNow } from '../clock.ts';
 import { type Actor, canSeeTeam, teamsToList } from '../identity/principal.ts';
 import { newId } from '../ids.ts';
+import { hashTree } from '../lineage/content-hash.ts';
+import { hashDataset } from '../lineage/dataset-hash.ts';
+import type { ModelService } from '../registry/model-service.ts';
 import { jobPaths } from '../runner/job-paths.ts';
 import type { Store } from '../store/open-store.ts';
+import { readStepRegistration } from './step-registration.ts';
 
 type StepSpec = PipelineStepSpec;
 type StepStatus = Pipeline['steps'][number]['status'];
@@ -27,7 +29,9 @@ export interface PipelineServiceDeps {
   /** The actor of a user by name (the pipeline's owner submits each step). */
   actorOf(userName: string): Promise<Actor>;
   /** First retry's delay; doubled per further attempt (default 10 s). */
-  retryBaseMs?: number;
+  retryBaseMs?: number | undefined;
+  /** The registry a step's output is registered in when it asks to be (`aicloud-register.json`). */
+  models?: Pick<ModelService, 'register'>;
 }
 
 export interface PipelineService {
@@ -43,25 +47,6 @@ export interface PipelineService {
 
 const FAILED_JOB = new Set(['failed', 'lost', 'timed_out']);
 const DONE = new Set<StepStatus>(['succeeded', 'cached']);
-
-/** sha256 over the files of a directory (relative path and content), in name order. */
-export function hashDir(dir: string): string {
-  const hash = createHash('sha256');
-  const walk = (current: string) => {
-    for (const name of readdirSync(current).sort()) {
-      const path = join(current, name);
-      const stat = statSync(path);
-      if (stat.isDirectory()) walk(path);
-      else if (stat.isFile()) {
-        hash.update(`${relative(dir, path)}\0`);
-        hash.update(readFileSync(path));
-        hash.update('\0');
-      }
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return hash.digest('hex');
-}
 
 function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
@@ -106,6 +91,7 @@ type StepRow = {
   output_hash: string | null;
   reason: string | null;
   next_attempt_at: string | null;
+  dataset_hashes?: string | null;
 };
 
 function toStep(row: StepRow): PipelineStep {
@@ -174,7 +160,11 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
       .execute();
   }
 
-  function cacheKeyOf(step: StepSpec, byName: Map<string, PipelineStep>): string {
+  function cacheKeyOf(
+    step: StepSpec,
+    byName: Map<string, PipelineStep>,
+    datasetHashes: Record<string, string | null>,
+  ): string {
     const inputs = step.dependsOn
       .slice()
       .sort()
@@ -186,7 +176,11 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
           command: step.command,
           params: Object.entries(step.params).sort(([a], [b]) => a.localeCompare(b)),
           inputs,
-          datasets: step.datasets.slice().sort(),
+          // A dataset's contents, not only its path: a changed dataset misses the cache.
+          datasets: step.datasets
+            .slice()
+            .sort()
+            .map((path) => [path, datasetHashes[path] ?? null]),
         }),
       )
       .digest('hex');
@@ -194,7 +188,9 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
 
   async function startStep(pipeline: Pipeline, step: PipelineStep, byName: Map<string, PipelineStep>) {
     const spec = step.spec;
-    const cacheKey = cacheKeyOf(spec, byName);
+    const datasetHashes: Record<string, string | null> = {};
+    for (const path of spec.datasets) datasetHashes[path] = await hashDataset(store, clock, path);
+    const cacheKey = cacheKeyOf(spec, byName, datasetHashes);
     if (spec.cache) {
       const hit = await db
         .selectFrom('pipeline_steps')
@@ -211,6 +207,7 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
           cache_key: cacheKey,
           job_id: hit.job_id,
           output_hash: hit.output_hash,
+          dataset_hashes: JSON.stringify(datasetHashes),
           reason: `cached: same code, inputs and parameters as step ${step.name} of pipeline ${hit.pipeline_id} (job ${hit.job_id}); not run again`,
         });
         return;
@@ -226,28 +223,44 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
     ];
     const actor = await deps.actorOf(pipeline.owner);
     const attempt = step.attempt + 1;
+    const name = `${pipeline.name}-${spec.name}-${attempt}`.slice(0, 63);
+    const command = `${exports.join('; ')}; ${spec.command}`;
     let reason: string | null = null;
-    let jobId: string | null = null;
-    try {
-      const answer = await jobs.submit(actor, {
-        product: spec.product,
-        team: pipeline.team,
-        name: `${pipeline.name}-${spec.name}-${attempt}`.slice(0, 63),
-        gpus: spec.gpus,
-        datasets: spec.datasets,
-        command: `${exports.join('; ')}; ${spec.command}`,
-      });
-      if (answer.admission.outcome === 'rejected' || !answer.job) {
-        reason = answer.admission.reasons.map((r) => r.message).join('; ') || 'refused by admission';
-      } else jobId = answer.job.id;
-    } catch (error) {
-      reason = error instanceof Error ? error.message : String(error);
+    // A server killed between submitting this attempt's job and recording it finds the job here and adopts
+    // it, so the attempt never runs twice (the command names the pipeline, the step and the attempt).
+    let jobId: string | null =
+      (
+        await db
+          .selectFrom('jobs')
+          .select(['id', 'command'])
+          .where('team', '=', pipeline.team)
+          .where('name', '=', name)
+          .where('created_at', '>=', pipeline.createdAt)
+          .execute()
+      ).find((job) => job.command === command)?.id ?? null;
+    if (!jobId) {
+      try {
+        const answer = await jobs.submit(actor, {
+          product: spec.product,
+          team: pipeline.team,
+          name,
+          gpus: spec.gpus,
+          datasets: spec.datasets,
+          command,
+        });
+        if (answer.admission.outcome === 'rejected' || !answer.job) {
+          reason = answer.admission.reasons.map((r) => r.message).join('; ') || 'refused by admission';
+        } else jobId = answer.job.id;
+      } catch (error) {
+        reason = error instanceof Error ? error.message : String(error);
+      }
     }
     if (!jobId) {
       await setStep(pipeline.id, step.name, {
         status: 'failed',
         attempt,
         cache_key: cacheKey,
+        dataset_hashes: JSON.stringify(datasetHashes),
         reason: `refused: ${reason}`,
       });
       await finish(pipeline, 'failed', `step ${step.name} was refused: ${reason}`);
@@ -257,11 +270,36 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
       status: 'running',
       attempt,
       job_id: jobId,
-      job_ids: JSON.stringify([...step.jobIds, jobId]),
+      job_ids: JSON.stringify(step.jobIds.includes(jobId) ? step.jobIds : [...step.jobIds, jobId]),
       cache_key: cacheKey,
+      dataset_hashes: JSON.stringify(datasetHashes),
       reason: null,
       next_attempt_at: null,
     });
+  }
+
+  /**
+   * Registers a succeeded step's output as a model version when the step asked to (the SDK's `register_model`),
+   * as the pipeline's owner, so the registry's policy applies; idempotent per job, so a restarted server that
+   * registers again gets the same version. Returns why it was refused, or null.
+   */
+  async function registerOutput(pipeline: Pipeline, step: PipelineStep, outputDir: string) {
+    try {
+      const request = readStepRegistration(outputDir);
+      if (!request) return null;
+      if (!deps.models) return 'the step asked to register a model, but this platform has no registry';
+      await deps.models.register(await deps.actorOf(pipeline.owner), {
+        ...request,
+        team: pipeline.team,
+        source: `job:${step.jobId}`,
+        tags: { ...request.tags, 'aicloud.pipeline': pipeline.id, 'aicloud.step': step.name },
+      });
+      return null;
+    } catch (error) {
+      if (error instanceof AppError)
+        return `registering its output as model version was refused: ${error.message}`;
+      throw error;
+    }
   }
 
   async function advance(pipeline: Pipeline): Promise<void> {
@@ -275,7 +313,14 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
         .where('id', '=', step.jobId)
         .executeTakeFirstOrThrow();
       if (job.status === 'succeeded') {
-        const outputHash = hashDir(jobPaths(dataDir, step.jobId).outputDir);
+        const outputDir = jobPaths(dataDir, step.jobId).outputDir;
+        const refused = await registerOutput(pipeline, step, outputDir);
+        if (refused) {
+          await setStep(pipeline.id, step.name, { status: 'failed', reason: refused });
+          await finish(pipeline, 'failed', `step ${step.name} failed: ${refused}`);
+          return;
+        }
+        const outputHash = hashTree(outputDir);
         await setStep(pipeline.id, step.name, { status: 'succeeded', output_hash: outputHash, reason: null });
         step.status = 'succeeded';
         step.outputHash = outputHash;
@@ -424,8 +469,13 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
     async tick() {
       const rows = await db.selectFrom('pipelines').select('id').where('status', '=', 'running').execute();
       for (const row of rows) {
-        const pipeline = await load(row.id);
-        if (pipeline) await advance(pipeline);
+        // One pipeline's trouble (a store hiccup) must not stop the others or the rest of the platform tick.
+        try {
+          const pipeline = await load(row.id);
+          if (pipeline) await advance(pipeline);
+        } catch (error) {
+          process.stderr.write(`pipelines: ${row.id}: ${(error as Error).message}\n`);
+        }
       }
     },
   };
