@@ -6,8 +6,10 @@ Every step is an ordinary aicloud job (product batch-inference: no GPU), under t
 budget. Outputs pass by reference: each step writes into its output dir, which the platform hashes when the
 step ends and mounts read-only into the steps that name it as an argument. prepare and train are cached:
 running the pipeline again with the same code, data and parameters skips them ("cached").
-The register step does not call the registry: it assembles the model directory (weights + the evaluation
-metrics in metrics.json + lineage.json naming the dataset and the upstream content hashes) as its output.
+The register step assembles the model directory (weights, the evaluation metrics in metrics.json,
+lineage.json) and asks for it to be registered as model ``legal-unigram`` WITH the evaluation metrics
+(``register_model``): when the step succeeds the platform registers its output as the next version, and
+``aicloud lineage model legal-unigram@1`` leads back through the steps to the dataset's content hash.
 """
 
 import json
@@ -16,9 +18,10 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../packages/sdk/python"))
 
-from aicloud_sdk import datasets, log_metrics, output_dir, pipeline, step  # noqa: E402
+from aicloud_sdk import datasets, log_metrics, output_dir, pipeline, register_model, step  # noqa: E402
 
 DATASET = "projects/legal-rag/datasets/v2"
+MODEL = "legal-unigram"
 
 
 def _read_texts():
@@ -68,15 +71,18 @@ def evaluate(train, prepare):
 
 @step(product="batch-inference")
 def register(train, evaluate):
-    """The model directory: weights, evaluation metrics and lineage."""
+    """The model directory (weights, evaluation metrics, lineage), registered with the evaluation metrics."""
     out = output_dir()
     with open(os.path.join(train, "model.json")) as source, open(os.path.join(out, "model.json"), "w") as dest:
         dest.write(source.read())
-    with open(os.path.join(evaluate, "metrics.json")) as source, open(os.path.join(out, "metrics.json"), "w") as dest:
-        dest.write(source.read())
+    with open(os.path.join(evaluate, "metrics.json")) as source:
+        metrics = json.load(source)
+    with open(os.path.join(out, "metrics.json"), "w") as dest:
+        json.dump(metrics, dest)
     lineage = {"dataset": DATASET, "pipeline": os.environ.get("AICLOUD_PIPELINE_ID")}
     with open(os.path.join(out, "lineage.json"), "w") as handle:
         json.dump(lineage, handle)
+    register_model(MODEL, metrics=metrics, tags={"example": "fine-tune-pipeline"})
 
 
 pipeline("fine-tune", [prepare, train, evaluate, register])

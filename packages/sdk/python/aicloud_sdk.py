@@ -23,6 +23,9 @@ Pipelines (``aicloud pipelines run file.py``)::
 
     pipeline("fine-tune", [prepare, train])
 
+A step that calls ``register_model("name", metrics={...})`` has its output registered in the model registry
+with those metrics once its job succeeds.
+
 ``python3 file.py --aicloud-spec`` prints the pipeline's JSON spec (the CLI sends it to the platform);
 inside a step's job the platform runs ``python3 file.py --aicloud-step NAME``, which calls that function
 with the upstream steps' output directories (AICLOUD_INPUT_<STEP>, read-only) and its parameters'
@@ -39,7 +42,7 @@ import sys
 import urllib.error
 import urllib.request
 
-__all__ = ["log_metrics", "output_dir", "checkpoint_dir", "datasets", "step", "pipeline"]
+__all__ = ["log_metrics", "output_dir", "checkpoint_dir", "datasets", "register_model", "step", "pipeline"]
 
 
 def output_dir():
@@ -86,6 +89,31 @@ def log_metrics(metrics, step=None, timeout=5.0):
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
     return "stdout"
+
+
+REGISTER_FILE = "aicloud-register.json"
+
+
+def register_model(name, metrics=None, tags=None, runtime=None):
+    """Asks the platform to register this step's output dir as the next version of model ``name``.
+
+    ``metrics`` (name → number, e.g. the evaluation's) are attached to the version. The request is written to
+    ``$AICLOUD_OUTPUT_DIR/aicloud-register.json``; when the step's job succeeds the pipeline registers the
+    output as the pipeline's owner (the registry's policy and scan apply) and the version's lineage leads back
+    through the pipeline's steps to the datasets' content hashes. A refusal fails the step. Returns the request.
+    """
+    request = {"name": str(name)}
+    clean = {str(k): float(v) for k, v in (metrics or {}).items() if isinstance(v, (int, float)) and math.isfinite(v)}
+    request["metrics"] = clean
+    request["tags"] = {str(k): str(v) for k, v in (tags or {}).items()}
+    if runtime:
+        request["runtime"] = str(runtime)
+    out = output_dir()
+    if not out:
+        raise RuntimeError("register_model runs inside a pipeline step (AICLOUD_OUTPUT_DIR is not set)")
+    with open(os.path.join(out, REGISTER_FILE), "w", encoding="utf-8") as handle:
+        json.dump(request, handle)
+    return request
 
 
 _SDK_DIR = os.path.dirname(os.path.abspath(__file__))

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Pipeline } from '@aicloud/contracts';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Actor } from '../identity/principal.ts';
+import { hashTree } from '../lineage/content-hash.ts';
 import { createTestPlatform } from '../testing/test-platform.ts';
 
 type TestPlatform = Awaited<ReturnType<typeof createTestPlatform>>;
@@ -123,6 +124,44 @@ describe('pipelines', () => {
     expect(refused.steps[1]!.jobIds).toHaveLength(0);
   }, 120_000);
 
+  it('a step whose registration request is bad or a link fails with why; nothing is registered', async () => {
+    const platform = await open();
+    platforms.push(platform);
+    const alice = await actorOf(platform, 'alice');
+    const bad = await platform.pipelines.create(alice, {
+      name: 'badreg',
+      steps: [
+        {
+          name: 'reg',
+          product: 'batch-inference',
+          command: `echo w > "$AICLOUD_OUTPUT_DIR/w"; echo '{"name":"Not A Name!","metrics":{"acc":1}}' > "$AICLOUD_OUTPUT_DIR/aicloud-register.json"`,
+        },
+      ],
+    });
+    const failed = await until(platform, alice, bad.id, ended);
+    expect(failed.status).toBe('failed');
+    expect(failed.reason).toMatch(
+      /^step reg failed: registering its output .* aicloud-register\.json: name /,
+    );
+    const linked = await platform.pipelines.create(alice, {
+      name: 'linkreg',
+      steps: [
+        {
+          name: 'reg',
+          product: 'batch-inference',
+          command:
+            'echo w > "$AICLOUD_OUTPUT_DIR/w"; ln -s /etc/hostname "$AICLOUD_OUTPUT_DIR/aicloud-register.json"',
+        },
+      ],
+    });
+    const refused = await until(platform, alice, linked.id, ended);
+    expect(refused.status).toBe('failed');
+    expect(refused.reason).toMatch(
+      /aicloud-register\.json cannot be read \(ELOOP\); write a plain file, not a link/,
+    );
+    expect(await platform.models.list(alice)).toEqual([]);
+  }, 120_000);
+
   it('refuses a cycle or an unknown dependency with a clear error', async () => {
     const platform = await open();
     platforms.push(platform);
@@ -201,5 +240,16 @@ describe('pipelines', () => {
       dataset: 'projects/legal-rag/datasets/v2',
       pipeline: created.id,
     });
+    // The last step registered its output WITH the evaluation metrics, and the version's lineage reaches the
+    // dataset's content hash through the pipeline's steps.
+    const version = await platform.models.version(alice, 'legal-unigram', 1);
+    expect(version.source).toBe(`job:${register.jobId}`);
+    expect(version.metrics).toMatchObject({ coverage: 1, vocab: metrics.vocab });
+    const graph = await platform.lineage.graph(alice, 'model', 'legal-unigram@1', { direction: 'up' });
+    const dataset = graph.nodes.find((node) => node.id === 'dataset:projects/legal-rag/datasets/v2');
+    expect(dataset?.contentHash).toBe(hashTree(join(platform.dataDir, 'lake/legal-rag/v2')));
+    expect(graph.nodes.filter((node) => node.kind === 'step_job').map((node) => node.details.step)).toEqual(
+      expect.arrayContaining(['prepare', 'train', 'evaluate', 'register']),
+    );
   }, 120_000);
 });
