@@ -81,6 +81,8 @@ export interface PlatformConfig {
   webhookAllowedHosts?: string[] | undefined;
   /** A pipeline step's first retry delay, doubled per attempt (default 10 s). */
   pipelineRetryBaseMs?: number | undefined;
+  /** The cap on one file uploaded through MLflow's artifact proxy (default 1 GiB). */
+  mlflowArtifactMaxBytes?: number | undefined;
 }
 
 /** The services of one running platform, wired together. */
