@@ -9,6 +9,7 @@ import { errorHandler } from './error-handler.ts';
 import { portalSessionRoutes, sessionActor, sessionTokenOf } from './portal-session.ts';
 import { openApiDocument, registerRoutes } from './route.ts';
 import { routeAuth } from './route-auth.ts';
+import { MLFLOW_ARTIFACTS_PREFIX } from './routes/mlflow-artifact-routes.ts';
 import { MLFLOW_PREFIXES, mlflowRoutes, RUN_TOKEN_ENDPOINTS } from './routes/mlflow-routes.ts';
 import { notebookProxy } from './routes/notebook-proxy.ts';
 import { answerEndpointKey, isEndpointKeyElsewhere, registerOpenAIRoutes } from './routes/openai-routes.ts';
@@ -40,6 +41,8 @@ function scopeAllows(scope: string, request: FastifyRequest): boolean {
     route?.startsWith(`${prefix}/`) ? route.slice(prefix.length) : null,
   ).find((path) => path !== null);
   if (mlflowPath) return RUN_TOKEN_ENDPOINTS.has(mlflowPath);
+  // MLflow's artifact proxy: the handler checks that the run is the job's own (mlflow-artifact-routes.ts).
+  if (route?.startsWith(`${MLFLOW_ARTIFACTS_PREFIX}/`)) return true;
   if ((request.params as { id?: string } | undefined)?.id !== jobId) return false;
   if (route === '/v1/jobs/:id') return method === 'GET';
   return route === '/v1/jobs/:id/metrics' && (method === 'GET' || method === 'POST');

@@ -1,19 +1,16 @@
-import { createReadStream, statSync } from 'node:fs';
 import {
   type Actor,
-  AppError,
-  cleanArtifactPath,
+  createRegistryBridge,
   createTrackingService,
-  MLFLOW_HTTP_STATUS,
-  type MlflowErrorCode,
   type MlflowInput,
-  mlflowCodeOf,
   mlflowError,
   type Platform,
-  resolveUnder,
   type TrackingService,
 } from '@aicloud/core';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
+import type { FastifyInstance, HTTPMethods } from 'fastify';
+import { MLFLOW_ARTIFACTS_PREFIX, mlflowArtifactRoutes, sendFile } from './mlflow-artifact-routes.ts';
+import { actorOf, inputOf, notFound, sendMlflowError } from './mlflow-http.ts';
+import { REGISTRY_ENDPOINTS } from './mlflow-registry-routes.ts';
 
 /** The prefixes MLflow's clients call: the REST API and the one its web UI uses. */
 export const MLFLOW_PREFIXES = ['/api/2.0/mlflow', '/ajax-api/2.0/mlflow'];
@@ -89,75 +86,6 @@ const ENDPOINTS: [string, HTTPMethods[], Call][] = [
   ['/artifacts/list', READ, (t, a, i) => t.listArtifacts(a, i)],
 ];
 
-/** Answers an error in MLflow's shape `{"error_code", "message"}` with MLflow's status. */
-export function sendMlflowError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  let code: MlflowErrorCode;
-  let message: string;
-  if (error instanceof AppError) {
-    code = mlflowCodeOf(error);
-    message = error.message;
-  } else {
-    const fastifyError = error as FastifyError;
-    if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      code = 'INVALID_PARAMETER_VALUE';
-      message = 'Requests must be at most 1048576 bytes: split log-batch calls';
-    } else if (
-      typeof fastifyError.statusCode === 'number' &&
-      fastifyError.statusCode >= 400 &&
-      fastifyError.statusCode < 500
-    ) {
-      code = 'MALFORMED_REQUEST';
-      message = `Malformed request: ${fastifyError.message}`;
-    } else {
-      request.log.error({ err: error }, 'unexpected error');
-      code = 'INTERNAL_ERROR';
-      message = `internal error; quote request id ${request.id} to your platform team`;
-    }
-  }
-  if (code === 'INTERNAL_ERROR' && error instanceof AppError)
-    request.log.error({ err: error }, 'unexpected error');
-  reply.status(MLFLOW_HTTP_STATUS[code]).type('application/json').send({ error_code: code, message });
-}
-
-function inputOf(request: FastifyRequest): MlflowInput {
-  const source = request.method === 'GET' ? request.query : request.body;
-  if (source === undefined || source === null) return {};
-  if (typeof source !== 'object' || Array.isArray(source)) {
-    throw mlflowError('MALFORMED_REQUEST', 'The request body must be a JSON object');
-  }
-  return source as MlflowInput;
-}
-
-function actorOf(request: FastifyRequest): Actor {
-  // The app's hook authenticates every route; never run one without a caller.
-  if (!request.actor) throw mlflowError('UNAUTHENTICATED', 'missing API token');
-  return request.actor;
-}
-
-async function sendArtifact(
-  tracking: TrackingService,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  runId: string,
-  path: string,
-) {
-  const { dir } = await tracking.artifactRoot(actorOf(request), runId);
-  const relative = cleanArtifactPath(path);
-  const file = relative === '' ? null : resolveUnder(dir, relative);
-  if (!file || !statSync(file).isFile()) {
-    throw mlflowError('RESOURCE_DOES_NOT_EXIST', `No artifact file '${relative}' in run ${runId}`);
-  }
-  return reply.type('application/octet-stream').send(createReadStream(file));
-}
-
-function notFound(request: FastifyRequest, reply: FastifyReply) {
-  sendMlflowError(
-    mlflowError('ENDPOINT_NOT_FOUND', `No API endpoint ${request.method} ${request.url.split('?')[0]}`),
-    request,
-    reply,
-  );
-}
-
 /** The MLflow-compatible tracking API (aicloud tokens as bearers, MLflow's shapes and errors). */
 export function mlflowRoutes(platform: Platform) {
   const tracking = createTrackingService({
@@ -165,6 +93,12 @@ export function mlflowRoutes(platform: Platform) {
     audit: platform.audit,
     clock: platform.clock,
     dataDir: platform.config.dataDir,
+  });
+  const registry = createRegistryBridge({
+    store: platform.store,
+    audit: platform.audit,
+    clock: platform.clock,
+    models: platform.models,
   });
   return async (app: FastifyInstance) => {
     app.setErrorHandler(sendMlflowError);
@@ -196,29 +130,28 @@ export function mlflowRoutes(platform: Platform) {
             if (typeof runId !== 'string' || typeof input.path !== 'string') {
               throw mlflowError('INVALID_PARAMETER_VALUE', "get-artifact needs 'run_uuid' and 'path'");
             }
-            return sendArtifact(tracking, request, reply, runId, input.path);
+            const { dir } = await tracking.artifactRoot(actorOf(request), runId);
+            return sendFile(reply, dir, input.path);
           });
+          for (const [path, methods, call] of REGISTRY_ENDPOINTS) {
+            scope.route({
+              method: methods,
+              url: path,
+              handler: async (request) => {
+                const actor = actorOf(request);
+                const input = inputOf(request);
+                await checkRunScope(platform, actor, path, input);
+                return call(registry, actor, input);
+              },
+            });
+          }
         },
         { prefix },
       );
     }
-    // The artifact proxy's downloads: `<experiment_id>/<run_id>/artifacts/<path>`, as runs' artifact URIs say.
-    await app.register(
-      async (scope) => {
-        scope.setNotFoundHandler(notFound);
-        scope.get('/artifacts/*', async (request, reply) => {
-          const rest = (request.params as { '*': string })['*'];
-          const match = /^[^/]+\/([0-9a-f]{32})\/artifacts\/(.+)$/.exec(rest);
-          if (!match) {
-            throw mlflowError(
-              'INVALID_PARAMETER_VALUE',
-              `Invalid artifact path '${rest}': expected <experiment_id>/<run_id>/artifacts/<path>`,
-            );
-          }
-          return sendArtifact(tracking, request, reply, match[1]!, match[2]!);
-        });
-      },
-      { prefix: '/api/2.0/mlflow-artifacts' },
-    );
+    // The artifact proxy: uploads, downloads and listings of runs' artifacts (and registered versions' copies).
+    await app.register(mlflowArtifactRoutes(platform, tracking, registry), {
+      prefix: MLFLOW_ARTIFACTS_PREFIX,
+    });
   };
 }
