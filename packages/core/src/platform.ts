@@ -24,6 +24,8 @@ import {
   pipelineInputs,
 } from './pipelines/pipeline-service.ts';
 import type { Authorizer } from './ports/authorizer.ts';
+import { createProviderGateway, type ProviderGateway } from './providers/provider-gateway.ts';
+import { createProviderService, type ProviderService } from './providers/provider-service.ts';
 import { createModelService, type ModelService } from './registry/model-service.ts';
 import { createJobRunner, type JobRunner } from './runner/job-runner.ts';
 import { openSecretBox } from './secrets/secret-box.ts';
@@ -112,6 +114,10 @@ export interface Platform {
   replicas: ReplicaPool;
   /** The OpenAI-compatible data plane. */
   gateway: Gateway;
+  /** External AI providers (platform-admins register them). */
+  providers: ProviderService;
+  /** `<provider>/<model>` on the data plane: PII detector (fail closed), policy, quota, budget, fallbacks. */
+  providerGateway: ProviderGateway;
   /** Pipelines: DAGs of steps, each an ordinary job. */
   pipelines: PipelineService;
   /** Lineage as one graph: datasets → pipeline runs → jobs → model versions → endpoints. */
@@ -246,6 +252,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       coldStartTimeoutMs: config.coldStartTimeoutMs,
     });
     const gateway = createGateway({ store, clock, pool: replicas, runtimes });
+    const providers = createProviderService({ store, audit, clock });
     const endpoints = createEndpointService({
       store,
       audit,
@@ -299,6 +306,17 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       endpoints,
       replicas,
       gateway,
+      providers,
+      providerGateway: createProviderGateway({
+        store,
+        clock,
+        audit,
+        authorizer,
+        identity,
+        secrets,
+        providers,
+        gateway,
+      }),
       pipelines,
       lineage,
       seed,
