@@ -46,6 +46,8 @@ export interface ServerOptions {
   alertsDir?: string | null;
   /** GPU telemetry: seconds between nvidia-smi samples (default 5), minutes under 5 % that make a GPU idle (default 30). */
   gpuTelemetry?: { intervalSeconds?: number; idleMinutes?: number };
+  /** OpenTelemetry: `otlpEndpoint` exports metrics and traces over OTLP/HTTP (`aicloud up --otlp-endpoint`). */
+  telemetry?: PlatformConfig['telemetry'];
 }
 
 /** A started platform: its URL and how to stop it cleanly. */
@@ -129,6 +131,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     isolation: options.isolation ?? (support.ok ? 'sandbox' : 'none'),
     sandboxReadOnly: options.sandboxReadOnly,
     webhookAllowedHosts: options.webhookAllowedHosts,
+    telemetry: options.telemetry,
   });
   let isolation = 'workloads run sandboxed: own uid, mount/pid/ipc/network namespaces, cgroup limits';
   if (options.isolation === 'none' || !support.ok) {

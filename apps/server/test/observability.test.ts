@@ -97,10 +97,19 @@ afterAll(async () => {
 describe('/metrics', () => {
   it('serves the GPU and budget gauges beside the gateway metrics, and promtool check metrics accepts it', async () => {
     await observability.gpu.sample();
+    // OpenTelemetry exposes an instrument once it has a point: a refused request is one (it is counted).
+    const refused = await t.app.inject({
+      method: 'POST',
+      url: '/v1/chat/completions',
+      headers: { authorization: 'Bearer sk-not-a-key' },
+      payload: { model: 'legal-answerer', messages: [{ role: 'user', content: 'hi' }] },
+    });
+    expect(refused.statusCode).toBe(401);
     const response = await t.app.inject({ method: 'GET', url: '/metrics', headers: t.as('admin') });
     expect(response.statusCode).toBe(200);
     const text = response.body;
     expect(text).toContain('# TYPE gen_ai_server_request_duration histogram');
+    expect(text).toMatch(/gen_ai_server_request_duration_count\{[^}]*error_type="invalid_api_key"[^}]*\} 1/);
     expect(text).toContain(
       `aicloud_gpu_utilization_ratio{gpu="0",uuid="${H200}",workload_kind="job",workload_id="job_gpu",team="legal-rag"} 0`,
     );

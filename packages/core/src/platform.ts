@@ -24,8 +24,6 @@ import {
   pipelineInputs,
 } from './pipelines/pipeline-service.ts';
 import type { Authorizer } from './ports/authorizer.ts';
-import { createProviderGateway, type ProviderGateway } from './providers/provider-gateway.ts';
-import { createProviderService, type ProviderService } from './providers/provider-service.ts';
 import { createModelService, type ModelService } from './registry/model-service.ts';
 import { createJobRunner, type JobRunner } from './runner/job-runner.ts';
 import { openSecretBox } from './secrets/secret-box.ts';
@@ -36,6 +34,8 @@ import { createGateway, type Gateway } from './serving/gateway.ts';
 import { createReplicaPool, type ReplicaPool } from './serving/replica-pool.ts';
 import { type RuntimeTemplate, runtimeTemplates } from './serving/runtimes.ts';
 import { ensureDataDir, openStore, type Store } from './store/open-store.ts';
+import { createTelemetry, type Telemetry, type TelemetryOptions } from './telemetry/telemetry.ts';
+import { traceJobSubmissions } from './telemetry/traced-job-service.ts';
 import { recordJobRuns } from './tracking/job-run-recorder.ts';
 
 /** How to start the platform's core. */
@@ -83,6 +83,8 @@ export interface PlatformConfig {
   webhookAllowedHosts?: string[] | undefined;
   /** A pipeline step's first retry delay, doubled per attempt (default 10 s). */
   pipelineRetryBaseMs?: number | undefined;
+  /** OpenTelemetry: OTLP/HTTP export when `otlpEndpoint` is set; `enabled: false` records nothing. */
+  telemetry?: TelemetryOptions | undefined;
   /** The cap on one file uploaded through MLflow's artifact proxy (default 1 GiB). */
   mlflowArtifactMaxBytes?: number | undefined;
 }
@@ -114,10 +116,8 @@ export interface Platform {
   replicas: ReplicaPool;
   /** The OpenAI-compatible data plane. */
   gateway: Gateway;
-  /** External AI providers (platform-admins register them). */
-  providers: ProviderService;
-  /** `<provider>/<model>` on the data plane: PII detector (fail closed), policy, quota, budget, fallbacks. */
-  providerGateway: ProviderGateway;
+  /** The platform's OpenTelemetry (GenAI metrics, gateway and admission spans). */
+  telemetry: Telemetry;
   /** Pipelines: DAGs of steps, each an ordinary job. */
   pipelines: PipelineService;
   /** Lineage as one graph: datasets → pipeline runs → jobs → model versions → endpoints. */
@@ -175,16 +175,20 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
     });
     const repoRoot = config.repoRoot ?? join(import.meta.dirname, '../../..');
     let runner: JobRunner | undefined;
-    const jobs = createJobService({
-      store,
-      audit,
-      clock,
-      authorizer,
-      catalog,
-      stopRunning: (id, reason) => runner!.stop(id, reason),
-      executorNames: () => Object.keys(executors),
-      onAdmitted: () => void runner?.startAdmitted().catch(() => {}),
-    });
+    const telemetry = createTelemetry(config.telemetry);
+    const jobs = traceJobSubmissions(
+      createJobService({
+        store,
+        audit,
+        clock,
+        authorizer,
+        catalog,
+        stopRunning: (id, reason) => runner!.stop(id, reason),
+        executorNames: () => Object.keys(executors),
+        onAdmitted: () => void runner?.startAdmitted().catch(() => {}),
+      }),
+      telemetry,
+    );
     const approvals = createApprovalService({
       store,
       audit,
@@ -220,6 +224,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       tracking: recordJobRuns({ store, clock, dataDir: config.dataDir }),
       onJobEnded: (job) => models.onJobEnded(job),
       inputsOf: (jobId) => pipelineInputs(store, config.dataDir, jobId),
+      traceparentOf: (jobId) => telemetry.jobTraceparent(jobId),
     });
     const jobRunner = runner;
     const notebooks = createNotebookService({
@@ -251,8 +256,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       meterIntervalMs: config.meterIntervalMs,
       coldStartTimeoutMs: config.coldStartTimeoutMs,
     });
-    const gateway = createGateway({ store, clock, pool: replicas, runtimes });
-    const providers = createProviderService({ store, audit, clock });
+    const gateway = createGateway({ store, clock, pool: replicas, runtimes, telemetry });
     const endpoints = createEndpointService({
       store,
       audit,
@@ -306,17 +310,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       endpoints,
       replicas,
       gateway,
-      providers,
-      providerGateway: createProviderGateway({
-        store,
-        clock,
-        audit,
-        authorizer,
-        identity,
-        secrets,
-        providers,
-        gateway,
-      }),
+      telemetry,
       pipelines,
       lineage,
       seed,
@@ -344,6 +338,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
         await notebooks.close();
         await gateway.flush().catch(() => {});
         await gateway.close();
+        await telemetry.shutdown();
         await replicas.shutdown();
         await store.close();
       },

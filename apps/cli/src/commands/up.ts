@@ -84,6 +84,10 @@ export function upCommand(): Command {
     )
     .option('--import-max-bytes <size>', 'cap on what one model registration copies (default 20G)', byteCount)
     .option(
+      '--otlp-endpoint <url>',
+      'export OpenTelemetry metrics and traces over OTLP/HTTP to this collector (http://host:4318); /metrics serves them either way',
+    )
+    .option(
       '--allow-shared-uid',
       "where workloads cannot be sandboxed (not root, no bubblewrap), run several teams' workloads as the server's own user anyway",
     )
@@ -104,6 +108,7 @@ export function upCommand(): Command {
         importRoot: Record<string, string[]>;
         importMaxBytes?: number;
         allowSharedUid?: boolean;
+        otlpEndpoint?: string;
       }) => {
         if (!options.slurmPartition && Object.keys(options.slurmAccount).length > 0)
           throw new UsageError('--slurm-account needs --slurm-partition');
@@ -133,6 +138,7 @@ export function upCommand(): Command {
           webRoot,
           logger: options.log ?? false,
           allowSharedUid: options.allowSharedUid ?? false,
+          ...(options.otlpEndpoint ? { telemetry: { otlpEndpoint: options.otlpEndpoint } } : {}),
         });
         const credentials = join(options.dataDir, 'credentials.json');
         const relativePath = relative(process.cwd(), credentials);

@@ -120,15 +120,15 @@ describe.each(storeTargets(pgUrl))('alert evaluator on %s', (target) => {
     const { alerts, gpu } = observability;
     const duration = platform.gateway.metrics.requestDuration;
     const labels = {
-      gen_ai_operation_name: 'chat',
-      gen_ai_provider_name: 'aicloud',
-      gen_ai_request_model: 'legal-answerer',
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'aicloud',
+      'gen_ai.request.model': 'legal-answerer',
     };
     expect(await alerts.evaluate()).toEqual([]);
 
     // 10 requests of 2 s, half of them upstream errors.
     for (let n = 0; n < 10; n += 1)
-      duration.observe({ ...labels, error_type: n % 2 ? 'upstream_error' : '' }, 2);
+      duration.record(2, n % 2 ? { ...labels, 'error.type': 'upstream_error' } : labels);
     now += 30_000;
     let events = await alerts.evaluate();
     expect(events.map((event) => [event.rule, event.state, event.labels])).toEqual([
@@ -161,7 +161,7 @@ describe.each(storeTargets(pgUrl))('alert evaluator on %s', (target) => {
     ]);
 
     // 200 fast successes later the window holds no error and a p99 of milliseconds: both resolve.
-    for (let n = 0; n < 200; n += 1) duration.observe({ ...labels, error_type: '' }, 0.005);
+    for (let n = 0; n < 200; n += 1) duration.record(0.005, labels);
     now += 5 * 60_000;
     events = await alerts.evaluate();
     expect(events.map((event) => [event.rule, event.state]).sort()).toEqual([

@@ -20,7 +20,7 @@ export interface UsageEntry {
   unit: string;
   /** Micro-dollars per unit. */
   rateMicros: number;
-  sourceKind: 'job' | 'notebook' | 'endpoint' | 'storage' | 'provider';
+  sourceKind: 'job' | 'notebook' | 'endpoint' | 'storage';
   sourceId: string;
   windowStart: string;
   windowEnd: string;

@@ -48,6 +48,8 @@ export interface JobRunnerDeps {
   onJobEnded?: (job: ReturnType<typeof toJob>) => Promise<void>;
   /** A pipeline step's inputs (env name → upstream output dir), mounted read-only and exported. */
   inputsOf?: (jobId: string) => Promise<Record<string, string>>;
+  /** The W3C `traceparent` of a job's submit span, exported to the job as `TRACEPARENT`. */
+  traceparentOf?: (jobId: string) => string | undefined;
 }
 
 /** Runs admitted jobs on their executor, meters them, records their end, and re-attaches after a restart. */
@@ -110,6 +112,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     const datasetPaths = await datasetLocations(JSON.parse(row.datasets) as string[], verify);
     const egress = product.egress === 'allowed' ? 'open' : product.egress;
     const inputs = (await deps.inputsOf?.(row.id)) ?? {};
+    const traceparent = deps.traceparentOf?.(row.id);
     return {
       id: row.id,
       command: row.command,
@@ -119,6 +122,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         AICLOUD_URL: deps.serverUrl(),
         AICLOUD_DATASETS: datasetPaths.join(':'),
         AICLOUD_TEAM: row.team,
+        ...(traceparent ? { TRACEPARENT: traceparent } : {}),
         ...inputs,
         ...env,
       },

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { type Selectable, sql } from 'kysely';
+import type { Selectable } from 'kysely';
 import { request } from 'undici';
 import { readBudget } from '../admission/team-usage.ts';
 import { appendUsage, type UsageEntry } from '../billing/ledger.ts';
@@ -7,9 +7,10 @@ import type { Clock } from '../clock.ts';
 import { parseDuration } from '../duration.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
+import { createTelemetry, type Telemetry } from '../telemetry/telemetry.ts';
 import { hashKey } from './endpoint-service.ts';
 import { allowedOrigin, corsHeaders, preflightHeaders } from './gateway-cors.ts';
-import { createGatewayMetrics } from './gateway-metrics.ts';
+import { createGatewayMetrics, type GatewayObservation } from './gateway-metrics.ts';
 import { checkContextLength, checkRequestFeatures, countTokens } from './gateway-request-check.ts';
 import { OpenAIError } from './openai-error.ts';
 import { type Operation, validateOpenAIRequest } from './openai-validation.ts';
@@ -57,8 +58,6 @@ export interface Gateway {
    */
   preflight(origin: string, requestHeaders: string | undefined): Promise<Record<string, string> | null>;
   forgetKey(hash: string): void;
-  /** Counts tokens a key spent at an external provider (providers/provider-gateway.ts) against its period quota. */
-  countExternalUsage(keyId: string, tokens: number): void;
   /** Writes accumulated token usage into the ledger. */
   flush(): Promise<void>;
   metrics: ReturnType<typeof createGatewayMetrics>;
@@ -83,6 +82,8 @@ export function createGateway(deps: {
   pool: ReplicaPool;
   /** The runtimes endpoints run, for their capabilities; a runtime not here serves plain completions. */
   runtimes?: Record<string, RuntimeTemplate>;
+  /** Where the GenAI metrics and spans go (default: its own, Prometheus only); `enabled: false` records nothing. */
+  telemetry?: Telemetry;
 }): Gateway {
   const { store, clock, pool } = deps;
   const runtimes = deps.runtimes ?? {};
@@ -91,7 +92,7 @@ export function createGateway(deps: {
   let corsOrigins: { origins: Set<string>; at: number } | null = null;
   const db = store.db;
   const limiter = new SlidingWindowLimiter(() => clock.now());
-  const metrics = createGatewayMetrics();
+  const metrics = createGatewayMetrics(deps.telemetry ?? createTelemetry());
   const keys = new Map<string, { key: KeyRow; endpoint: EndpointRow; loadedAt: number }>();
   const periodUse = new Map<string, { start: number; used: number }>();
   const budgets = new Map<string, { exhausted: boolean; at: number }>();
@@ -142,14 +143,9 @@ export function createGateway(deps: {
     if (!entry || entry.start !== start) {
       const row = await db
         .selectFrom('usage_ledger')
-        // Tokens to external providers are recorded per million (priced per million): they count too.
-        .select(
-          sql<number>`sum(case when unit = 'million_tokens' then quantity * 1000000 else quantity end)`.as(
-            'tokens',
-          ),
-        )
+        .select((eb) => eb.fn.sum<number>('quantity').as('tokens'))
         .where('project', '=', key.id)
-        .where('unit', 'in', ['token', 'million_tokens'])
+        .where('unit', '=', 'token')
         .where('window_start', '>=', new Date(start).toISOString())
         .executeTakeFirst();
       const unflushed = pending.get(key.id);
@@ -200,6 +196,7 @@ export function createGateway(deps: {
     body: unknown,
     response: ServerResponse,
     origin: string | undefined,
+    observation: GatewayObservation,
   ) {
     const { key, endpoint } = await authenticate(authorization);
     // From here on a browser the endpoint allows may read the answer, refusals included.
@@ -207,6 +204,7 @@ export function createGateway(deps: {
       for (const [name, value] of Object.entries(corsHeaders(origin))) response.setHeader(name, value);
     const { model, promptText, stream } = validateOpenAIRequest(operation, body);
     if (model !== endpoint.name) throw modelNotFound(model);
+    observation.requestModel(endpoint.name);
     // Before any limit counts it: a request the runtime cannot serve as asked is refused, never degraded.
     const capabilities = capabilitiesOf(endpoint);
     checkRequestFeatures(operation, body, capabilities, endpoint.runtime);
@@ -369,24 +367,22 @@ export function createGateway(deps: {
 
     async handle(operation, authorization, body, response, requestId, origin) {
       const started = performance.now();
-      const { key, endpoint, promptText, stream, reservation } = await admit(
-        operation,
-        authorization,
-        body,
-        response,
-        origin,
-      );
+      const observation = metrics.begin(operation, response);
+      let admitted: Awaited<ReturnType<typeof admit>>;
+      try {
+        admitted = await admit(operation, authorization, body, response, origin, observation);
+      } catch (error) {
+        // A refusal is counted too, with the client's error code (never an upstream one).
+        observation.end({ tokensIn: 0, tokensOut: 0, errorType: refusalType(error), streamed: false });
+        throw error;
+      }
+      const { key, endpoint, promptText, stream, reservation } = admitted;
       // A key with a quota: the answer may not use more than was reserved.
       const forwarded = reservation.injectCap
         ? { ...(body as Record<string, unknown>), max_tokens: DEFAULT_QUOTA_MAX_TOKENS }
         : body;
       const hit = limiter.hit(key.id);
       const recorder = pool.stats(endpoint.id);
-      const labels = {
-        gen_ai_operation_name: operation,
-        gen_ai_provider_name: 'aicloud',
-        gen_ai_request_model: endpoint.name,
-      };
       let lease: Awaited<ReturnType<ReplicaPool['acquire']>>;
       try {
         lease = await pool.acquire(endpoint);
@@ -399,10 +395,7 @@ export function createGateway(deps: {
           tokensIn: 0,
           tokensOut: 0,
         });
-        metrics.requestDuration.observe(
-          { ...labels, error_type: 'unavailable' },
-          (performance.now() - started) / 1000,
-        );
+        observation.end({ tokensIn: 0, tokensOut: 0, errorType: 'replica_unavailable', streamed: stream });
         throw new OpenAIError(
           503,
           `${(error as Error).message}; try again shortly`,
@@ -417,6 +410,7 @@ export function createGateway(deps: {
       let tokensOut = 0;
       let firstTokenMs: number | null = null;
       let ok = false;
+      let errorType: string | undefined;
       // A client that goes away cancels the upstream request: the replica stops generating, and only
       // what was delivered is metered.
       const abort = new AbortController();
@@ -428,10 +422,16 @@ export function createGateway(deps: {
       if (gone(response)) abort.abort();
       let delivered = { text: '', deltas: 0 };
       try {
+        observation.upstreamStarted();
+        const traceparent = observation.traceparent();
         const upstream = await request(`${lease.origin}${PATHS[operation]}`, {
           method: 'POST',
           dispatcher: lease.dispatcher,
-          headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+          headers: {
+            'content-type': 'application/json',
+            'x-request-id': requestId,
+            ...(traceparent ? { traceparent } : {}),
+          },
           body: JSON.stringify(forwarded),
           headersTimeout: 300_000,
           bodyTimeout: 300_000,
@@ -450,8 +450,8 @@ export function createGateway(deps: {
           const seen: { usage: { prompt_tokens?: number; completion_tokens?: number } | null } = {
             usage: null,
           };
+          let responseModel = false;
           for await (const chunk of upstream.body) {
-            if (firstTokenMs === null) firstTokenMs = performance.now() - started;
             if (abort.signal.aborted) break;
             // Backpressure: read on from the replica only as fast as the client takes the answer.
             if (!response.write(chunk)) await drained(response);
@@ -463,6 +463,7 @@ export function createGateway(deps: {
               if (line.startsWith('data: {')) {
                 try {
                   const event = JSON.parse(line.slice(6)) as {
+                    model?: unknown;
                     usage?: typeof seen.usage;
                     choices?: {
                       delta?: { content?: string; tool_calls?: { function?: { arguments?: string } }[] };
@@ -470,10 +471,20 @@ export function createGateway(deps: {
                     }[];
                   };
                   if (event.usage) seen.usage = event.usage;
+                  if (!responseModel && typeof event.model === 'string') {
+                    responseModel = true;
+                    observation.responseModel(event.model);
+                  }
                   for (const choice of event.choices ?? []) {
                     let text = choice.delta?.content ?? choice.text ?? '';
                     for (const call of choice.delta?.tool_calls ?? []) text += call.function?.arguments ?? '';
-                    if (text) delivered = { text: delivered.text + text, deltas: delivered.deltas + 1 };
+                    if (!text) continue;
+                    // Time to first token ends at the first content, not at the role-only chunk before it.
+                    if (firstTokenMs === null) {
+                      firstTokenMs = performance.now() - started;
+                      observation.firstToken();
+                    }
+                    delivered = { text: delivered.text + text, deltas: delivered.deltas + 1 };
                   }
                 } catch {
                   // Not JSON: pass it through untouched.
@@ -496,14 +507,16 @@ export function createGateway(deps: {
           if (ok) {
             try {
               const parsed = JSON.parse(text) as {
+                model?: unknown;
                 usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number };
               };
+              if (typeof parsed.model === 'string') observation.responseModel(parsed.model);
               tokensIn = parsed.usage?.prompt_tokens ?? countTokens(promptText);
               tokensOut = parsed.usage?.completion_tokens ?? 0;
             } catch {
               tokensIn = countTokens(promptText);
             }
-          }
+          } else errorType = upstreamErrorType(upstream.statusCode, text);
         }
       } catch (error) {
         if (abort.signal.aborted) {
@@ -513,6 +526,7 @@ export function createGateway(deps: {
           metrics.clientAborts.inc({ endpoint: endpoint.name });
           return;
         }
+        errorType = isTimeout(error) ? 'timeout' : 'upstream_error';
         if (!response.headersSent)
           throw new OpenAIError(
             502,
@@ -539,24 +553,17 @@ export function createGateway(deps: {
           tokensIn,
           tokensOut,
         });
-        metrics.requestDuration.observe(
-          { ...labels, error_type: ok ? '' : abort.signal.aborted ? 'client_abort' : 'upstream_error' },
-          seconds,
-        );
-        if (stream && firstTokenMs !== null) metrics.timeToFirstToken.observe(labels, firstTokenMs / 1000);
-        metrics.tokenUsage.observe({ ...labels, gen_ai_token_type: 'input' }, tokensIn);
-        if (operation !== 'embeddings')
-          metrics.tokenUsage.observe({ ...labels, gen_ai_token_type: 'output' }, tokensOut);
+        observation.end({
+          tokensIn,
+          tokensOut,
+          errorType: ok ? undefined : abort.signal.aborted ? 'client_abort' : (errorType ?? 'upstream_error'),
+          streamed: stream,
+        });
       }
     },
 
     forgetKey(hash) {
       keys.delete(hash);
-    },
-
-    countExternalUsage(keyId, tokens) {
-      const period = periodUse.get(keyId);
-      if (period) period.used += tokens;
     },
 
     async flush() {
@@ -603,6 +610,38 @@ function modelNotFound(model: string): OpenAIError {
     'model_not_found',
     'model',
   );
+}
+
+/**
+ * `error.type` of a request the gateway refused: the OpenAI error code the client got (`invalid_api_key`,
+ * `model_not_found`, `rate_limit_exceeded`, `insufficient_quota`, …), else its type; `_OTHER` for a failure
+ * that was not the client's.
+ */
+function refusalType(error: unknown): string {
+  return error instanceof OpenAIError ? (error.code ?? error.type) : '_OTHER';
+}
+
+/**
+ * `error.type` of a model server's error answer: a client's mistake (4xx) keeps the server's OpenAI error
+ * code (or type, or status), so that it is never counted as `upstream_error`; a 5xx is `upstream_error`.
+ */
+function upstreamErrorType(status: number, text: string): string {
+  if (status >= 500) return 'upstream_error';
+  try {
+    const { error } = JSON.parse(text) as { error?: { code?: unknown; type?: unknown } };
+    // The label's values stay few: only short snake_case words from the server are kept.
+    for (const value of [error?.code, error?.type])
+      if (typeof value === 'string' && /^[a-z][a-z0-9_]{0,63}$/.test(value)) return value;
+  } catch {
+    // Not OpenAI's error body: its status says enough.
+  }
+  return String(status);
+}
+
+/** Whether undici gave up waiting for the replica. */
+function isTimeout(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
 }
 
 /** Output tokens a client received: each streamed delta carries at least one, a long one more. */

@@ -66,7 +66,7 @@ export function createObservability(platform: Deps, options: ObservabilityOption
     idleMinutes: options.gpuIdleMinutes,
     log,
   });
-  const metricsText = async () => `${await gateway.metrics.registry.metrics()}${await registry.metrics()}`;
+  const metricsText = async () => `${await gateway.metrics.text()}${await registry.metrics()}`;
   const alerts = createAlertEvaluator({
     store,
     audit,
