@@ -39,7 +39,7 @@ const commands: Record<string, CommandModule> = {
   alerts: { load: async () => (await import('./commands/alerts.ts')).alertsCommand() },
   demo: { load: async () => (await import('./commands/demo.ts')).demoCommand() },
   models: { load: async () => (await import('./commands/models.ts')).modelsCommand() },
-  lineage: { load: async () => (await import('./commands/models.ts')).lineageCommand() },
+  lineage: { load: async () => (await import('./commands/lineage.ts')).lineageCommand() },
   completion: {
     load: async () => (await import('./commands/completion.ts')).completionCommand(),
     everything: true,

@@ -12,6 +12,7 @@ import { lineageRoutes } from './routes/lineage-routes.ts';
 import { modelRoutes } from './routes/model-routes.ts';
 import { notebookRoutes } from './routes/notebook-routes.ts';
 import { pipelineRoutes } from './routes/pipeline-routes.ts';
+import { providerRoutes } from './routes/provider-routes.ts';
 import { telemetryRoutes } from './routes/telemetry-routes.ts';
 import { workloadRoutes } from './routes/workload-routes.ts';
 
@@ -29,6 +30,7 @@ export function apiRoutes(platform: Platform): AnyRoute[] {
     ...modelRoutes(platform),
     ...notebookRoutes(platform),
     ...pipelineRoutes(platform),
+    ...providerRoutes(platform),
     ...lineageRoutes(platform),
     ...alertRoutes(platform),
     ...telemetryRoutes(platform),

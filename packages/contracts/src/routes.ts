@@ -1,5 +1,6 @@
 import { lineageRoutes } from './lineage.ts';
 import { pipelineRoutes } from './pipelines.ts';
+import { providerRoutes } from './providers.ts';
 import { approvalRoutes } from './routes/approval-routes.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
 import { billRoutes } from './routes/bill-routes.ts';
@@ -27,6 +28,7 @@ export const routes = {
   ...modelRoutes,
   ...notebookRoutes,
   ...pipelineRoutes,
+  ...providerRoutes,
   ...lineageRoutes,
 };
 

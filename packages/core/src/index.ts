@@ -27,6 +27,19 @@ export { createPlatform, type Platform, type PlatformConfig } from './platform.t
 export type { Authorizer, PolicyDecision, PolicyRequest } from './ports/authorizer.ts';
 export { jobPaths } from './runner/job-paths.ts';
 export type { JobRunner } from './runner/job-runner.ts';
+export {
+  detectPii,
+  type PiiDetector,
+  type PiiFinding,
+  type PiiKind,
+  redact,
+} from './providers/pii-detector.ts';
+export {
+  createProviderGateway,
+  type ProviderCall,
+  type ProviderGateway,
+} from './providers/provider-gateway.ts';
+export { PLATFORM_SECRETS, type ProviderService } from './providers/provider-service.ts';
 export type { SecretService } from './secrets/secret-service.ts';
 export { type SeedResult, seedDemo, writeSecretFile } from './seed/seed-demo.ts';
 export {

@@ -24,6 +24,8 @@ import {
   pipelineInputs,
 } from './pipelines/pipeline-service.ts';
 import type { Authorizer } from './ports/authorizer.ts';
+import { createProviderGateway, type ProviderGateway } from './providers/provider-gateway.ts';
+import { createProviderService, type ProviderService } from './providers/provider-service.ts';
 import { createModelService, type ModelService } from './registry/model-service.ts';
 import { createJobRunner, type JobRunner } from './runner/job-runner.ts';
 import { openSecretBox } from './secrets/secret-box.ts';
@@ -118,6 +120,10 @@ export interface Platform {
   gateway: Gateway;
   /** The platform's OpenTelemetry (GenAI metrics, gateway and admission spans). */
   telemetry: Telemetry;
+  /** External AI providers (platform-admins register them). */
+  providers: ProviderService;
+  /** `<provider>/<model>` on the data plane: PII detector (fail closed), policy, quota, budget, fallbacks. */
+  providerGateway: ProviderGateway;
   /** Pipelines: DAGs of steps, each an ordinary job. */
   pipelines: PipelineService;
   /** Lineage as one graph: datasets → pipeline runs → jobs → model versions → endpoints. */
@@ -257,6 +263,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       coldStartTimeoutMs: config.coldStartTimeoutMs,
     });
     const gateway = createGateway({ store, clock, pool: replicas, runtimes, telemetry });
+    const providers = createProviderService({ store, audit, clock });
     const endpoints = createEndpointService({
       store,
       audit,
@@ -311,6 +318,17 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       replicas,
       gateway,
       telemetry,
+      providers,
+      providerGateway: createProviderGateway({
+        store,
+        clock,
+        audit,
+        authorizer,
+        identity,
+        secrets,
+        providers,
+        gateway,
+      }),
       pipelines,
       lineage,
       seed,

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { ModelLineage, ModelVersion } from '@aicloud/contracts';
+import type { ModelVersion } from '@aicloud/contracts';
 import { Command, Option } from 'commander';
 import { client } from '../context.ts';
 import { ago, outputFormat, print, table, UsageError } from '../output.ts';
@@ -107,35 +107,6 @@ export function describeVersion(version: ModelVersion): string {
     );
     if (problems.length > 0) lines.push('', 'Problems:', ...problems);
   }
-  return lines.join('\n');
-}
-
-/** The lineage chain as people read it. */
-export function describeLineage(lineage: ModelLineage): string {
-  const lines: string[] = [];
-  if (lineage.datasets.length === 0) lines.push('datasets   - (none recorded)');
-  for (const dataset of lineage.datasets)
-    lines.push(
-      `dataset    ${dataset.path}  ${
-        dataset.registered
-          ? `(${dataset.classification ?? 'no classification'}, ${dataset.encrypted ? 'encrypted' : 'not encrypted'}, ${dataset.location})`
-          : '(not registered)'
-      }`,
-    );
-  lines.push('   ↓');
-  lines.push(
-    lineage.job
-      ? `job        ${lineage.job.id} ${lineage.job.name} (${lineage.job.product}, ${lineage.job.status}, by ${lineage.job.owner}, $${lineage.job.cost.toFixed(2)})`
-      : `job        - (source ${lineage.source})`,
-  );
-  lines.push('   ↓');
-  lines.push(
-    `model      ${lineage.model}@${lineage.version} (team ${lineage.team}, scan ${lineage.scanVerdict})`,
-  );
-  lines.push('   ↓');
-  if (lineage.endpoints.length === 0) lines.push('endpoints  - (none serving it)');
-  for (const endpoint of lineage.endpoints)
-    lines.push(`endpoint   ${endpoint.name}${endpoint.status ? ` (${endpoint.status})` : ''}`);
   return lines.join('\n');
 }
 
@@ -297,23 +268,4 @@ devices are refused; one registration copies at most 20 GiB (\`aicloud up --impo
       },
     );
   return models;
-}
-
-/** `aicloud lineage model NAME@VERSION`. */
-export function lineageCommand(): Command {
-  const lineage = new Command('lineage').description('where a model came from and what serves it');
-  lineage
-    .command('model')
-    .description('the chain dataset → job → model version → endpoints')
-    .argument('<ref>', 'NAME@VERSION (a version number or an alias)')
-    .addOption(teamOption())
-    .addOption(outputOption())
-    .action(async (ref: string, options: { team?: string; output: string }) => {
-      const format = outputFormat(options.output);
-      const at = ref.lastIndexOf('@');
-      if (at <= 0 || at === ref.length - 1) throw new UsageError(`'${ref}' is not NAME@VERSION`);
-      const result = await client().models.lineage(ref.slice(0, at), ref.slice(at + 1), options.team);
-      print(format, result, () => describeLineage(result));
-    });
-  return lineage;
 }

@@ -156,6 +156,20 @@ export function registerOpenAIRoutes(app: FastifyInstance, platform: Platform): 
       app.post(url, async (request, reply) => {
         reply.hijack();
         try {
+          // `<provider>/<model>` of a registered external provider: the provider gateway (PII, policy, fallbacks).
+          const model = (request.body as { model?: unknown } | null)?.model;
+          if (operation === 'chat' && (await platform.providerGateway.serves(model))) {
+            await platform.providerGateway.handle(
+              {
+                authorization: request.headers.authorization,
+                body: request.body,
+                datasets: request.headers['x-aicloud-datasets'],
+                requestId: request.id,
+              },
+              reply.raw,
+            );
+            return;
+          }
           await gateway.handle(
             operation,
             request.headers.authorization,

@@ -20,7 +20,7 @@ export interface UsageEntry {
   unit: string;
   /** Micro-dollars per unit. */
   rateMicros: number;
-  sourceKind: 'job' | 'notebook' | 'endpoint' | 'storage';
+  sourceKind: 'job' | 'notebook' | 'endpoint' | 'storage' | 'provider';
   sourceId: string;
   windowStart: string;
   windowEnd: string;

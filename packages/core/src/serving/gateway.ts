@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import { request } from 'undici';
 import { readBudget } from '../admission/team-usage.ts';
 import { appendUsage, type UsageEntry } from '../billing/ledger.ts';
@@ -58,6 +58,8 @@ export interface Gateway {
    */
   preflight(origin: string, requestHeaders: string | undefined): Promise<Record<string, string> | null>;
   forgetKey(hash: string): void;
+  /** Counts tokens a key spent at an external provider (providers/provider-gateway.ts) against its period quota. */
+  countExternalUsage(keyId: string, tokens: number): void;
   /** Writes accumulated token usage into the ledger. */
   flush(): Promise<void>;
   metrics: ReturnType<typeof createGatewayMetrics>;
@@ -143,9 +145,14 @@ export function createGateway(deps: {
     if (!entry || entry.start !== start) {
       const row = await db
         .selectFrom('usage_ledger')
-        .select((eb) => eb.fn.sum<number>('quantity').as('tokens'))
+        // Tokens to external providers are recorded per million (priced per million): they count too.
+        .select(
+          sql<number>`sum(case when unit = 'million_tokens' then quantity * 1000000 else quantity end)`.as(
+            'tokens',
+          ),
+        )
         .where('project', '=', key.id)
-        .where('unit', '=', 'token')
+        .where('unit', 'in', ['token', 'million_tokens'])
         .where('window_start', '>=', new Date(start).toISOString())
         .executeTakeFirst();
       const unflushed = pending.get(key.id);
@@ -564,6 +571,11 @@ export function createGateway(deps: {
 
     forgetKey(hash) {
       keys.delete(hash);
+    },
+
+    countExternalUsage(keyId, tokens) {
+      const period = periodUse.get(keyId);
+      if (period) period.used += tokens;
     },
 
     async flush() {

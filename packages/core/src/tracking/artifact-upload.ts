@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, realpath, rename, unlink } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { lstat, mkdir, open, readlink, realpath, rename, unlink } from 'node:fs/promises';
+import { join, posix, sep } from 'node:path';
 import { mlflowError } from './mlflow-error.ts';
 import { cleanArtifactPath } from './run-artifacts.ts';
 
@@ -75,6 +75,11 @@ export async function writeRunArtifact(upload: ArtifactUpload): Promise<{ path: 
   );
   let bytes = 0;
   try {
+    // A job writes its own run's root too: if it swapped a directory for a link after the checks above, the
+    // file opened elsewhere. Where the kernel says it is decides (Linux; elsewhere the checks above stand).
+    const opened = await readlink(`/proc/self/fd/${file.fd}`).catch(() => null);
+    if (opened !== null && !opened.startsWith(`${realRoot}${sep}`))
+      throw mlflowError('INVALID_PARAMETER_VALUE', `Invalid path: '${relative}' left the run's artifacts`);
     for await (const chunk of upload.body) {
       bytes += chunk.byteLength;
       if (bytes > upload.maxBytes) throw tooBig(upload.maxBytes);
