@@ -15,7 +15,11 @@ import { hashDataset } from '../lineage/dataset-hash.ts';
 import type { ModelService } from '../registry/model-service.ts';
 import { jobPaths } from '../runner/job-paths.ts';
 import type { Store } from '../store/open-store.ts';
+import { checkDag } from './check-dag.ts';
 import { readStepRegistration } from './step-registration.ts';
+
+export { ownerActor } from './owner-actor.ts';
+export { pipelineInputs } from './pipeline-inputs.ts';
 
 type StepSpec = PipelineStepSpec;
 type StepStatus = Pipeline['steps'][number]['status'];
@@ -50,32 +54,6 @@ const DONE = new Set<StepStatus>(['succeeded', 'cached']);
 
 function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
-}
-
-function checkDag(steps: StepSpec[]): void {
-  const names = new Set<string>();
-  for (const step of steps) {
-    if (names.has(step.name)) throw new AppError('invalid_input', `step ${step.name} is declared twice`);
-    names.add(step.name);
-  }
-  for (const step of steps) {
-    for (const dep of step.dependsOn) {
-      if (!names.has(dep))
-        throw new AppError('invalid_input', `step ${step.name} depends on unknown step ${dep}`);
-    }
-  }
-  const state = new Map<string, 'visiting' | 'done'>();
-  const byName = new Map(steps.map((step) => [step.name, step]));
-  const visit = (name: string, path: string[]) => {
-    if (state.get(name) === 'done') return;
-    if (state.get(name) === 'visiting') {
-      throw new AppError('invalid_input', `the steps form a cycle: ${[...path, name].join(' → ')}`);
-    }
-    state.set(name, 'visiting');
-    for (const dep of byName.get(name)!.dependsOn) visit(dep, [...path, name]);
-    state.set(name, 'done');
-  };
-  for (const step of steps) visit(step.name, []);
 }
 
 type StepRow = {
@@ -355,7 +333,7 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
       if (!step.spec.dependsOn.every((dep) => DONE.has(byName.get(dep)!.status))) continue;
       await startStep(pipeline, step, byName);
       const fresh = await load(pipeline.id);
-      if (!fresh || fresh.status !== 'running') return;
+      if (fresh?.status !== 'running') return;
       for (const updated of fresh.steps) byName.set(updated.name, updated);
       Object.assign(step, byName.get(step.name));
     }
@@ -479,61 +457,4 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
       }
     },
   };
-}
-
-/** The actor of a user by name, for steps submitted on the pipeline owner's behalf. */
-export async function ownerActor(store: Store, name: string): Promise<Actor> {
-  const user = await store.db
-    .selectFrom('users')
-    .select(['id', 'name', 'platform_admin'])
-    .where('name', '=', name)
-    .executeTakeFirstOrThrow();
-  const memberships = await store.db
-    .selectFrom('memberships')
-    .innerJoin('teams', 'teams.id', 'memberships.team_id')
-    .select(['teams.name as team', 'memberships.role as role'])
-    .where('memberships.user_id', '=', user.id)
-    .execute();
-  return {
-    principal: {
-      userId: user.id,
-      userName: user.name,
-      platformAdmin: user.platform_admin === 1,
-      teams: new Map(memberships.map((m) => [m.team, m.role as 'member' | 'manager'])),
-      tokenId: 'pipeline',
-      tokenName: 'pipeline',
-      tokenExpiresAt: null,
-      scope: null,
-    },
-    requestId: null,
-  };
-}
-
-/** The inputs of the job of a pipeline step: AICLOUD_INPUT_<STEP> → that dependency's output directory. */
-export async function pipelineInputs(
-  store: Store,
-  dataDir: string,
-  jobId: string,
-): Promise<Record<string, string>> {
-  const step = await store.db
-    .selectFrom('pipeline_steps')
-    .select(['pipeline_id', 'spec'])
-    .where('job_id', '=', jobId)
-    .where('status', '=', 'running')
-    .executeTakeFirst();
-  if (!step) return {};
-  const { dependsOn } = JSON.parse(step.spec) as StepSpec;
-  if (dependsOn.length === 0) return {};
-  const upstream = await store.db
-    .selectFrom('pipeline_steps')
-    .select(['name', 'job_id'])
-    .where('pipeline_id', '=', step.pipeline_id)
-    .where('name', 'in', dependsOn)
-    .execute();
-  const inputs: Record<string, string> = {};
-  for (const dep of upstream) {
-    if (dep.job_id)
-      inputs[`AICLOUD_INPUT_${dep.name.toUpperCase()}`] = jobPaths(dataDir, dep.job_id).outputDir;
-  }
-  return inputs;
 }
