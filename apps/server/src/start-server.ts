@@ -201,9 +201,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     return undefined;
   });
   platform.setServerSocket(apiSocket ? socketPath : undefined);
-  // Re-attach what was running before a restart, then keep the controllers going.
-  await platform.runner.recover();
-  await platform.replicas.recover();
+  // Re-attach what was running before a restart (jobs, notebooks, replicas), then keep the controllers going.
+  await platform.reattach();
   const stopControllers = startControllerLoop(platform, options.tickIntervalMs ?? 1000, (message) =>
     process.stderr.write(`${message}\n`),
   );

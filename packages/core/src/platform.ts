@@ -39,6 +39,7 @@ import { ensureDataDir, openStore, type Store } from './store/open-store.ts';
 import { createTelemetry, type Telemetry, type TelemetryOptions } from './telemetry/telemetry.ts';
 import { traceJobSubmissions } from './telemetry/traced-job-service.ts';
 import { recordJobRuns } from './tracking/job-run-recorder.ts';
+import { createWorkloadSupervisor, type WorkloadSupervisor } from './workloads/workload-supervisor.ts';
 
 /** How to start the platform's core. */
 export interface PlatformConfig {
@@ -128,6 +129,10 @@ export interface Platform {
   pipelines: PipelineService;
   /** Lineage as one graph: datasets → pipeline runs → jobs → model versions → endpoints. */
   lineage: LineageService;
+  /** The one subscriber to the executors' events, dispatching them to jobs, notebooks and replicas. */
+  workloads: WorkloadSupervisor;
+  /** Re-attaches what ran before a restart: jobs, then notebooks, then replicas (call once the server URL is set). */
+  reattach(): Promise<void>;
   /** Tells workloads where the API is, once the server listens. */
   setServerUrl(url: string): void;
   /** The API's unix socket, bound into sandboxes whose egress is `platform`. */
@@ -262,6 +267,10 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       meterIntervalMs: config.meterIntervalMs,
       coldStartTimeoutMs: config.coldStartTimeoutMs,
     });
+    // One subscriber to every executor's events; each kind registers its part.
+    const workloads = createWorkloadSupervisor({ executors });
+    for (const handler of [jobRunner.workload, notebooks.workload, replicas.workload])
+      workloads.register(handler);
     const gateway = createGateway({ store, clock, pool: replicas, runtimes, telemetry });
     const providers = createProviderService({ store, audit, clock });
     const endpoints = createEndpointService({
@@ -331,6 +340,8 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       }),
       pipelines,
       lineage,
+      workloads,
+      reattach: () => workloads.reattach(),
       seed,
       setServerUrl: apiAddress.setUrl,
       setServerSocket: apiAddress.setSocket,
@@ -352,7 +363,10 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
         });
       },
       async close() {
+        workloads.close();
         await jobRunner.shutdown();
+        // Workloads keep running: the next start re-attaches them.
+        for (const executor of Object.values(executors)) await executor.shutdown();
         await notebooks.close();
         await gateway.flush().catch(() => {});
         await gateway.close();

@@ -68,7 +68,9 @@ export interface NotebookLifecycle {
   onEnded(listener: (id: string) => void): void;
   /** Resolves when every end queued up to now was recorded. */
   drained(): Promise<void>;
-  /** Stops listening to the executor. */
+  /** Takes one executor event of a notebook (from the workload supervisor): an `ended` is recorded in turn. */
+  onExecutorEvent(event: ExecutorEvent): void;
+  /** Stops taking executor events. */
   close(): void;
 }
 
@@ -83,7 +85,7 @@ function stopMessage(row: NotebookRow, reason: NotebookStopReason, actor: string
   return 'stopped by the platform; files are kept';
 }
 
-/** Creates the lifecycle and subscribes it to the executor's `ended` events of notebooks. */
+/** Creates the lifecycle; the workload supervisor hands it the executor's events of notebooks. */
 export function createNotebookLifecycle(deps: NotebookLifecycleDeps): NotebookLifecycle {
   const { db, audit, clock, executor, box } = deps;
   const launching = new Set<string>();
@@ -98,10 +100,7 @@ export function createNotebookLifecycle(deps: NotebookLifecycleDeps): NotebookLi
     });
     return queue;
   };
-  const unsubscribe = executor.onEvent((event: ExecutorEvent) => {
-    if (event.type !== 'ended' || !event.id.startsWith('nb_')) return;
-    void enqueue(() => finish(event.id, event.status));
-  });
+  let closed = false;
 
   const load = (id: string) => db.selectFrom('notebooks').selectAll().where('id', '=', id).executeTakeFirst();
 
@@ -280,8 +279,12 @@ export function createNotebookLifecycle(deps: NotebookLifecycleDeps): NotebookLi
       endedListeners.push(listener);
     },
     drained: () => enqueue(async () => {}),
+    onExecutorEvent(event) {
+      if (closed || event.type !== 'ended') return;
+      void enqueue(() => finish(event.id, event.status));
+    },
     close() {
-      unsubscribe();
+      closed = true;
     },
   };
   return lifecycle;

@@ -15,6 +15,7 @@ import { type Actor, canSeeTeam, teamsToList } from '../identity/principal.ts';
 import type { Authorizer } from '../ports/authorizer.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import type { Store } from '../store/open-store.ts';
+import type { WorkloadHandler } from '../workloads/workload-supervisor.ts';
 import { JUPYTER_BINARY, launchJupyter } from './jupyter-launch.ts';
 import {
   createNotebookAccess,
@@ -44,7 +45,7 @@ export interface NotebookServiceDeps {
   catalog: CatalogService;
   identity: IdentityService;
   authorizer: Authorizer;
-  /** Runs the Jupyter servers (the local executor); owned by the service: `close()` shuts it down. */
+  /** Runs the Jupyter servers (the local executor); its events come through `workload`, its owner shuts it down. */
   executor: Executor;
   dataDir: string;
   /** Seals the Jupyter tokens at rest. */
@@ -84,7 +85,9 @@ export interface NotebookService {
   stopAll(reason?: string): Promise<void>;
   /** Resolves when the service has processed every executor event up to now (for tests). */
   idle(): Promise<void>;
-  /** Stops watching; Jupyter servers keep running and are re-attached on the next start. */
+  /** Notebooks' part in the workload supervisor: their `ended` events, and re-attaching them once per process. */
+  readonly workload: WorkloadHandler;
+  /** Stops taking events; Jupyter servers keep running and are re-attached on the next start. */
   close(): Promise<void>;
 }
 
@@ -258,12 +261,18 @@ export function createNotebookService(deps: NotebookServiceDeps): NotebookServic
 
     idle: () => lifecycle.drained(),
 
+    workload: {
+      kind: 'notebook',
+      owns: (id) => id.startsWith('nb_'),
+      onEvent: (event) => lifecycle.onExecutorEvent(event),
+      reattach: () => recovery.ensure(),
+    },
+
     async close() {
       closed = true;
       await ticking;
       lifecycle.close();
       await lifecycle.drained();
-      await executor.shutdown();
     },
   };
 }

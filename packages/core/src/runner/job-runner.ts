@@ -19,6 +19,7 @@ import type { RunStatus } from '../tracking/tracking-types.ts';
 import { pickFreeGpus } from '../workloads/gpu-ledger.ts';
 import { moveJob } from '../workloads/job-state.ts';
 import { accrue, hourlyRateMicros } from '../workloads/workload-meter.ts';
+import type { WorkloadHandler } from '../workloads/workload-supervisor.ts';
 import { endOfJob } from './end-reason.ts';
 import { jobPaths } from './job-paths.ts';
 
@@ -54,8 +55,8 @@ export interface JobRunnerDeps {
 
 /** Runs admitted jobs on their executor, meters them, records their end, and re-attaches after a restart. */
 export interface JobRunner {
-  /** Re-attaches every job the store believes is running (call once at start). */
-  recover(): Promise<void>;
+  /** Jobs' part in the workload supervisor: their executor events, and re-attaching every job the store believes is running. */
+  readonly workload: WorkloadHandler;
   /** Starts admitted jobs now (called right after an admission, so jobs need not wait for the next tick). */
   startAdmitted(): Promise<void>;
   /** Starts admitted jobs that fit on free GPUs and accrues running ones into the ledger. */
@@ -64,7 +65,7 @@ export interface JobRunner {
   stop(jobId: string, reason: 'cancelled' | 'preempted'): Promise<void>;
   /** Resolves when the runner has processed every event up to now (for tests). */
   idle(): Promise<void>;
-  /** Stops watching; workloads keep running and are re-attached on the next start. */
+  /** Stops taking events and waits for the ones taken; workloads keep running and are re-attached on the next start. */
   shutdown(): Promise<void>;
   /** Records one metric report of a job (from the SDK or a JSON line on stdout). */
   recordMetric(jobId: string, metric: Record<string, unknown>, at: number): Promise<void>;
@@ -82,6 +83,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
   const runs = new Map<string, string>();
   const subscribers = new Map<string, Set<(line: string) => void>>();
   let queue: Promise<void> = Promise.resolve();
+  let closed = false;
   // Events are handled one at a time, in order, so a job's metrics and its end never race.
   const enqueue = (work: () => Promise<void>) => {
     queue = queue.then(work).catch((error: unknown) => {
@@ -89,12 +91,6 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     });
     return queue;
   };
-  // Executors are shared with notebooks and replicas: only jobs' events are the runner's.
-  const unsubscribers = Object.values(executors).map((executor) =>
-    executor.onEvent((event) => {
-      if (event.id.startsWith('job_')) void enqueue(() => handle(event));
-    }),
-  );
 
   function executorOf(row: JobRow): Executor {
     const executor = executors[row.executor];
@@ -603,43 +599,54 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     return store.dialect === 'postgres' ? query.forUpdate() : query;
   }
 
-  return {
-    async recover() {
-      const running = await db.selectFrom('jobs').selectAll().where('status', '=', 'running').execute();
-      for (const row of running) {
-        const executor = executors[row.executor];
-        if (!executor) continue;
-        if (!row.external_id) {
-          // Killed between claiming the job and starting it: nothing ran if the executor left no files.
-          const started = existsSync(join(jobPaths(dataDir, row.id).workDir, '.aicloud'));
-          if (!started) {
-            await moveJob(db, row.id, 'admitted', { gpu_indexes: '[]' }, 'running');
-            continue;
-          }
-          await finish(row.id, {
-            state: 'lost',
-            reason: 'start_interrupted',
-            exitCode: null,
-            endedAt: clock.now(),
-          });
+  /** Re-attaches every job the store believes is running (once, at start). */
+  async function recover(): Promise<void> {
+    const running = await db.selectFrom('jobs').selectAll().where('status', '=', 'running').execute();
+    for (const row of running) {
+      const executor = executors[row.executor];
+      if (!executor) continue;
+      if (!row.external_id) {
+        // Killed between claiming the job and starting it: nothing ran if the executor left no files.
+        const started = existsSync(join(jobPaths(dataDir, row.id).workDir, '.aicloud'));
+        if (!started) {
+          await moveJob(db, row.id, 'admitted', { gpu_indexes: '[]' }, 'running');
           continue;
         }
-        const spec = await specOf(row, {});
-        const status = await executor.reattach({
-          id: row.id,
-          externalId: row.external_id,
-          startedAt: Date.parse(row.started_at ?? isoNow(clock)),
-          spec,
+        await finish(row.id, {
+          state: 'lost',
+          reason: 'start_interrupted',
+          exitCode: null,
+          endedAt: clock.now(),
         });
-        if (status.state !== 'running') {
-          await finish(row.id, {
-            state: status.state,
-            reason: status.reason,
-            exitCode: status.exitCode,
-            endedAt: status.endedAt ?? clock.now(),
-          });
-        }
+        continue;
       }
+      const spec = await specOf(row, {});
+      const status = await executor.reattach({
+        id: row.id,
+        externalId: row.external_id,
+        startedAt: Date.parse(row.started_at ?? isoNow(clock)),
+        spec,
+      });
+      if (status.state !== 'running') {
+        await finish(row.id, {
+          state: status.state,
+          reason: status.reason,
+          exitCode: status.exitCode,
+          endedAt: status.endedAt ?? clock.now(),
+        });
+      }
+    }
+  }
+
+  return {
+    // The supervisor hands the runner the events of jobs only: executors are shared with notebooks and replicas.
+    workload: {
+      kind: 'job',
+      owns: (id) => id.startsWith('job_'),
+      onEvent(event) {
+        if (!closed) void enqueue(() => handle(event));
+      },
+      reattach: recover,
     },
 
     startAdmitted,
@@ -672,9 +679,8 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     idle: () => enqueue(async () => {}),
 
     async shutdown() {
-      for (const unsubscribe of unsubscribers) unsubscribe();
+      closed = true;
       await queue;
-      for (const executor of Object.values(executors)) await executor.shutdown();
     },
 
     subscribe(jobId, listener) {

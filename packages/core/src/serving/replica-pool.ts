@@ -13,6 +13,7 @@ import type { Database } from '../store/schema.ts';
 import { moveEndpoint, moveReplica } from '../workloads/endpoint-state.ts';
 import { pickFreeGpus } from '../workloads/gpu-ledger.ts';
 import { accrue, hourlyRateMicros } from '../workloads/workload-meter.ts';
+import type { WorkloadHandler } from '../workloads/workload-supervisor.ts';
 import { EndpointStatsRecorder } from './endpoint-stats.ts';
 import { type RuntimeTemplate, renderCommand } from './runtimes.ts';
 
@@ -54,7 +55,9 @@ export interface ReplicaPool {
   /** Keeps min replicas, adds replicas under load, stops idle ones, meters their time. */
   tick(): Promise<void>;
   stopAll(endpointId: string, reason: string): Promise<void>;
-  recover(): Promise<void>;
+  /** Replicas' part in the workload supervisor: their `ended` events, and re-attaching the live ones after a restart. */
+  readonly workload: WorkloadHandler;
+  /** Stops taking events; replicas keep running and are re-attached on the next start. */
   shutdown(): Promise<void>;
 }
 
@@ -126,8 +129,9 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
     return executor;
   }
 
+  let closed = false;
   const onEvent = (event: ExecutorEvent) => {
-    if (event.type !== 'ended') return;
+    if (closed || event.type !== 'ended') return;
     const endpointId = replicaEndpoint.get(event.id);
     if (!endpointId) return;
     void pools
@@ -139,7 +143,6 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
     replicaEndpoint.delete(event.id);
     void markStopped(event.id, event.status.reason ?? event.status.state);
   };
-  const unsubscribers = Object.values(executors).map((executor) => executor.onEvent(onEvent));
 
   function stats(endpointId: string): EndpointStatsRecorder {
     let recorder = recorders.get(endpointId);
@@ -370,6 +373,76 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
     await replica.executor.cancel(replica.id, reason);
   }
 
+  /** Re-attaches the replicas the store believes are starting or ready (once, at start). */
+  async function recover(): Promise<void> {
+    const rows = await db
+      .selectFrom('endpoint_replicas')
+      .selectAll()
+      .where('status', 'in', ['starting', 'ready'])
+      .execute();
+    for (const row of rows) {
+      const endpoint = await db
+        .selectFrom('endpoints')
+        .selectAll()
+        .where('id', '=', row.endpoint_id)
+        .executeTakeFirst();
+      const runtime = endpoint ? runtimes[endpoint.runtime] : undefined;
+      if (!endpoint || !runtime || !row.external_id) {
+        await markStopped(row.id, 'lost');
+        continue;
+      }
+      const dir = join(dataDir, 'endpoints', endpoint.id);
+      const product = await catalog.get(endpoint.product);
+      const executor = executors[product.executor];
+      if (!executor) {
+        await markStopped(row.id, 'lost');
+        continue;
+      }
+      replicaEndpoint.set(row.id, endpoint.id);
+      const socket = replicaSocket(dataDir, endpoint.id, row.id);
+      const status = await executor.reattach({
+        id: row.id,
+        externalId: row.external_id,
+        startedAt: Date.parse(row.started_at),
+        spec: {
+          id: row.id,
+          command: renderCommand(runtime, { modelDir: endpoint.artifact_dir, socket, name: endpoint.name }),
+          workDir: join(dir, row.id),
+          env: {},
+          sandbox: replicaSandbox(endpoint),
+          placement: replicaPlacement(endpoint, product.image),
+          exposure: { socket, egress: 'blocked' },
+          gpus: [],
+          maxRuntimeSeconds: product.maxDurationSeconds,
+          graceSeconds: product.graceSeconds,
+          secrets: {},
+          logFile: join(dir, `${row.id}.log`),
+          outputDir: join(dir, row.id, 'output'),
+          checkpointDir: join(dir, row.id, 'checkpoints'),
+        },
+      });
+      if (row.port !== 0) {
+        // Started by a version that served replicas on TCP ports, which any workload could call: replaced.
+        await executor.cancel(row.id, 'superseded');
+        continue;
+      }
+      if (status.state !== 'running') {
+        replicaEndpoint.delete(row.id);
+        await markStopped(row.id, status.reason ?? status.state);
+        continue;
+      }
+      poolOf(endpoint.id).set(row.id, {
+        id: row.id,
+        socket,
+        dispatcher: replicaDispatcher(socket),
+        executor,
+        status: 'ready',
+        inFlight: 0,
+        ready: Promise.resolve(),
+      });
+    }
+  }
+
   return {
     stats,
 
@@ -499,78 +572,15 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
       for (const replica of poolOf(endpointId).values()) await stopReplica(replica, reason);
     },
 
-    async recover() {
-      const rows = await db
-        .selectFrom('endpoint_replicas')
-        .selectAll()
-        .where('status', 'in', ['starting', 'ready'])
-        .execute();
-      for (const row of rows) {
-        const endpoint = await db
-          .selectFrom('endpoints')
-          .selectAll()
-          .where('id', '=', row.endpoint_id)
-          .executeTakeFirst();
-        const runtime = endpoint ? runtimes[endpoint.runtime] : undefined;
-        if (!endpoint || !runtime || !row.external_id) {
-          await markStopped(row.id, 'lost');
-          continue;
-        }
-        const dir = join(dataDir, 'endpoints', endpoint.id);
-        const product = await catalog.get(endpoint.product);
-        const executor = executors[product.executor];
-        if (!executor) {
-          await markStopped(row.id, 'lost');
-          continue;
-        }
-        replicaEndpoint.set(row.id, endpoint.id);
-        const socket = replicaSocket(dataDir, endpoint.id, row.id);
-        const status = await executor.reattach({
-          id: row.id,
-          externalId: row.external_id,
-          startedAt: Date.parse(row.started_at),
-          spec: {
-            id: row.id,
-            command: renderCommand(runtime, { modelDir: endpoint.artifact_dir, socket, name: endpoint.name }),
-            workDir: join(dir, row.id),
-            env: {},
-            sandbox: replicaSandbox(endpoint),
-            placement: replicaPlacement(endpoint, product.image),
-            exposure: { socket, egress: 'blocked' },
-            gpus: [],
-            maxRuntimeSeconds: product.maxDurationSeconds,
-            graceSeconds: product.graceSeconds,
-            secrets: {},
-            logFile: join(dir, `${row.id}.log`),
-            outputDir: join(dir, row.id, 'output'),
-            checkpointDir: join(dir, row.id, 'checkpoints'),
-          },
-        });
-        if (row.port !== 0) {
-          // Started by a version that served replicas on TCP ports, which any workload could call: replaced.
-          await executor.cancel(row.id, 'superseded');
-          continue;
-        }
-        if (status.state !== 'running') {
-          replicaEndpoint.delete(row.id);
-          await markStopped(row.id, status.reason ?? status.state);
-          continue;
-        }
-        poolOf(endpoint.id).set(row.id, {
-          id: row.id,
-          socket,
-          dispatcher: replicaDispatcher(socket),
-          executor,
-          status: 'ready',
-          inFlight: 0,
-          ready: Promise.resolve(),
-        });
-      }
+    workload: {
+      kind: 'replica',
+      owns: (id) => id.startsWith('rep_'),
+      onEvent,
+      reattach: recover,
     },
 
     async shutdown() {
-      for (const unsubscribe of unsubscribers) unsubscribe();
-      for (const executor of Object.values(executors)) await executor.shutdown();
+      closed = true;
     },
   };
 }
