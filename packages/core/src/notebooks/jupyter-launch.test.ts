@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLocalExecutor } from '@aicloud/executors';
 import { describe, expect, it } from 'vitest';
-import { JUPYTER_BINARY, jupyterSpec } from './jupyter-launch.ts';
+import { hostAndPort, JUPYTER_BINARY, jupyterSpec } from './jupyter-launch.ts';
 import { namespaceSupport } from './notebook-netns.ts';
 import type { NotebookRow } from './notebook-record.ts';
 
@@ -80,5 +84,57 @@ describe('jupyterSpec', () => {
     const ip = support.ok ? support.ip : 'ip';
     expect(plain.command).toContain(`exec '${ip}' 'netns' 'exec' 'aic-launch01'`);
     expect(plain.command).toContain(`'--allow-root' '--ip=10.231.0.2' '--port=8888'`);
+  });
+
+  it('exposes Jupyter at its chosen address, with the same egress as its sandbox', () => {
+    const open = jupyterSpec(options('sandbox'), row(), { graceSeconds: 5 }, token);
+    expect(open.exposure).toEqual({ host: '127.0.0.1', port: 24_000, egress: 'open' });
+    const blocked = row({ egress: 'blocked', netns: 'aic-launch01', host: '10.231.0.2', port: 8888 });
+    const inNamespace = jupyterSpec(options('sandbox'), blocked, { graceSeconds: 5 }, token);
+    expect(inNamespace.exposure).toEqual({ host: '10.231.0.2', port: 8888, egress: 'blocked' });
+    expect(inNamespace.sandbox?.egress).toBe(inNamespace.exposure?.egress);
+  });
+});
+
+describe('the address a notebook is reached at', () => {
+  it('is what the local executor returns for the spec: host:port, namespace address included', async () => {
+    const executor = createLocalExecutor({ isolation: 'none' });
+    const scratch = mkdtempSync(join(tmpdir(), 'aicloud-jupyter-address-'));
+    try {
+      for (const [host, port] of [
+        ['127.0.0.1', 24_001],
+        ['10.231.0.2', 8888],
+      ] as const) {
+        const spec = jupyterSpec(
+          options('none'),
+          row({ id: `nb_addr${port}`, host, port, work_dir: '' }),
+          { graceSeconds: 1 },
+          token,
+        );
+        const root = join(scratch, String(port));
+        const handle = await executor.start({
+          ...spec,
+          // Only the address matters here: a command that ends at once, in a scratch folder.
+          command: 'true',
+          workDir: `${root}/work`,
+          logFile: `${root}/log`,
+          outputDir: `${root}/output`,
+          checkpointDir: `${root}/checkpoints`,
+        });
+        expect(handle.address).toBe(`${host}:${port}`);
+        expect(hostAndPort(handle.address!)).toEqual({ host, port });
+      }
+    } finally {
+      await executor.shutdown();
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+
+  it('parses host:port and [v6]:port, and nothing else', () => {
+    expect(hostAndPort('[::1]:8888')).toEqual({ host: '::1', port: 8888 });
+    expect(hostAndPort('/data/notebooks/nb_x/jupyter.sock')).toBeUndefined();
+    expect(hostAndPort('127.0.0.1:0')).toBeUndefined();
+    expect(hostAndPort('127.0.0.1:70000')).toBeUndefined();
+    expect(hostAndPort('127.0.0.1')).toBeUndefined();
   });
 });

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Product } from '@aicloud/contracts';
-import type { Executor, WorkloadSpec } from '@aicloud/executors';
+import type { Executor, WorkloadHandleInfo, WorkloadSpec } from '@aicloud/executors';
 import type { Kysely } from 'kysely';
 import { AppError } from '../app-error.ts';
 import type { AuditService } from '../audit/audit-service.ts';
@@ -72,6 +72,14 @@ async function freeLoopbackPort(): Promise<number> {
   throw new AppError('unavailable', 'no free port on 127.0.0.1 for a notebook');
 }
 
+/** The host and port of a `host:port` (`[v6]:port`) address, or undefined for anything else (a socket path). */
+export function hostAndPort(address: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
+  const port = Number(match?.[3]);
+  if (!match || !(port >= 1 && port <= 65_535)) return undefined;
+  return { host: (match[1] ?? match[2])!, port };
+}
+
 /** The workload that runs a notebook's Jupyter (sandboxed, in its namespace when egress is blocked). */
 export function jupyterSpec(
   options: JupyterOptions,
@@ -105,6 +113,8 @@ export function jupyterSpec(
       : [];
     argv = [ip, 'netns', 'exec', row.netns, ...drop, ...jupyter];
   }
+  // Blocked: the prepared namespace whose only link is the proxy's veth; else the host's network.
+  const egress = row.netns ? 'blocked' : 'open';
   return {
     id: row.id,
     command: `exec ${argv.map(quote).join(' ')}`,
@@ -120,12 +130,13 @@ export function jupyterSpec(
       AICLOUD_TEAM: row.team,
     },
     sandbox: {
-      // Blocked: the prepared namespace whose only link is the proxy's veth; else the host's network.
-      egress: row.netns ? 'blocked' : 'open',
+      egress,
       ...(row.netns ? { netnsPath: `/run/netns/${row.netns}` } : {}),
       writable: [paths.home, paths.runtimeDir, paths.configDir, paths.dataDir, paths.ipythonDir],
       home: paths.home,
     },
+    // Jupyter listens on the address chosen for it (its namespace's, or a loopback port); `start` returns it.
+    exposure: { host, ...(row.port ? { port: row.port } : {}), egress },
     gpus: (JSON.parse(row.gpu_indexes) as number[]).map(String),
     maxRuntimeSeconds: row.max_lifetime_s + EXECUTOR_BACKSTOP_SECONDS,
     graceSeconds: product.graceSeconds,
@@ -176,15 +187,17 @@ export async function launchJupyter(
       .set({ host: placed.host, port: placed.port, netns: placed.netns })
       .where('id', '=', row.id)
       .execute();
-    const placedRow = { ...row, ...placed };
-    let started: { externalId: string; startedAt: number };
+    let started: WorkloadHandleInfo;
     try {
+      const placedRow = { ...row, ...placed };
       started = await executor.start(jupyterSpec(deps, placedRow, product, lifecycle.tokenOf(placedRow)));
     } catch (error) {
       await lifecycle.markFailed(row.id, 'start_failed', (error as Error).message);
       throw new AppError('unavailable', `notebook ${row.id} could not start: ${(error as Error).message}`);
     }
     const startedAt = new Date(started.startedAt).toISOString();
+    // The proxy goes where the executor says Jupyter listens.
+    const address = started.address ? hostAndPort(started.address) : undefined;
     await db
       .updateTable('notebooks')
       .set({
@@ -192,10 +205,17 @@ export async function launchJupyter(
         started_at: startedAt,
         metered_until: startedAt,
         last_activity_at: startedAt,
+        ...address,
       })
       .where('id', '=', row.id)
       .execute();
+    const placedRow = { ...row, ...placed, ...address };
     try {
+      if (!address) {
+        throw new Error(
+          `executor ${executor.name} reports no host:port for it (${started.address ?? 'no address'})`,
+        );
+      }
       await waitUntilReady(lifecycle.targetOf(placedRow), {
         timeoutMs: deps.startTimeoutMs,
         alive: () => executor.status(row.id)?.state === 'running',
@@ -231,7 +251,7 @@ export async function launchJupyter(
         details: {
           egress: row.egress,
           netns: placed.netns,
-          address: `${placed.host}:${placed.port}`,
+          address: started.address,
           gpus: JSON.parse(row.gpu_indexes) as number[],
         },
       });
