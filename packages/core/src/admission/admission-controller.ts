@@ -5,6 +5,7 @@ import { type Clock, isoNow } from '../clock.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
 import { nonJobGpusByType } from '../workloads/gpu-ledger.ts';
+import { moveJobs } from '../workloads/job-state.ts';
 import { GPU_HOLDING_STATES } from './team-usage.ts';
 
 /** Rows per multi-row statement: well under SQLite's and PostgreSQL's bound-parameter limits. */
@@ -126,14 +127,15 @@ export function createAdmissionController(deps: { store: Store; audit: AuditServ
         const now = isoNow(clock);
         const updated = new Map<string, string>();
         for (let start = 0; start < fitting.length; start += CHUNK) {
-          let update = trx
-            .updateTable('jobs')
-            .set({ status: 'admitted', admitted_at: now, reasons: '[]' })
-            .where('id', 'in', fitting.slice(start, start + CHUNK));
           // On PostgreSQL a job cancelled meanwhile stays cancelled and is not audited as admitted. SQLite has one
-          // writer, so nothing changed since the read; the extra condition would make it walk the status index.
-          if (store.dialect === 'postgres') update = update.where('status', '=', 'queued');
-          const rows = await update.returning(['id', 'team']).execute();
+          // writer, so nothing changed since the read; the status condition would make it walk the status index.
+          const rows = await moveJobs(
+            trx,
+            fitting.slice(start, start + CHUNK),
+            'admitted',
+            { admitted_at: now, reasons: '[]' },
+            { from: 'queued', checked: store.dialect === 'postgres' },
+          );
           for (const row of rows) updated.set(row.id, row.team);
         }
         const admitted = fitting.flatMap((id) => {

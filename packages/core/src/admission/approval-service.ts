@@ -8,6 +8,7 @@ import { type Actor, canSeeTeam, managesTeam } from '../identity/principal.ts';
 import { newId } from '../ids.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
+import { moveJob } from '../workloads/job-state.ts';
 import type { JobService } from './job-service.ts';
 
 type ApprovalRow = Selectable<Database['approvals']>;
@@ -140,11 +141,16 @@ export function createApprovalService(deps: {
             next: 'talk to your manager, or submit a smaller job',
           },
         ];
-        await trx
-          .updateTable('jobs')
-          .set({ status: 'rejected', ended_at: now, reasons: JSON.stringify(reasons) })
-          .where('id', '=', job.id)
-          .execute();
+        const moved = await moveJob(
+          trx,
+          job.id,
+          'rejected',
+          { ended_at: now, reasons: JSON.stringify(reasons) },
+          'pending_approval',
+        );
+        // Read as pending_approval above; on PostgreSQL a cancel may have won since.
+        if (!moved)
+          throw new AppError('conflict', `job ${job.id} is no longer waiting for approval; look again`);
       }
       const updated = await trx
         .selectFrom('approvals')
@@ -225,12 +231,14 @@ export function createApprovalService(deps: {
               next: 'submit the job again and ask a manager to approve it',
             },
           ];
-          await trx
-            .updateTable('jobs')
-            .set({ status: 'rejected', ended_at: now, reasons: JSON.stringify(reasons) })
-            .where('id', '=', row.job_id)
-            .where('status', '=', 'pending_approval')
-            .execute();
+          // A job cancelled meanwhile stays cancelled: nothing to reject.
+          await moveJob(
+            trx,
+            row.job_id,
+            'rejected',
+            { ended_at: now, reasons: JSON.stringify(reasons) },
+            'pending_approval',
+          );
           await audit.append(trx, {
             actor: 'system',
             action: 'approval.expired',

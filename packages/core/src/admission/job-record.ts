@@ -1,20 +1,14 @@
-import type { Job, JobReason, JobStatus } from '@aicloud/contracts';
+import { type Job, type JobReason, JobStatus } from '@aicloud/contracts';
 import type { Selectable } from 'kysely';
 import { fromMicros } from '../money.ts';
 import type { Database } from '../store/schema.ts';
+import { isTerminalJobStatus } from '../workloads/job-state.ts';
 
 /** A stored job row. */
 export type JobRow = Selectable<Database['jobs']>;
 
-/** States a job never leaves. */
-export const FINAL_STATES: JobStatus[] = [
-  'succeeded',
-  'failed',
-  'timed_out',
-  'cancelled',
-  'rejected',
-  'lost',
-];
+/** States a job never leaves: the terminal statuses of the job state table. */
+export const FINAL_STATES: JobStatus[] = JobStatus.options.filter(isTerminalJobStatus);
 
 /** Converts a stored job to its API shape. */
 export function toJob(row: JobRow, queuePosition: number | null = null): Job {

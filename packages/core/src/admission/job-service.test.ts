@@ -8,6 +8,7 @@ import type { Actor } from '../identity/principal.ts';
 import type { Platform } from '../platform.ts';
 import type { Authorizer } from '../ports/authorizer.ts';
 import { createTestPlatform, storeTargets } from '../testing/test-platform.ts';
+import { moveJob } from '../workloads/job-state.ts';
 import { type ApprovalService, createApprovalService } from './approval-service.ts';
 import { createJobService, type JobService } from './job-service.ts';
 
@@ -379,6 +380,13 @@ describe.each(storeTargets(pgUrl))('job service on %s', (target) => {
     expect(cancelled.reservedCost).toBe(0);
     expect(cancelled.reasons[0]).toMatchObject({ code: 'cancelled_by_user', message: 'cancelled by alice' });
     await expect(jobs.cancel(alice, mine.id)).rejects.toMatchObject({ code: 'conflict' });
+    // A job that ran to its end cannot be cancelled either: the state table refuses, said as a conflict.
+    const finished = await submit();
+    expect(await moveJob(platform.store.db, finished.id, 'running', {}, 'admitted')).toBe(true);
+    expect(await moveJob(platform.store.db, finished.id, 'succeeded', {}, 'running')).toBe(true);
+    const ended = await refusal(jobs.cancel(alice, finished.id));
+    expect([ended.code, ended.message]).toEqual(['conflict', `job ${finished.id} already ended (succeeded)`]);
+    expect((await jobs.get(alice, finished.id)).status).toBe('succeeded');
 
     const other = await submit();
     const forbidden = await refusal(jobs.cancel(carolInLegal, other.id));

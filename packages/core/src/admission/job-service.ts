@@ -3,6 +3,7 @@ import {
   type Job,
   type JobDecision,
   type JobQuery,
+  type JobStatus,
   type Product,
   SubmitJobRequest,
   type SubmitJobResponse,
@@ -19,6 +20,7 @@ import { fromMicros, microsToCents } from '../money.ts';
 import { type Authorizer, failClosed, type PolicyDecision, type PolicyRequest } from '../ports/authorizer.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
+import { canMoveJob, type InitialJobStatus, moveJob } from '../workloads/job-state.ts';
 import {
   estimateMicros as estimateWorkloadMicros,
   hourlyRateMicros,
@@ -26,7 +28,7 @@ import {
 } from '../workloads/workload-meter.ts';
 import { type AdmissionFacts, gatherFacts, type JobAsk } from './admission-facts.ts';
 import { decideAdmission } from './admission-outcome.ts';
-import { FINAL_STATES, type JobRow, toJob } from './job-record.ts';
+import { type JobRow, toJob } from './job-record.ts';
 
 /** Cedar Longs must stay within 2^53; an absent budget is this many cents. */
 const UNLIMITED_CENTS = 1_000_000_000_000;
@@ -416,7 +418,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
           executor: parsed.executor ?? ask.product.executor,
           max_runtime_s: ask.maxRuntimeSeconds,
           grace_s: ask.product.graceSeconds,
-          status: outcome,
+          status: outcome satisfies InitialJobStatus,
           reasons: JSON.stringify(reasons),
           decision: JSON.stringify({
             digest: decision.policySetDigest,
@@ -573,7 +575,9 @@ export function createJobService(deps: JobServiceDeps): JobService {
           },
         );
       }
-      if (FINAL_STATES.includes(row.status as Job['status'])) {
+      const status = row.status as JobStatus;
+      // The state table decides: only an ended job cannot be cancelled, and saying so is a conflict.
+      if (!canMoveJob(status, 'cancelled')) {
         throw new AppError('conflict', `job ${id} already ended (${row.status})`);
       }
       if (row.status === 'running') {
@@ -593,10 +597,11 @@ export function createJobService(deps: JobServiceDeps): JobService {
       }
       const endedAt = isoNow(clock);
       await db.transaction().execute(async (trx) => {
-        const updated = await trx
-          .updateTable('jobs')
-          .set({
-            status: 'cancelled',
+        const moved = await moveJob(
+          trx,
+          id,
+          'cancelled',
+          {
             ended_at: endedAt,
             reserved_micros: 0,
             reasons: JSON.stringify([
@@ -609,11 +614,10 @@ export function createJobService(deps: JobServiceDeps): JobService {
                 next: null,
               },
             ]),
-          })
-          .where('id', '=', id)
-          .where('status', '=', row.status)
-          .executeTakeFirst();
-        if (Number(updated.numUpdatedRows) === 0)
+          },
+          status,
+        );
+        if (!moved)
           throw new AppError(
             'conflict',
             `job ${id} changed state meanwhile; look again with aicloud jobs get ${id}`,
@@ -698,10 +702,12 @@ export function createJobService(deps: JobServiceDeps): JobService {
     const { outcome, reasons } = decideAdmission(decision, ask, facts, estimate.micros);
     const at = isoNow(clock);
     const reserves = outcome === 'admitted' || outcome === 'queued';
-    const moved = await trx
-      .updateTable('jobs')
-      .set({
-        status: outcome === 'pending_approval' ? 'rejected' : outcome,
+    const moved = await moveJob(
+      trx,
+      row.id,
+      // Approval is not asked twice: a job that would need it again is rejected.
+      outcome === 'pending_approval' ? 'rejected' : outcome,
+      {
         reasons: JSON.stringify(reasons),
         reserved_micros: reserves ? estimate.micros : 0,
         admitted_at: outcome === 'admitted' ? at : null,
@@ -714,12 +720,10 @@ export function createJobService(deps: JobServiceDeps): JobService {
           errors: decision.errors,
           approvedBy: approver,
         }),
-      })
-      .where('id', '=', row.id)
-      .where('status', '=', 'pending_approval')
-      .executeTakeFirst();
-    if (Number(moved.numUpdatedRows) === 0)
-      throw new AppError('conflict', `job ${jobId} is no longer waiting for approval`);
+      },
+      'pending_approval',
+    );
+    if (!moved) throw new AppError('conflict', `job ${jobId} is no longer waiting for approval`);
     await audit.append(trx, {
       actor: approver,
       action: 'job.readmit',

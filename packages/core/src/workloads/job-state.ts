@@ -28,12 +28,15 @@ export const jobTransitions: TransitionTable<JobStatus> = {
 };
 
 /** The statuses a job is created in (by submit). */
-export const initialJobStatuses: readonly JobStatus[] = [
+export const initialJobStatuses = [
   'pending_approval',
   'queued',
   'admitted',
   'rejected',
-];
+] as const satisfies readonly JobStatus[];
+
+/** A status a job may be created in: the only `status` an insert into `jobs` may write. */
+export type InitialJobStatus = (typeof initialJobStatuses)[number];
 
 /** Whether the table allows `from` → `to`. */
 export function canMoveJob(from: JobStatus, to: JobStatus): boolean {
