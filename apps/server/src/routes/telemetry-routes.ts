@@ -24,8 +24,11 @@ export const WorkloadGpuSeries = z.object({
   ),
 });
 
+/** GPU figures of an endpoint's replicas, one series per replica. */
+const EndpointGpuSeries = z.object({ endpoint: z.string(), replicas: z.array(WorkloadGpuSeries) });
+
 /** GPU telemetry per workload. */
-export function telemetryRoutes({ jobs, store }: RouteDeps) {
+export function telemetryRoutes({ jobs, endpoints, store }: RouteDeps) {
   return [
     defineRoute({
       method: 'GET',
@@ -36,6 +39,21 @@ export function telemetryRoutes({ jobs, store }: RouteDeps) {
       handler: async ({ actor, params }) => {
         const job = await jobs.get(actor, params.id!);
         return jobGpuSeries(store.db, job.id);
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/endpoints/:name/gpu',
+      summary:
+        "An endpoint's replicas' GPU utilisation, memory and power over time (sampled from nvidia-smi)",
+      tag: 'endpoints',
+      response: EndpointGpuSeries,
+      handler: async ({ actor, params }) => {
+        const endpoint = await endpoints.get(actor, params.name!);
+        const replicas = await Promise.all(
+          endpoint.replicas.map((replica) => jobGpuSeries(store.db, replica.id)),
+        );
+        return { endpoint: endpoint.name, replicas };
       },
     }),
   ];
