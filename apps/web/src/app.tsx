@@ -9,6 +9,8 @@ import { BillPage } from './pages/bill-page.tsx';
 import { CatalogPage } from './pages/catalog-page.tsx';
 import { EndpointPage } from './pages/endpoint-page.tsx';
 import { EndpointsPage } from './pages/endpoints-page.tsx';
+import { ExperimentPage } from './pages/experiment-page.tsx';
+import { ExperimentsPage } from './pages/experiments-page.tsx';
 import { HomePage } from './pages/home-page.tsx';
 import { JobPage } from './pages/job-page.tsx';
 import { JobsPage } from './pages/jobs-page.tsx';
@@ -16,6 +18,8 @@ import { ModelPage } from './pages/model-page.tsx';
 import { ModelsPage } from './pages/models-page.tsx';
 import { NotebookPage } from './pages/notebook-page.tsx';
 import { NotebooksPage } from './pages/notebooks-page.tsx';
+import { PipelinePage } from './pages/pipeline-page.tsx';
+import { PipelinesPage } from './pages/pipelines-page.tsx';
 import { PlaceholderPage } from './pages/placeholder-page.tsx';
 import { PoliciesPage } from './pages/policies-page.tsx';
 import { SignInPage } from './pages/sign-in-page.tsx';
@@ -30,6 +34,8 @@ const areas = [
   { path: '/notebooks', label: 'Notebooks' },
   { path: '/models', label: 'Models' },
   { path: '/endpoints', label: 'Endpoints' },
+  { path: '/experiments', label: 'Experiments' },
+  { path: '/pipelines', label: 'Pipelines' },
   { path: '/bill', label: 'Bill' },
   { path: '/approvals', label: 'Approvals' },
   { path: '/policies', label: 'Policies' },
@@ -56,6 +62,10 @@ function page(path: string, client: Client) {
       return <EndpointPage key={rest[0]} client={client} name={rest[0]!} />;
     if (area === 'notebook' && rest.length === 1)
       return <NotebookPage key={rest[0]} client={client} id={rest[0]!} />;
+    if (area === 'experiments' && rest.length === 1)
+      return <ExperimentPage key={rest[0]} client={client} id={rest[0]!} />;
+    if (area === 'pipelines' && rest.length === 1)
+      return <PipelinePage key={rest[0]} client={client} id={rest[0]!} />;
     if (area === 'approvals' && rest.length === 1)
       return <ApprovalPage key={rest[0]} client={client} id={rest[0]!} />;
     return <PlaceholderPage title="Not found" known={false} />;
@@ -66,6 +76,8 @@ function page(path: string, client: Client) {
   if (area === 'notebooks') return <NotebooksPage client={client} />;
   if (area === 'models') return <ModelsPage client={client} />;
   if (area === 'endpoints') return <EndpointsPage client={client} />;
+  if (area === 'experiments') return <ExperimentsPage client={client} />;
+  if (area === 'pipelines') return <PipelinesPage client={client} />;
   if (area === 'approvals') return <ApprovalsPage client={client} />;
   if (area === 'policies') return <PoliciesPage client={client} />;
   if (area === 'audit') return <AuditPage client={client} />;

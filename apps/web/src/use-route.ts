@@ -53,4 +53,6 @@ export const paths = {
   /** Singular: `/notebooks/ID/…` is the notebook itself (Jupyter, through the platform's proxy). */
   notebook: (id: string) => `/notebook/${encodeURIComponent(id)}`,
   approval: (id: string) => `/approvals/${encodeURIComponent(id)}`,
+  experiment: (id: string) => `/experiments/${encodeURIComponent(id)}`,
+  pipeline: (id: string) => `/pipelines/${encodeURIComponent(id)}`,
 };

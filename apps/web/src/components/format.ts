@@ -32,3 +32,17 @@ export const finalStatuses: readonly JobStatus[] = [
 export function time(iso: string | null): string {
   return iso ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}` : '—';
 }
+
+/** Milliseconds since the epoch as `2025-01-31 14:05` (UTC), or a dash. */
+export function epochTime(ms: number | null | undefined): string {
+  return ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 16) : '—';
+}
+
+/** A span of milliseconds in its two largest units: `850 ms`, `42 s`, `3 m 5 s`, `2 h 10 m`. */
+export function elapsed(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} m ${seconds % 60} s`;
+  return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} m`;
+}

@@ -3,6 +3,7 @@ import type { JobStatus } from '@aicloud/contracts';
 import { useQuery } from '@tanstack/react-query';
 import { finalStatuses } from '../components/format.ts';
 import { JobDetails } from '../components/job-details.tsx';
+import { JobGpu } from '../components/job-gpu.tsx';
 import { JobLogs } from '../components/job-logs.tsx';
 import { JobMetricsCharts } from '../components/job-metrics.tsx';
 import { Link } from '../components/link.tsx';
@@ -12,7 +13,7 @@ import { QueryState } from './query-state.tsx';
 /** Jobs in these states have no log (yet): they never reached the executor. */
 const notStarted: JobStatus[] = ['pending_approval', 'queued', 'admitted', 'rejected'];
 
-/** A job at its own URL (`/jobs/ID`): its details, its log as it is written, and a chart per metric. */
+/** A job at its own URL (`/jobs/ID`): its details, its log as it is written, a chart per metric and its GPUs over time. */
 export function JobPage({ client, id }: { client: Client; id: string }) {
   const job = useQuery({
     queryKey: ['jobs', 'one', id],
@@ -38,6 +39,7 @@ export function JobPage({ client, id }: { client: Client; id: string }) {
               <JobDetails client={client} id={id} />
               <JobLogs id={id} started={!notStarted.includes(data.status)} final={final} />
               <JobMetricsCharts client={client} id={id} live={!final} />
+              <JobGpu client={client} id={id} gpus={data.gpus} live={!final} />
             </>
           );
         }}
