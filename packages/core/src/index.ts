@@ -25,8 +25,6 @@ export { fromMicros, toMicros } from './money.ts';
 export type { PipelineService } from './pipelines/pipeline-service.ts';
 export { createPlatform, type Platform, type PlatformConfig } from './platform.ts';
 export type { Authorizer, PolicyDecision, PolicyRequest } from './ports/authorizer.ts';
-export { jobPaths } from './runner/job-paths.ts';
-export type { JobRunner } from './runner/job-runner.ts';
 export {
   detectPii,
   type PiiDetector,
@@ -40,6 +38,8 @@ export {
   type ProviderGateway,
 } from './providers/provider-gateway.ts';
 export { PLATFORM_SECRETS, type ProviderService } from './providers/provider-service.ts';
+export { jobPaths } from './runner/job-paths.ts';
+export type { JobRunner } from './runner/job-runner.ts';
 export type { SecretService } from './secrets/secret-service.ts';
 export { type SeedResult, seedDemo, writeSecretFile } from './seed/seed-demo.ts';
 export {
