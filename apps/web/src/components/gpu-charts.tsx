@@ -46,6 +46,7 @@ function seriesOf(
 /** Utilisation and memory over time, one line per GPU (of each workload), side by side. */
 export function GpuCharts({ workloads, testId }: { workloads: WorkloadGpuSeries[]; testId: string }) {
   const gpus = workloads.flatMap((workload) => workload.gpus);
+  const usedMemory = gpus.flatMap((gpu) => gpu.points.map((point) => point.memoryUsedMiB ?? 0));
   const latest = gpus.flatMap((gpu) => {
     const last = gpu.points.at(-1);
     return last ? [{ gpu, last }] : [];
@@ -72,6 +73,7 @@ export function GpuCharts({ workloads, testId }: { workloads: WorkloadGpuSeries[
             xLabel="time (UTC)"
             yDomain={[0, 100]}
             formatX={clock}
+            timeAxis
             series={seriesOf(workloads, (point) => point.utilizationPercent)}
           />
         </figure>
@@ -83,8 +85,9 @@ export function GpuCharts({ workloads, testId }: { workloads: WorkloadGpuSeries[
             testId={`${testId}-memory`}
             label="GPU memory used in MiB over time"
             xLabel="time (UTC)"
-            yDomain={[0, Math.max(1, ...gpus.map((gpu) => gpu.memoryTotalMiB))]}
+            yDomain={[0, Math.max(1, ...usedMemory) * 1.1]}
             formatX={clock}
+            timeAxis
             series={seriesOf(workloads, (point) => point.memoryUsedMiB)}
           />
         </figure>

@@ -1,3 +1,4 @@
+import { useLayoutEffect, useRef, useState } from 'react';
 import './line-chart.css';
 
 /** One line of a chart: its name (the legend) and its points, in any order. */
@@ -19,8 +20,7 @@ export const chartColors = [
   '#c2185b',
 ];
 
-const WIDTH = 640;
-const MARGIN = { top: 10, right: 16, bottom: 34, left: 60 };
+const MARGIN = { top: 10, right: 28, bottom: 34, left: 60 };
 
 /** About `count` round tick values (1, 2, 2.5 or 5 × 10^n apart) that cover [min, max]. */
 export function niceTicks(min: number, max: number, count = 5): number[] {
@@ -33,6 +33,22 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
   const ticks: number[] = [];
   for (let tick = Math.ceil(min / step) * step; tick <= max + step * 1e-9; tick += step)
     ticks.push(Number(tick.toPrecision(12)));
+  return ticks;
+}
+
+const TIME_STEPS_MS = [
+  1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21_600, 43_200, 86_400,
+].map((seconds) => seconds * 1000);
+
+/** About `count` ticks on a time axis (ms since the epoch), at whole seconds, minutes, hours or days. */
+export function timeTicks(min: number, max: number, count = 5): number[] {
+  if (!Number.isFinite(min) || !Number.isFinite(max)) return [];
+  if (min === max) return [min];
+  const raw = (max - min) / Math.max(1, count - 1);
+  const step =
+    TIME_STEPS_MS.find((candidate) => candidate >= raw) ?? Math.ceil(raw / 86_400_000) * 86_400_000;
+  const ticks: number[] = [];
+  for (let tick = Math.ceil(min / step) * step; tick <= max; tick += step) ticks.push(tick);
   return ticks;
 }
 
@@ -53,6 +69,25 @@ function extent(values: number[]): [number, number] {
   return [low, high];
 }
 
+/** The width its element is drawn at (640 until measured), so the chart's text keeps its size at any width. */
+function useWidth() {
+  const ref = useRef<HTMLElement>(null);
+  const [width, setWidth] = useState(640);
+  useLayoutEffect(() => {
+    const element = ref.current;
+    if (!element) return;
+    const measure = () => {
+      const measured = Math.round(element.clientWidth);
+      if (measured > 0) setWidth(measured);
+    };
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
+  return [ref, width] as const;
+}
+
 /**
  * A small inline-SVG line chart: one path per series over shared axes, with round ticks and a legend.
  * No chart library: the same picture in every browser, and every line is an element tests can count.
@@ -66,6 +101,7 @@ export function LineChart({
   formatX = shortNumber,
   formatY = shortNumber,
   yDomain,
+  timeAxis = false,
   testId,
 }: {
   series: ChartSeries[];
@@ -78,30 +114,33 @@ export function LineChart({
   formatY?: (value: number) => string;
   /** A fixed y range (e.g. 0–100 for percentages); default: the data's. */
   yDomain?: [number, number];
+  /** x values are times (ms since the epoch): ticks at whole seconds, minutes, hours. */
+  timeAxis?: boolean;
   testId?: string;
 }) {
+  const [ref, width] = useWidth();
   const drawn = series.filter((line) => line.points.length > 0);
   const all = drawn.flatMap((line) => line.points);
   if (all.length === 0)
     return (
-      <p className="muted" data-testid={testId}>
-        Nothing to draw yet.
-      </p>
+      <figure className="line-chart" data-testid={testId} ref={ref}>
+        <p className="muted">Nothing to draw yet.</p>
+      </figure>
     );
   const [xMin, xMax] = extent(all.map((point) => point.x));
   const [yMin, yMax] = yDomain ?? extent(all.map((point) => point.y));
-  const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
+  const plotWidth = width - MARGIN.left - MARGIN.right;
   const plotHeight = height - MARGIN.top - MARGIN.bottom;
   const x = (value: number) => MARGIN.left + ((value - xMin) / (xMax - xMin)) * plotWidth;
   const y = (value: number) => MARGIN.top + (1 - (value - yMin) / (yMax - yMin)) * plotHeight;
-  const xTicks = niceTicks(xMin, xMax, 5);
+  const xTicks = (timeAxis ? timeTicks : niceTicks)(xMin, xMax, 5);
   const yTicks = niceTicks(yMin, yMax, 5);
   return (
-    <figure className="line-chart" data-testid={testId}>
-      <svg viewBox={`0 0 ${WIDTH} ${height}`} role="img" aria-label={label}>
+    <figure className="line-chart" data-testid={testId} ref={ref}>
+      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={label}>
         {yTicks.map((tick) => (
           <g key={`y${tick}`} className="line-chart-grid">
-            <line x1={MARGIN.left} x2={WIDTH - MARGIN.right} y1={y(tick)} y2={y(tick)} />
+            <line x1={MARGIN.left} x2={width - MARGIN.right} y1={y(tick)} y2={y(tick)} />
             <text x={MARGIN.left - 6} y={y(tick)} textAnchor="end" dominantBaseline="middle">
               {formatY(tick)}
             </text>
@@ -121,7 +160,7 @@ export function LineChart({
         <line
           className="line-chart-axis"
           x1={MARGIN.left}
-          x2={WIDTH - MARGIN.right}
+          x2={width - MARGIN.right}
           y1={MARGIN.top + plotHeight}
           y2={MARGIN.top + plotHeight}
         />

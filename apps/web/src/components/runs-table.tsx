@@ -43,74 +43,80 @@ export function RunsTable({
   const metrics = metricKeysOf(runs);
   const now = Date.now();
   return (
-    <ResponsiveTable>
-      <table data-testid="runs-table" className="runs-table">
-        <thead>
-          <tr>
-            <th>Compare</th>
-            <th>Run</th>
-            <th>Status</th>
-            <th>Started (UTC)</th>
-            <th>Duration</th>
-            {params.map((key) => (
-              <th key={`p-${key}`} className="param-col" title={`param ${key}`}>
-                {key}
-              </th>
-            ))}
-            {metrics.map((key) => (
-              <th key={`m-${key}`} className="metric-col" title={`metric ${key} (latest)`}>
-                {key}
-              </th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>
-          {runs.map((run) => {
-            const id = run.info.run_id;
-            const paramValues = new Map((run.data.params ?? []).map((param) => [param.key, param.value]));
-            const metricValues = new Map(
-              (run.data.metrics ?? []).map((metric) => [metric.key, metricNumber(metric.value)]),
-            );
-            return (
-              <tr
-                key={id}
-                data-testid={`run-row-${runLabel(run)}`}
-                className={selected.has(id) ? 'selected' : ''}
-              >
-                <td>
-                  <input
-                    type="checkbox"
-                    aria-label={`compare ${runLabel(run)}`}
-                    checked={selected.has(id)}
-                    onChange={() => onToggle(id)}
-                  />
-                </td>
-                <td>
-                  {runLabel(run)} <code className="muted small">{id.slice(0, 8)}</code>
-                </td>
-                <td>
-                  <StatusBadge status={run.info.status.toLowerCase()} />
-                </td>
-                <td>{epochTime(run.info.start_time)}</td>
-                <td>{runDuration(run, now)}</td>
-                {params.map((key) => (
-                  <td key={`p-${key}`} data-param={key}>
-                    {paramValues.get(key) ?? '—'}
+    <>
+      <p className="muted small">
+        {runs.length} run{runs.length === 1 ? '' : 's'} · <span className="param-key">params</span> and{' '}
+        <span className="metric-key">metrics</span> (latest value) as columns
+      </p>
+      <ResponsiveTable>
+        <table data-testid="runs-table" className="runs-table">
+          <thead>
+            <tr>
+              <th>Compare</th>
+              <th>Run</th>
+              <th>Status</th>
+              <th>Started (UTC)</th>
+              <th>Duration</th>
+              {params.map((key) => (
+                <th key={`p-${key}`} className="param-col" title={`param ${key}`}>
+                  {key}
+                </th>
+              ))}
+              {metrics.map((key) => (
+                <th key={`m-${key}`} className="metric-col" title={`metric ${key} (latest)`}>
+                  {key}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {runs.map((run) => {
+              const id = run.info.run_id;
+              const paramValues = new Map((run.data.params ?? []).map((param) => [param.key, param.value]));
+              const metricValues = new Map(
+                (run.data.metrics ?? []).map((metric) => [metric.key, metricNumber(metric.value)]),
+              );
+              return (
+                <tr
+                  key={id}
+                  data-testid={`run-row-${runLabel(run)}`}
+                  className={selected.has(id) ? 'selected' : ''}
+                >
+                  <td>
+                    <input
+                      type="checkbox"
+                      aria-label={`compare ${runLabel(run)}`}
+                      checked={selected.has(id)}
+                      onChange={() => onToggle(id)}
+                    />
                   </td>
-                ))}
-                {metrics.map((key) => {
-                  const value = metricValues.get(key);
-                  return (
-                    <td key={`m-${key}`} data-metric={key} className="number">
-                      {value === undefined ? '—' : shortNumber(value)}
+                  <td>
+                    {runLabel(run)} <code className="muted small">{id.slice(0, 8)}</code>
+                  </td>
+                  <td>
+                    <StatusBadge status={run.info.status.toLowerCase()} />
+                  </td>
+                  <td>{epochTime(run.info.start_time)}</td>
+                  <td>{runDuration(run, now)}</td>
+                  {params.map((key) => (
+                    <td key={`p-${key}`} data-param={key}>
+                      {paramValues.get(key) ?? '—'}
                     </td>
-                  );
-                })}
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-    </ResponsiveTable>
+                  ))}
+                  {metrics.map((key) => {
+                    const value = metricValues.get(key);
+                    return (
+                      <td key={`m-${key}`} data-metric={key} className="number">
+                        {value === undefined ? '—' : shortNumber(value)}
+                      </td>
+                    );
+                  })}
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </ResponsiveTable>
+    </>
   );
 }
