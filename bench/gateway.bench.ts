@@ -1,81 +1,203 @@
-// npm run bench:gateway: direct to a stub upstream vs. through the gateway (keys, rate limits, quota and
-// metering on), in one run on loopback; the load comes from a separate thread for both paths. Added latency p50/p99 at concurrency 1, throughput at 32, and the
-// cold-start overhead of scaling from zero vs. starting the same server process directly; and the CPU the
-// GenAI telemetry (OpenTelemetry metrics and spans) costs per request: a second server with telemetry off,
-// measured in the same run, alternating rounds (process.cpuUsage of this process, which runs both gateways and
-// the load thread: the load thread's own cost is the direct run's, subtracted).
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import type { ServerResponse } from 'node:http';
+// npm run bench:gateway: the gateway at line rate, measured from outside. The platform runs in its own process
+// (bench/gateway-server.mjs: the server `aicloud up` runs, with the bench-stub runtime); the load comes from
+// wrk (Debian's `wrk`, a separate process) with bench/gateway-post.lua, against (a) the same stub on a loopback
+// port, directly, and (b) the gateway (keys, rate limits, quota, budget and metering on), in one run. Reports
+// p50/p99 at c=1 and c=32, requests/s, the ratio to direct, and the gateway process's CPU per request from
+// /proc/PID/stat (utime+stime delta over requests served, its idle rate subtracted); the control plane's p50
+// (GET /v1/whoami, 200 sequential requests from curl) idle and while wrk saturates the gateway; a second
+// platform with telemetry off for the telemetry's share; and Portkey's open-source gateway against the same
+// stub when `@portkey-ai/gateway` is installed (or PORTKEY_GATEWAY names its start-server.js).
+// Options: --seconds N (each wrk run, default 5), --rounds N (default 2), --cpu-prof DIR (profile the
+// gateway process: node --cpu-prof, written when it stops).
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { createInterface } from 'node:readline';
 import { createClient } from '@aicloud/client';
-import { startServer } from '@aicloud/server';
 import { request } from 'undici';
 
 const repoRoot = join(import.meta.dirname, '..');
 const stub = join(repoRoot, 'bench/stub-upstream.mjs');
-const requests = Number(process.argv[process.argv.indexOf('--requests') + 1] || 2000) || 2000;
-const payload = JSON.stringify({ model: 'bench-stub', messages: [{ role: 'user', content: 'hello there' }] });
+const lua = join(repoRoot, 'bench/gateway-post.lua');
+const option = (name: string) =>
+  process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined;
+const seconds = Number(option('--seconds') ?? 5);
+const rounds = Number(option('--rounds') ?? 2);
+const cpuProfDir = option('--cpu-prof');
+const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+const payload = readFileSync(lua, 'utf8').match(/wrk\.body = '(.*)'/)?.[1] ?? '';
+
+if (
+  !existsSync('/usr/bin/wrk') &&
+  !process.env.PATH?.split(':').some((dir) => existsSync(join(dir, 'wrk')))
+) {
+  process.stderr.write('bench:gateway needs wrk: sudo apt-get install -y wrk\n');
+  process.exit(2);
+}
+if (!existsSync(join(repoRoot, 'apps/cli/dist/server.mjs'))) {
+  process.stderr.write('bench:gateway runs the built server: npm run build:cli first\n');
+  process.exit(2);
+}
+
+const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+/** CPU seconds a process has used (user + system), from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces), itself in parentheses.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+}
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-async function waitHealthy(port: number): Promise<number> {
-  const t0 = performance.now();
+const children: ChildProcess[] = [];
+/** Spawns a process and resolves with it and its first stdout line. */
+async function spawnWithLine(command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
+  children.push(child);
+  const lines = createInterface({ input: child.stdout! });
+  const line = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`${command} ${args.join(' ')} exited with ${code}`)));
+  });
+  child.stdout!.resume();
+  return { child, line };
+}
+
+async function waitHealthy(url: string): Promise<void> {
   for (;;) {
     try {
-      const response = await request(`http://127.0.0.1:${port}/health`);
+      const response = await request(url);
       await response.body.dump();
-      if (response.statusCode === 200) return performance.now() - t0;
+      if (response.statusCode < 500) return;
     } catch {}
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
-async function load(origin: string, headers: Record<string, string>, concurrency: number, total: number) {
-  const worker = new Worker(join(import.meta.dirname, 'load-worker.mjs'), {
-    workerData: { origin, headers, concurrency, total, payload },
+interface WrkResult {
+  p50: number;
+  p99: number;
+  perSecond: number;
+  requests: number;
+  /** CPU µs per request of the measured process (its idle rate subtracted), when one is named. */
+  cpuPerRequest: number | null;
+}
+
+/** Milliseconds of one of wrk's durations (`143.00us`, `1.20ms`, `2.00s`). */
+function milliseconds(text: string): number {
+  const match = /^([\d.]+)(us|ms|s|m)$/.exec(text);
+  if (!match) throw new Error(`wrk duration ${text}?`);
+  const scale = { us: 0.001, ms: 1, s: 1000, m: 60_000 }[match[2] as 'us' | 'ms' | 's' | 'm'];
+  return Number(match[1]) * scale;
+}
+
+/** Runs wrk (one thread, `connections` connections) against `url`; the CPU of process `pid` meanwhile. */
+async function wrk(
+  url: string,
+  connections: number,
+  options: {
+    authorization?: string;
+    extraHeaders?: string;
+    pid?: number;
+    idleRate?: number;
+    duration?: number;
+  } = {},
+): Promise<WrkResult> {
+  const duration = options.duration ?? seconds;
+  const cpuBefore = options.pid ? cpuSeconds(options.pid) : 0;
+  const t0 = performance.now();
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${duration}s`, '--latency', '-s', lua, url], {
+      env: {
+        ...process.env,
+        BENCH_AUTHORIZATION: options.authorization ?? '',
+        BENCH_EXTRA_HEADERS: options.extraHeaders ?? '',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let text = '';
+    child.stdout.on('data', (chunk) => {
+      text += chunk;
+    });
+    child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited with ${code}`))));
   });
-  return new Promise<{ latencies: number[]; perSecond: number }>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpuAfter = options.pid ? cpuSeconds(options.pid) : 0;
+  const failed = /Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1];
+  const errors = /Socket errors: (.*)/.exec(output)?.[1];
+  if (failed || errors)
+    throw new Error(`wrk against ${url}: ${failed ?? 0} non-2xx; socket errors: ${errors}\n${output}`);
+  const latency = (p: string) =>
+    milliseconds(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(output)?.[1] ?? '');
+  const requests = Number(/(\d+) requests in/.exec(output)?.[1]);
+  const cpu = cpuAfter - cpuBefore - (options.idleRate ?? 0) * elapsed;
+  return {
+    p50: latency('50'),
+    p99: latency('99'),
+    perSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1]),
+    requests,
+    cpuPerRequest: options.pid ? (cpu * 1e6) / requests : null,
+  };
+}
+
+/** CPU seconds per second process `pid` uses while nobody calls it (its controller loop). */
+async function idleRate(pid: number): Promise<number> {
+  const before = cpuSeconds(pid);
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  return (cpuSeconds(pid) - before) / 3;
+}
+
+/** p50 of 200 sequential GET /v1/whoami from one curl process (one keep-alive connection), in ms. */
+async function controlPlaneP50(url: string, token: string): Promise<number> {
+  const config = Array.from(
+    { length: 200 },
+    () => `url = "${url}/v1/whoami"\noutput = "/dev/null"\nheader = "authorization: Bearer ${token}"\n`,
+  ).join('');
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn('curl', ['-sS', '--fail', '-w', '%{time_total}\\n', '-K', '-'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    let text = '';
+    child.stdout.on('data', (chunk) => {
+      text += chunk;
+    });
+    child.once('exit', (code) =>
+      code === 0 ? resolve(text) : reject(new Error(`curl exited with ${code}`)),
+    );
+    child.stdin.end(config);
   });
+  const times = output
+    .trim()
+    .split('\n')
+    .map((line) => Number(line) * 1000);
+  if (times.length !== 200) throw new Error(`curl answered ${times.length} of 200`);
+  return percentile(times, 50);
 }
 
 const work = mkdtempSync(join(tmpdir(), 'aicloud-bench-gateway-'));
-const start = (dataDir: string, telemetry: boolean) =>
-  startServer({
-    host: '127.0.0.1',
-    port: 0,
-    dataDir,
-    telemetry: { enabled: telemetry },
-    seedFile: join(repoRoot, 'seed/demo.yaml'),
-    webRoot: null,
-    importRoots: { 'legal-rag': [work] },
-    // The stub runtime lives in bench/: replicas run sandboxed and see only what is mounted for them.
-    sandboxReadOnly: [join(repoRoot, 'bench')],
-    runtimes: {
-      'bench-stub': {
-        name: 'bench-stub',
-        command: `exec ${process.execPath} ${stub} --socket {socket}`,
-        runsHere: true,
-        healthPath: '/health',
-      },
-    },
-  });
 const modelDir = join(work, 'model');
 mkdirSync(modelDir);
 writeFileSync(join(modelDir, 'config.json'), '{"runtime":"bench-stub"}');
 
-/** A server with the stub endpoint deployed (scale to zero) and a key without practical limits. */
-async function deployed(dataDir: string, telemetry: boolean) {
-  const server = await start(dataDir, telemetry);
+/** A platform process with the stub endpoint deployed (scale to zero) and a key without practical limits. */
+async function platformProcess(name: string, args: string[] = [], nodeOptions: string[] = []) {
+  const dataDir = join(work, name);
+  const { child, line } = await spawnWithLine(process.execPath, [
+    ...nodeOptions,
+    join(repoRoot, 'bench/gateway-server.mjs'),
+    dataDir,
+    work,
+    ...args,
+  ]);
+  const { url, pid } = JSON.parse(line) as { url: string; pid: number };
   const tokens = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8'));
-  const alice = createClient({ url: server.url, token: tokens.alice.token });
+  const alice = createClient({ url, token: tokens.alice.token });
   await alice.models.register({ name: 'bench-stub', source: `path:${modelDir}`, runtime: 'bench-stub' });
   await alice.endpoints.deploy({
     model: 'bench-stub',
@@ -87,121 +209,167 @@ async function deployed(dataDir: string, telemetry: boolean) {
   const key = (
     await alice.keys.create({
       endpoint: 'bench-stub',
-      rpm: 10_000_000,
+      rpm: 1_000_000_000,
       tpm: 1_000_000_000,
-      maxTokensPerPeriod: 1_000_000_000,
+      maxTokensPerPeriod: 1_000_000_000_000,
       period: '30d',
     })
   ).key;
-  return { server, alice, headers: { authorization: `Bearer ${key}` } };
+  const authorization = `Bearer ${key}`;
+  // Cold start through the gateway (scale from zero).
+  const coldT0 = performance.now();
+  const first = await request(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization },
+    body: payload,
+  });
+  const firstText = await first.body.text();
+  if (first.statusCode !== 200) throw new Error(`first request: ${first.statusCode} ${firstText}`);
+  const coldMs = performance.now() - coldT0;
+  return { child, url, pid, alice, token: tokens.alice.token as string, authorization, coldMs };
 }
-const { server, alice, headers: gatewayHeaders } = await deployed(join(work, 'data'), true);
 
-// Cold start through the gateway (scale from zero) vs. starting the same process directly.
-const coldT0 = performance.now();
-const first = await request(`${server.url}/v1/chat/completions`, {
-  method: 'POST',
-  headers: { 'content-type': 'application/json', ...gatewayHeaders },
-  body: payload,
-});
-await first.body.text();
-const gatewayCold = performance.now() - coldT0;
+const loadAtStart = loadAverage();
+const gateway = await platformProcess(
+  'data',
+  [],
+  cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [],
+);
 const directPort = 20_000 + Math.floor(Math.random() * 20_000);
 const directT0 = performance.now();
-const direct = spawn(process.execPath, [stub, '--port', String(directPort)], { stdio: 'ignore' });
-await waitHealthy(directPort);
-const directCold = performance.now() - directT0;
+children.push(spawn(process.execPath, [stub, '--port', String(directPort)], { stdio: 'ignore' }));
+const direct = `http://127.0.0.1:${directPort}`;
+await waitHealthy(`${direct}/health`);
+const directColdMs = performance.now() - directT0;
+const gatewayIdle = await idleRate(gateway.pid);
 
-// The baseline: the same stub, on a loopback port, without the gateway (the replica itself only listens on
-// its unix socket, which the gateway alone reaches).
-const directOrigin = `http://127.0.0.1:${directPort}`;
-await load(directOrigin, {}, 1, 200);
-await load(server.url, gatewayHeaders, 1, 200);
-const directSerial = await load(directOrigin, {}, 1, requests);
-const gatewaySerial = await load(server.url, gatewayHeaders, 1, requests);
-const directParallel = await load(directOrigin, {}, 32, requests * 2);
-const gatewayParallel = await load(server.url, gatewayHeaders, 32, requests * 2);
+let portkey: { origin: string; pid: number; headers: string } | null = null;
+const portkeyStart =
+  process.env.PORTKEY_GATEWAY ?? join(repoRoot, 'node_modules/@portkey-ai/gateway/build/start-server.js');
+if (existsSync(portkeyStart)) {
+  const port = directPort + 1;
+  const child = spawn(process.execPath, [portkeyStart, `--port=${port}`], { stdio: 'ignore' });
+  children.push(child);
+  portkey = {
+    origin: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
+    headers: `x-portkey-provider:openai;x-portkey-custom-host:${direct}/v1`,
+  };
+  await waitHealthy(`${portkey.origin}/`);
+}
+const portkeyIdle = portkey ? await idleRate(portkey.pid) : 0;
 
-const row = (name: string, serial: { latencies: number[] }, parallel: { perSecond: number }) =>
-  `${name.padEnd(28)} ${percentile(serial.latencies, 50).toFixed(3).padStart(9)} ${percentile(serial.latencies, 99).toFixed(3).padStart(9)} ${parallel.perSecond.toFixed(0).padStart(12)}`;
-console.log(
-  `bench:gateway — ${requests} requests at concurrency 1, ${requests * 2} at 32, loopback, one run`,
-);
-console.log(
-  `${'path'.padEnd(28)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'req/s @32'.padStart(12)}`,
-);
-console.log(row('direct to upstream', directSerial, directParallel));
-console.log(row('through the gateway', gatewaySerial, gatewayParallel));
-const addedP50 = percentile(gatewaySerial.latencies, 50) - percentile(directSerial.latencies, 50);
-const addedP99 = percentile(gatewaySerial.latencies, 99) - percentile(directSerial.latencies, 99);
-console.log(
-  `added latency: p50 ${addedP50.toFixed(3)} ms (goal ≤ 1), p99 ${addedP99.toFixed(3)} ms (goal ≤ 3)`,
-);
-console.log(
-  `governed throughput: ${(gatewayParallel.perSecond / directParallel.perSecond).toFixed(2)}× direct (goal ≥ 0.5×)`,
-);
-console.log(
-  `cold start: first request through the gateway ${gatewayCold.toFixed(0)} ms vs. starting the process directly ${directCold.toFixed(0)} ms (overhead ${(gatewayCold - directCold).toFixed(0)} ms)`,
-);
-
-// Telemetry on vs off: the same gateway code, the second server built with telemetry off (no-op meter and
-// tracer). CPU of this process per request, alternating rounds; the load thread's share (the direct run's
-// CPU per request) is subtracted to leave the gateway's.
-const off = await deployed(join(work, 'data-off'), false);
-await load(off.server.url, off.headers, 1, 200);
-const cpuPerRequest = async (origin: string, headers: Record<string, string>) => {
-  const before = process.cpuUsage();
-  await load(origin, headers, 1, requests);
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / requests;
-};
-const rounds: { direct: number; on: number; off: number }[] = [];
-for (let round = 0; round < 5; round++)
-  rounds.push({
-    direct: await cpuPerRequest(directOrigin, {}),
-    on: await cpuPerRequest(server.url, gatewayHeaders),
-    off: await cpuPerRequest(off.server.url, off.headers),
+// Warm-up: each path once, briefly.
+await wrk(`${direct}/v1/chat/completions`, 1, { duration: 1 });
+await wrk(`${gateway.url}/v1/chat/completions`, 1, { authorization: gateway.authorization, duration: 2 });
+if (portkey)
+  await wrk(`${portkey.origin}/v1/chat/completions`, 1, {
+    authorization: 'Bearer unused',
+    extraHeaders: portkey.headers,
+    duration: 2,
   });
+
+type Row = { direct: WrkResult; gateway: WrkResult; portkey: WrkResult | null };
+const results: { c1: Row; c32: Row; load: string }[] = [];
+for (let round = 0; round < rounds; round++) {
+  const run = async (connections: number): Promise<Row> => ({
+    direct: await wrk(`${direct}/v1/chat/completions`, connections),
+    gateway: await wrk(`${gateway.url}/v1/chat/completions`, connections, {
+      authorization: gateway.authorization,
+      pid: gateway.pid,
+      idleRate: gatewayIdle,
+    }),
+    portkey: portkey
+      ? await wrk(`${portkey.origin}/v1/chat/completions`, connections, {
+          authorization: 'Bearer unused',
+          extraHeaders: portkey.headers,
+          pid: portkey.pid,
+          idleRate: portkeyIdle,
+        })
+      : null,
+  });
+  results.push({ c1: await run(1), c32: await run(32), load: loadAverage() });
+}
+
+// The control plane, idle and while wrk saturates the gateway (c=32).
+const controlIdle = await controlPlaneP50(gateway.url, gateway.token);
+const saturating = wrk(`${gateway.url}/v1/chat/completions`, 32, {
+  authorization: gateway.authorization,
+  duration: 20,
+});
+await new Promise((resolve) => setTimeout(resolve, 1000));
+const controlLoaded = await controlPlaneP50(gateway.url, gateway.token);
+await saturating;
+const loadAtControl = loadAverage();
+
+// Telemetry on vs off: a second platform process with telemetry off, CPU per request at c=1, alternating.
+const off = await platformProcess('data-off', ['--telemetry-off']);
+const offIdle = await idleRate(off.pid);
+await wrk(`${off.url}/v1/chat/completions`, 1, { authorization: off.authorization, duration: 2 });
+const telemetryRounds: { on: number; off: number }[] = [];
+for (let round = 0; round < rounds; round++)
+  telemetryRounds.push({
+    on: (
+      await wrk(`${gateway.url}/v1/chat/completions`, 1, {
+        authorization: gateway.authorization,
+        pid: gateway.pid,
+        idleRate: gatewayIdle,
+      })
+    ).cpuPerRequest!,
+    off: (
+      await wrk(`${off.url}/v1/chat/completions`, 1, {
+        authorization: off.authorization,
+        pid: off.pid,
+        idleRate: offIdle,
+      })
+    ).cpuPerRequest!,
+  });
+
+const f = (value: number, digits = 3) => value.toFixed(digits);
+console.log(
+  `bench:gateway — wrk -t1 --latency, ${seconds} s per run, ${rounds} rounds, loopback; load average at start ${loadAtStart}`,
+);
+console.log(
+  `gateway process idle: ${(gatewayIdle * 1000).toFixed(1)} ms CPU/s (subtracted); cold start ${gateway.coldMs.toFixed(0)} ms through the gateway vs ${directColdMs.toFixed(0)} ms starting the stub directly`,
+);
+const header = `${'round path'.padEnd(26)} ${'p50@1 ms'.padStart(9)} ${'p99@1 ms'.padStart(9)} ${'req/s@1'.padStart(9)} ${'p50@32 ms'.padStart(10)} ${'p99@32 ms'.padStart(10)} ${'req/s@32'.padStart(9)} ${'×direct@32'.padStart(10)} ${'CPU µs/req @1 / @32'.padStart(20)}`;
+for (const [index, result] of results.entries()) {
+  console.log(`round ${index + 1} (load average after: ${result.load})`);
+  console.log(header);
+  const line = (name: string, c1: WrkResult, c32: WrkResult) =>
+    console.log(
+      `${name.padEnd(26)} ${f(c1.p50).padStart(9)} ${f(c1.p99).padStart(9)} ${c1.perSecond.toFixed(0).padStart(9)} ${f(c32.p50).padStart(10)} ${f(c32.p99).padStart(10)} ${c32.perSecond.toFixed(0).padStart(9)} ${f(c32.perSecond / result.c32.direct.perSecond, 2).padStart(10)} ${(c1.cpuPerRequest === null ? '' : `${c1.cpuPerRequest.toFixed(0)} / ${c32.cpuPerRequest!.toFixed(0)}`).padStart(20)}`,
+    );
+  line('  direct to the stub', result.c1.direct, result.c32.direct);
+  line('  through aicloud', result.c1.gateway, result.c32.gateway);
+  if (result.c1.portkey && result.c32.portkey)
+    line('  through Portkey', result.c1.portkey, result.c32.portkey);
+  console.log(
+    `  aicloud adds p50 ${f(result.c1.gateway.p50 - result.c1.direct.p50)} ms, p99 ${f(result.c1.gateway.p99 - result.c1.direct.p99)} ms at c=1; ${f(result.c32.gateway.perSecond / result.c32.direct.perSecond, 2)}× direct at c=32 (goal ≥ 0.5×); CPU ${result.c32.gateway.cpuPerRequest!.toFixed(0)} µs/request at c=32 (goal ≤ 100)`,
+  );
+  if (result.c1.portkey && result.c32.portkey)
+    console.log(
+      `  Portkey adds p50 ${f(result.c1.portkey.p50 - result.c1.direct.p50)} ms at c=1; ${f(result.c32.portkey.perSecond / result.c32.direct.perSecond, 2)}× direct at c=32`,
+    );
+}
+if (!portkey) console.log('Portkey row: @portkey-ai/gateway is not installed (or set PORTKEY_GATEWAY)');
+console.log(
+  `control plane GET /v1/whoami p50 (200 sequential, curl): idle ${f(controlIdle)} ms, while wrk c=32 saturates the gateway ${f(controlLoaded)} ms = ${f(controlLoaded / controlIdle, 2)}× (goal ≤ 1.5×; load average ${loadAtControl})`,
+);
 const median = (values: number[]) => percentile(values, 50);
-const directCpu = median(rounds.map((r) => r.direct));
-const onCpu = median(rounds.map((r) => r.on)) - directCpu;
-const offCpu = median(rounds.map((r) => r.off)) - directCpu;
+const onCpu = median(telemetryRounds.map((r) => r.on));
+const offCpu = median(telemetryRounds.map((r) => r.off));
 console.log(
-  `gateway CPU per request (this process, load thread subtracted, median of ${rounds.length} rounds of ${requests}): telemetry on ${onCpu.toFixed(0)} µs, off ${offCpu.toFixed(0)} µs`,
+  `gateway CPU per request at c=1, median of ${rounds}: telemetry on ${onCpu.toFixed(0)} µs, off ${offCpu.toFixed(0)} µs; telemetry ${(onCpu - offCpu).toFixed(0)} µs = ${(((onCpu - offCpu) / onCpu) * 100).toFixed(1)} % (goal ≤ 10 %)`,
 );
-console.log(
-  `telemetry: ${(onCpu - offCpu).toFixed(0)} µs per request = ${(((onCpu - offCpu) / onCpu) * 100).toFixed(1)} % of gateway CPU (goal ≤ 10 %)`,
-);
+console.log(`load average at end: ${loadAverage()}`);
 
-// The same recording in isolation (what one request's telemetry does, without HTTP): steadier than the
-// difference of two loaded runs on a busy machine.
-const recorder = server.platform.gateway.metrics;
-const fakeResponse = {
-  socket: { localAddress: '127.0.0.1', localPort: 8787 },
-  req: { headers: {} },
-} as unknown as ServerResponse;
-const recordOne = () => {
-  const observation = recorder.begin('chat', fakeResponse);
-  observation.requestModel('bench-stub');
-  observation.upstreamStarted();
-  observation.traceparent();
-  observation.responseModel('stub');
-  observation.end({ tokensIn: 3, tokensOut: 1, streamed: false });
-};
-for (let n = 0; n < 2000; n++) recordOne();
-const isolatedBefore = process.cpuUsage();
-const isolatedCount = 50_000;
-for (let n = 0; n < isolatedCount; n++) recordOne();
-const isolatedUsed = process.cpuUsage(isolatedBefore);
-const isolated = (isolatedUsed.user + isolatedUsed.system) / isolatedCount;
-console.log(
-  `telemetry recording alone (span + 4 histograms, ${isolatedCount} times): ${isolated.toFixed(1)} µs per request = ${((isolated / (offCpu + isolated)) * 100).toFixed(1)} % of gateway CPU with telemetry on (goal ≤ 10 %)`,
-);
-
-direct.kill('SIGTERM');
-await alice.endpoints.delete('bench-stub');
+await gateway.alice.endpoints.delete('bench-stub');
 await off.alice.endpoints.delete('bench-stub');
 await new Promise((resolve) => setTimeout(resolve, 1500));
-await server.stop();
-await off.server.stop();
+const exited = (child: ChildProcess) =>
+  child.exitCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve));
+for (const child of children) child.kill('SIGTERM');
+// The profile is written when the gateway process exits.
+await Promise.all([exited(gateway.child), exited(off.child)]);
 process.exit(0);
