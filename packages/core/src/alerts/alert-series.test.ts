@@ -69,6 +69,41 @@ describe('seriesValues', () => {
     expect(seriesValues(errors!, reset)).toEqual([{ labels: { endpoint: 'a' }, value: 0, active: false }]);
   });
 
+  it("counts only the platform's errors: the client's refusals are no endpoint error", () => {
+    const refusals = (n: number) =>
+      [
+        'invalid_api_key',
+        'insufficient_quota',
+        'rate_limit_exceeded',
+        'model_not_found',
+        'invalid_request_error',
+      ]
+        .map(
+          (type) =>
+            `gen_ai_server_request_duration_count{gen_ai_request_model="a",error_type="${type}"} ${n}`,
+        )
+        .join('\n');
+    const platform = (n: number) =>
+      ['upstream_error', 'timeout', 'replica_unavailable', '_OTHER']
+        .map(
+          (type) =>
+            `gen_ai_server_request_duration_count{gen_ai_request_model="a",error_type="${type}"} ${n}`,
+        )
+        .join('\n');
+    const ok = (n: number) => `gen_ai_server_request_duration_count{gen_ai_request_model="a"} ${n}`;
+    // 10 answered, 50 refused: no error at all.
+    const refused = [scrape(0, `${ok(0)}\n${refusals(0)}`), scrape(60_000, `${ok(10)}\n${refusals(10)}`)];
+    expect(seriesValues(errors!, refused)).toEqual([{ labels: { endpoint: 'a' }, value: 0, active: false }]);
+    // 12 answered, 4 failed by the platform (one of each type), 20 refused: 4 of 36.
+    const failed = [
+      scrape(0, `${ok(0)}\n${refusals(0)}\n${platform(0)}`),
+      scrape(60_000, `${ok(12)}\n${refusals(4)}\n${platform(1)}`),
+    ];
+    expect(seriesValues(errors!, failed)).toEqual([
+      { labels: { endpoint: 'a' }, value: 4 / 36, active: true },
+    ]);
+  });
+
   it('says nothing under minRequests, and cannot evaluate a window from one scrape', () => {
     expect(seriesValues(errors!, [scrape(0, counts(0, 0)), scrape(60_000, counts(1, 2))])).toEqual([]);
     expect(seriesValues(errors!, [scrape(0, counts(10, 10))])).toBeNull();

@@ -1,6 +1,6 @@
 import type { AlertRule } from './alert-rules.ts';
 import type { MetricSample } from './exposition.ts';
-import { ENDPOINT_LABEL, idleSeconds, REQUEST_HISTOGRAM } from './prometheus-rules.ts';
+import { ENDPOINT_LABEL, idleSeconds, PLATFORM_ERROR_TYPES, REQUEST_HISTOGRAM } from './prometheus-rules.ts';
 
 /** One scrape of `/metrics`, parsed. */
 export interface Scrape {
@@ -85,7 +85,7 @@ export function seriesValues(rule: AlertRule, scrapes: readonly Scrape[]): Serie
         const endpoint = labels[ENDPOINT_LABEL] ?? '';
         const sums = counts.get(endpoint) ?? { total: 0, errors: 0 };
         sums.total += delta;
-        if (labels.error_type) sums.errors += delta;
+        if (PLATFORM_ERROR_TYPES.includes(labels.error_type ?? '')) sums.errors += delta;
         counts.set(endpoint, sums);
       }
       if (rule.kind === 'error_rate') {

@@ -45,11 +45,59 @@ describe('Prometheus rule export', () => {
     const rules = loadAlertRules(join(import.meta.dirname, '../../../../alerts'));
     const byName = new Map(rules.map((rule) => [rule.name, ruleExpr(rule)]));
     expect(byName.get('endpoint_error_rate_high')).toBe(
-      '(sum by (gen_ai_request_model) (increase(gen_ai_server_request_duration_count{error_type!=""}[5m])) / sum by (gen_ai_request_model) (increase(gen_ai_server_request_duration_count[5m]))) > 0.05 and sum by (gen_ai_request_model) (increase(gen_ai_server_request_duration_count[5m])) >= 20',
+      '(sum by (gen_ai_request_model) (increase(gen_ai_server_request_duration_count{error_type=~"upstream_error|timeout|replica_unavailable|_OTHER"}[5m])) / sum by (gen_ai_request_model) (increase(gen_ai_server_request_duration_count[5m]))) > 0.05 and sum by (gen_ai_request_model) (increase(gen_ai_server_request_duration_count[5m])) >= 20',
     );
     expect(byName.get('gpu_idle')).toBe('aicloud_gpu_idle_seconds{workload_id!=""} >= 1800');
     expect(byName.get('team_budget_nearly_spent')).toBe('aicloud_budget_used_ratio > 0.9');
     expect(ruleExpr(extra[0]!)).toBe('aicloud_quality_score{endpoint="legal-answerer"} < 0.7');
+  });
+
+  it("counts only the platform's errors in PromQL: promtool test rules fires on upstream errors, not on refusals", async () => {
+    const rules = loadAlertRules(join(import.meta.dirname, '../../../../alerts'));
+    writeFileSync(join(scratch, 'shipped.rules.yaml'), prometheusRuleFile(rules));
+    const rule = rules.find((each) => each.name === 'endpoint_error_rate_high')!;
+    const count = 'gen_ai_server_request_duration_count';
+    // Per minute: endpoint "refused" answers 10 requests and refuses 30 (bad key, quota, rate limit, unknown
+    // model); endpoint "broken" answers 10 and fails 10 (upstream errors, timeouts).
+    const series = [
+      ['refused', null],
+      ['refused', 'invalid_api_key'],
+      ['refused', 'insufficient_quota'],
+      ['refused', 'rate_limit_exceeded'],
+      ['broken', null],
+      ['broken', 'upstream_error'],
+      ['broken', 'timeout'],
+    ].map(([endpoint, type]) => ({
+      series: `${count}{gen_ai_request_model="${endpoint}"${type ? `,error_type="${type}"` : ''}}`,
+      values: type === 'upstream_error' || type === 'timeout' ? '0+5x20' : '0+10x20',
+    }));
+    const test = {
+      rule_files: ['shipped.rules.yaml'],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          interval: '1m',
+          input_series: series,
+          alert_rule_test: [
+            {
+              eval_time: '15m',
+              alertname: 'endpoint_error_rate_high',
+              exp_alerts: [
+                {
+                  exp_labels: { severity: 'critical', kind: 'error_rate', gen_ai_request_model: 'broken' },
+                  exp_annotations: { summary: rule.summary, source: rule.file },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const file = join(scratch, 'error-rate.test.yaml');
+    writeFileSync(file, JSON.stringify(test));
+    const result = await promtool('test', 'rules', file);
+    expect(result.output).toContain('SUCCESS');
+    expect(result.code).toBe(0);
   });
 
   it('is checked for real: promtool refuses a broken rule file', async () => {

@@ -7,6 +7,17 @@ import type { AlertRule } from './alert-rules.ts';
 export const REQUEST_HISTOGRAM = 'gen_ai_server_request_duration';
 export const ENDPOINT_LABEL = 'gen_ai_request_model';
 
+/**
+ * The `error.type` values that are the platform's failures; every other value is the client's (a refused key,
+ * quota, rate limit, unknown model, invalid request, the model server's own 4xx) and no endpoint error.
+ */
+export const PLATFORM_ERROR_TYPES: readonly string[] = [
+  'upstream_error',
+  'timeout',
+  'replica_unavailable',
+  '_OTHER',
+];
+
 const quote = (value: string) => JSON.stringify(value);
 
 /** The PromQL of a rule: the same condition the in-process evaluator checks. */
@@ -16,7 +27,7 @@ export function ruleExpr(rule: AlertRule): string {
       const window = formatDuration(rule.windowSeconds);
       const count = `${REQUEST_HISTOGRAM}_count`;
       const by = `sum by (${ENDPOINT_LABEL})`;
-      return `(${by} (increase(${count}{error_type!=""}[${window}])) / ${by} (increase(${count}[${window}]))) > ${rule.above} and ${by} (increase(${count}[${window}])) >= ${rule.minRequests}`;
+      return `(${by} (increase(${count}{error_type=~"${PLATFORM_ERROR_TYPES.join('|')}"}[${window}])) / ${by} (increase(${count}[${window}]))) > ${rule.above} and ${by} (increase(${count}[${window}])) >= ${rule.minRequests}`;
     }
     case 'latency_p99': {
       const window = formatDuration(rule.windowSeconds);
