@@ -352,6 +352,8 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
         await pipelines.tick();
         await notebooks.tick();
         await replicas.tick();
+        // One metering pass over every kind of workload, after the kinds' own passes started and stopped theirs.
+        await workloads.meter(clock.now());
         await gateway.flush();
         await storageTick({ store, clock, dataDir: config.dataDir });
         await budgetAlertTick({

@@ -79,7 +79,7 @@ export interface NotebookService {
   authorizeProxy(id: string, credentials: NotebookCredentials): Promise<NotebookProxyTarget>;
   /** Records activity seen by the proxy (HTTP requests, websocket frames). */
   touch(id: string): void;
-  /** One controller pass: reattach once, poll Jupyter, warn, stop idle or expired notebooks, meter. */
+  /** One controller pass: reattach once, poll Jupyter, warn, stop idle or expired notebooks (metering is the supervisor's pass). */
   tick(): Promise<void>;
   /** Stops every active notebook (tests and maintenance); waits until they ended. */
   stopAll(reason?: string): Promise<void>;
@@ -133,8 +133,6 @@ export function createNotebookService(deps: NotebookServiceDeps): NotebookServic
     const now = clock.now();
     await culler.cull(rows, now);
     await recovery.reconcile(rows, now);
-    // Meter running time at least every meterInterval.
-    await meterDueNotebooks(db, clock, meterInterval);
   }
 
   return {
@@ -266,6 +264,7 @@ export function createNotebookService(deps: NotebookServiceDeps): NotebookServic
       owns: (id) => id.startsWith('nb_'),
       onEvent: (event) => lifecycle.onExecutorEvent(event),
       reattach: () => recovery.ensure(),
+      meterDue: () => meterDueNotebooks(db, clock, meterInterval),
     },
 
     async close() {

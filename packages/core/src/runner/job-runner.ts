@@ -638,6 +638,23 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     }
   }
 
+  /** Accrues running jobs whose metering is at least one interval behind `now`: jobs' part of the supervisor's pass. */
+  async function meterDue(now: number): Promise<void> {
+    const due = new Date(now - meterInterval).toISOString();
+    const running = await db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('status', '=', 'running')
+      .where('metered_until', '<=', due)
+      .execute();
+    for (const row of running) {
+      await db.transaction().execute(async (trx) => {
+        const current = await lockedJob(trx, row.id).executeTakeFirst();
+        if (current) await meter(trx, current, now);
+      });
+    }
+  }
+
   return {
     // The supervisor hands the runner the events of jobs only: executors are shared with notebooks and replicas.
     workload: {
@@ -647,27 +664,12 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         if (!closed) void enqueue(() => handle(event));
       },
       reattach: recover,
+      meterDue,
     },
 
     startAdmitted,
 
-    async tick() {
-      await startAdmitted();
-      const now = clock.now();
-      const due = new Date(now - meterInterval).toISOString();
-      const running = await db
-        .selectFrom('jobs')
-        .selectAll()
-        .where('status', '=', 'running')
-        .where('metered_until', '<=', due)
-        .execute();
-      for (const row of running) {
-        await db.transaction().execute(async (trx) => {
-          const current = await lockedJob(trx, row.id).executeTakeFirst();
-          if (current) await meter(trx, current, now);
-        });
-      }
-    },
+    tick: startAdmitted,
 
     async stop(jobId, reason) {
       const row = await db.selectFrom('jobs').selectAll().where('id', '=', jobId).executeTakeFirstOrThrow();

@@ -556,16 +556,6 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
           }
         }
       }
-      const due = new Date(now - meterInterval).toISOString();
-      const running = await db
-        .selectFrom('endpoint_replicas')
-        .selectAll()
-        .where('status', 'in', ['starting', 'ready'])
-        .where('metered_until', '<=', due)
-        .execute();
-      for (const row of running) {
-        await db.transaction().execute((trx) => meterReplica(trx, row, now));
-      }
     },
 
     async stopAll(endpointId, reason) {
@@ -577,6 +567,16 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
       owns: (id) => id.startsWith('rep_'),
       onEvent,
       reattach: recover,
+      async meterDue(now) {
+        const due = new Date(now - meterInterval).toISOString();
+        const running = await db
+          .selectFrom('endpoint_replicas')
+          .selectAll()
+          .where('status', 'in', ['starting', 'ready'])
+          .where('metered_until', '<=', due)
+          .execute();
+        for (const row of running) await db.transaction().execute((trx) => meterReplica(trx, row, now));
+      },
     },
 
     async shutdown() {

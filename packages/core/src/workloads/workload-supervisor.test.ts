@@ -197,6 +197,29 @@ describe('workload supervisor', () => {
     expect(logged.some((line) => line.includes('notebook handler failed on re-attach'))).toBe(true);
   });
 
+  it('meters every kind in one pass at one instant, and a failing kind does not stop the others', async () => {
+    const { supervisor, logged } = supervise({});
+    const metered: [string, number][] = [];
+    const kind = (name: WorkloadKind, fail = false): WorkloadHandler => ({
+      kind: name,
+      owns: () => false,
+      onEvent: () => {},
+      meterDue: async (now) => {
+        metered.push([name, now]);
+        if (fail) throw new Error(`${name} ledger broke`);
+      },
+    });
+    supervisor.register(kind('replica', true));
+    supervisor.register(kind('job'));
+    supervisor.register({ kind: 'notebook', owns: () => false, onEvent: () => {} }); // nothing to meter
+    await expect(supervisor.meter(1_000)).rejects.toThrow('replica ledger broke');
+    expect(metered).toEqual([
+      ['job', 1_000],
+      ['replica', 1_000],
+    ]);
+    expect(logged.some((line) => line.includes('replica handler failed on metering'))).toBe(true);
+  });
+
   it('gives no handler an event after close', async () => {
     const executor = localExecutor();
     const { supervisor } = supervise({ local: executor });

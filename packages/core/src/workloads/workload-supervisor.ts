@@ -16,6 +16,8 @@ export interface WorkloadHandler {
   onEvent(event: ExecutorEvent): void | Promise<void>;
   /** Finds this kind's running workloads again after a restart. */
   reattach?(): Promise<void>;
+  /** Accrues this kind's running workloads whose metering is at least one interval behind `now` into the ledger. */
+  meterDue?(now: number): Promise<void>;
 }
 
 /** What the supervisor needs. */
@@ -32,6 +34,8 @@ export interface WorkloadSupervisor {
   register(handler: WorkloadHandler): () => void;
   /** Re-attaches every registered kind in a fixed order (jobs, notebooks, replicas); one kind's failure does not stop the others, and the first is thrown after all ran. */
   reattach(): Promise<void>;
+  /** The one metering pass: every kind's due workloads, in the same order; one kind's failure does not stop the others. */
+  meter(now: number): Promise<void>;
   /** Unsubscribes from every executor: no handler gets an event after it. */
   close(): void;
 }
@@ -79,6 +83,22 @@ export function createWorkloadSupervisor(deps: WorkloadSupervisorDeps): Workload
     executor.onEvent((event) => dispatch(event, name)),
   );
 
+  /** Runs `step` for every registered kind in the fixed order; logs each failure and throws the first after all ran. */
+  async function eachKind(what: string, step: (handler: WorkloadHandler) => Promise<void> | undefined) {
+    let first: unknown;
+    for (const kind of workloadKinds) {
+      const handler = handlers.get(kind);
+      if (!handler) continue;
+      try {
+        await step(handler);
+      } catch (error) {
+        failed(kind, what)(error);
+        first ??= error;
+      }
+    }
+    if (first !== undefined) throw first;
+  }
+
   return {
     register(handler) {
       if (handlers.has(handler.kind))
@@ -89,20 +109,9 @@ export function createWorkloadSupervisor(deps: WorkloadSupervisorDeps): Workload
       };
     },
 
-    async reattach() {
-      let first: unknown;
-      for (const kind of workloadKinds) {
-        const handler = handlers.get(kind);
-        if (!handler?.reattach) continue;
-        try {
-          await handler.reattach();
-        } catch (error) {
-          failed(kind, 're-attach')(error);
-          first ??= error;
-        }
-      }
-      if (first !== undefined) throw first;
-    },
+    reattach: () => eachKind('re-attach', (handler) => handler.reattach?.()),
+
+    meter: (now) => eachKind('metering', (handler) => handler.meterDue?.(now)),
 
     close() {
       for (const unsubscribe of unsubscribers.splice(0)) unsubscribe();
