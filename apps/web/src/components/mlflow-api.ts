@@ -1,4 +1,4 @@
-import type { Client } from '@aicloud/client';
+import { ApiError, type Client } from '@aicloud/client';
 
 /** A key and value, as MLflow sends params and tags. */
 export interface MlflowKeyValue {
@@ -55,29 +55,39 @@ export function metricNumber(value: number | string): number {
  * through the portal's client: the session cookie authenticates it like any other call.
  */
 export function mlflowApi(client: Client) {
+  // MLflow's error body is not the API's: keep the status, and say "unauthenticated" so an ended session signs out.
+  const request = async <T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    query?: Record<string, string>,
+  ): Promise<T> => {
+    try {
+      return await client.request<T>(method, `${PREFIX}${path}`, body, query);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401 && error.code !== 'unauthenticated')
+        throw new ApiError('unauthenticated', error.message, 401);
+      throw error;
+    }
+  };
   return {
     /** The experiments of the caller's teams (active ones), newest first. */
     async experiments(): Promise<MlflowExperiment[]> {
-      const answer = await client.request<{ experiments?: MlflowExperiment[] }>(
-        'POST',
-        `${PREFIX}/experiments/search`,
-        { max_results: 1000 },
-      );
+      const answer = await request<{ experiments?: MlflowExperiment[] }>('POST', `/experiments/search`, {
+        max_results: 1000,
+      });
       return answer.experiments ?? [];
     },
     /** One experiment; another team's answers 404 like a missing one. */
     async experiment(id: string): Promise<MlflowExperiment> {
-      const answer = await client.request<{ experiment: MlflowExperiment }>(
-        'GET',
-        `${PREFIX}/experiments/get`,
-        undefined,
-        { experiment_id: id },
-      );
+      const answer = await request<{ experiment: MlflowExperiment }>('GET', `/experiments/get`, undefined, {
+        experiment_id: id,
+      });
       return answer.experiment;
     },
     /** An experiment's runs (its latest 1000), newest first. */
     async runs(experimentId: string): Promise<MlflowRun[]> {
-      const answer = await client.request<{ runs?: MlflowRun[] }>('POST', `${PREFIX}/runs/search`, {
+      const answer = await request<{ runs?: MlflowRun[] }>('POST', `/runs/search`, {
         experiment_ids: [experimentId],
         max_results: 1000,
       });
@@ -85,12 +95,10 @@ export function mlflowApi(client: Client) {
     },
     /** Every point of one metric of one run. */
     async history(runId: string, key: string): Promise<MlflowMetric[]> {
-      const answer = await client.request<{ metrics?: MlflowMetric[] }>(
-        'GET',
-        `${PREFIX}/metrics/get-history`,
-        undefined,
-        { run_id: runId, metric_key: key },
-      );
+      const answer = await request<{ metrics?: MlflowMetric[] }>('GET', `/metrics/get-history`, undefined, {
+        run_id: runId,
+        metric_key: key,
+      });
       return answer.metrics ?? [];
     },
   };
