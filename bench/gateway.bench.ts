@@ -8,7 +8,7 @@
 // platform with telemetry off for the telemetry's share; and Portkey's open-source gateway against the same
 // stub when `@portkey-ai/gateway` is installed (or PORTKEY_GATEWAY names its start-server.js).
 // Options: --seconds N (each wrk run, default 5), --rounds N (default 2), --cpu-prof DIR (profile the
-// gateway process: node --cpu-prof, written when it stops).
+// gateway process under c=32 only, with node --cpu-prof; written when it stops).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -237,11 +237,30 @@ const gateway = await platformProcess(
 );
 const directPort = 20_000 + Math.floor(Math.random() * 20_000);
 const directT0 = performance.now();
-children.push(spawn(process.execPath, [stub, '--port', String(directPort)], { stdio: 'ignore' }));
+const directChild = spawn(process.execPath, [stub, '--port', String(directPort)], { stdio: 'ignore' });
+children.push(directChild);
 const direct = `http://127.0.0.1:${directPort}`;
 await waitHealthy(`${direct}/health`);
 const directColdMs = performance.now() - directT0;
 const gatewayIdle = await idleRate(gateway.pid);
+// The stub's own CPU per request: the floor of a Node HTTP server that does nothing but answer.
+const directIdle = await idleRate(directChild.pid!);
+if (cpuProfDir) {
+  // Profile mode: only the gateway under load (c=32), so the profile shows the steady state.
+  await wrk(`${gateway.url}/v1/chat/completions`, 1, { authorization: gateway.authorization, duration: 2 });
+  const loaded = await wrk(`${gateway.url}/v1/chat/completions`, 32, {
+    authorization: gateway.authorization,
+    pid: gateway.pid,
+    idleRate: gatewayIdle,
+  });
+  console.log(
+    `profiled: ${loaded.requests} requests at c=32, ${loaded.perSecond.toFixed(0)}/s, ${loaded.cpuPerRequest?.toFixed(0)} µs CPU each (load average ${loadAverage()}); profile in ${cpuProfDir}`,
+  );
+  await gateway.alice.endpoints.delete('bench-stub');
+  for (const child of children) child.kill('SIGTERM');
+  await new Promise((resolve) => gateway.child.once('exit', resolve));
+  process.exit(0);
+}
 
 let portkey: { origin: string; pid: number; headers: string } | null = null;
 const portkeyStart =
@@ -273,7 +292,10 @@ type Row = { direct: WrkResult; gateway: WrkResult; portkey: WrkResult | null };
 const results: { c1: Row; c32: Row; load: string }[] = [];
 for (let round = 0; round < rounds; round++) {
   const run = async (connections: number): Promise<Row> => ({
-    direct: await wrk(`${direct}/v1/chat/completions`, connections),
+    direct: await wrk(`${direct}/v1/chat/completions`, connections, {
+      pid: directChild.pid!,
+      idleRate: directIdle,
+    }),
     gateway: await wrk(`${gateway.url}/v1/chat/completions`, connections, {
       authorization: gateway.authorization,
       pid: gateway.pid,

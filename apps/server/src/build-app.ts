@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { ErrorBody } from '@aicloud/contracts';
 import { type Actor, AppError, observabilityOf, type Platform } from '@aicloud/core';
@@ -53,7 +53,8 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT,
-    genReqId: () => `req_${randomBytes(8).toString('hex')}`,
+    // randomUUID draws from Node's pre-filled entropy cache; randomBytes(8) costs a syscall per request.
+    genReqId: () => `req_${randomUUID().replaceAll('-', '').slice(0, 16)}`,
     requestIdHeader: false,
     return503OnClosing: true,
   });
