@@ -42,6 +42,7 @@ describe('aicloud alerts', () => {
     const listed = JSON.parse(json.stdout) as { rules: { name: string; kind: string }[]; active: unknown[] };
     expect(listed.rules.map((rule) => [rule.name, rule.kind])).toEqual([
       ['team_budget_nearly_spent', 'budget_burn'],
+      ['endpoint_drift_high', 'drift'],
       ['gpu_idle', 'idle_gpu'],
       ['endpoint_error_rate_high', 'error_rate'],
       ['endpoint_latency_p99_high', 'latency_p99'],
@@ -52,6 +53,7 @@ describe('aicloud alerts', () => {
       /endpoint_error_rate_high\s+error_rate\s+> 5 %\s+2m\s+5m\s+critical\s+no\s+alerts\/serving\.yaml/,
     );
     expect(text.stdout).toMatch(/gpu_idle\s+idle_gpu\s+idle ≥ 30m/);
+    expect(text.stdout).toMatch(/endpoint_drift_high\s+drift\s+PSI > 0\.25\s+10m/);
     expect(text.stdout).toContain('no alert is pending or firing');
   });
 
@@ -74,7 +76,7 @@ describe('aicloud alerts', () => {
     const checked = await new Promise<string>((resolve) =>
       execFile('promtool', ['check', 'rules', file], (_error, stdout, stderr) => resolve(stdout + stderr)),
     );
-    expect(checked).toContain('SUCCESS: 4 rules found');
+    expect(checked).toContain('SUCCESS: 5 rules found');
   });
 });
 

@@ -42,6 +42,10 @@ function thresholdText(rule: AlertRuleInfo): string {
       return `idle ≥ ${duration(rule.threshold)}`;
     case 'latency_p99':
       return `p99 > ${rule.threshold} s`;
+    case 'drift':
+      return `PSI > ${rule.threshold}`;
+    case 'quality':
+      return `< ${rule.threshold}`;
     case 'error_rate':
     case 'budget_burn':
       return `> ${Math.round(rule.threshold * 1000) / 10} %`;

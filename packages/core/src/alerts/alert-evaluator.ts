@@ -58,6 +58,9 @@ interface SeriesState {
   value: number;
 }
 
+/** Kinds whose series are endpoints (label `endpoint`): each gets its endpoint's team. */
+const ENDPOINT_KINDS = new Set<AlertRule['kind']>(['error_rate', 'latency_p99', 'drift', 'quality']);
+
 const seriesKey = (labels: Record<string, string>) =>
   JSON.stringify(Object.fromEntries(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b))));
 
@@ -176,7 +179,7 @@ export function createAlertEvaluator(deps: AlertEvaluatorDeps): AlertEvaluator {
     teams: () => Promise<Map<string, string>>,
   ): Promise<SeriesValue[] | null> {
     const values = seriesValues(rule, scrapes);
-    if (values === null || (rule.kind !== 'error_rate' && rule.kind !== 'latency_p99')) return values;
+    if (values === null || !ENDPOINT_KINDS.has(rule.kind)) return values;
     // An endpoint's alerts belong to its team: the label says whose they are (and who may see them).
     const byName = await teams();
     return values.map((value) => {

@@ -18,9 +18,10 @@ const problem = (text: string, allowedHosts: string[] = []) => {
 };
 
 describe('alert rules as code', () => {
-  it('loads the shipped rules: error rate, p99 latency, budget burn and idle GPU', () => {
+  it('loads the shipped rules: error rate, p99 latency, budget burn, idle GPU and drift', () => {
     const rules = loadAlertRules(shipped);
     expect(rules.map((rule) => [rule.name, rule.kind]).sort()).toEqual([
+      ['endpoint_drift_high', 'drift'],
       ['endpoint_error_rate_high', 'error_rate'],
       ['endpoint_latency_p99_high', 'latency_p99'],
       ['gpu_idle', 'idle_gpu'],
@@ -43,8 +44,17 @@ describe('alert rules as code', () => {
     expect(problem('rules:\n  - name: x\n    kind: budget_burn\n    above: 0.5\n    treshold: 1\n')).toMatch(
       /^alerts\/team\.yaml: rules\[0\]: Unrecognized key: "treshold"/,
     );
-    expect(problem('rules:\n  - name: x\n    kind: drift\n')).toMatch(
+    expect(problem('rules:\n  - name: x\n    kind: saturation\n')).toMatch(
       /^alerts\/team\.yaml: rules\[0\]\.kind: /,
+    );
+    expect(problem('rules:\n  - name: x\n    kind: drift\n')).toMatch(
+      /^alerts\/team\.yaml: rules\[0\]\.above: /,
+    );
+    expect(problem('rules:\n  - name: x\n    kind: drift\n    above: 0.2\n    feature: mood\n')).toMatch(
+      /^alerts\/team\.yaml: rules\[0\]\.feature: /,
+    );
+    expect(problem('rules:\n  - name: x\n    kind: quality\n    below: 7\n')).toMatch(
+      /^alerts\/team\.yaml: rules\[0\]\.below: /,
     );
     expect(problem('rules: [\n')).toMatch(/^alerts\/team\.yaml: not YAML/);
     expect(problem('rules: []\n')).toMatch(/^alerts\/team\.yaml: rules: /);

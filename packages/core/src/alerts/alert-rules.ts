@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { AppError } from '../app-error.ts';
 import { webhookUrlRefusal } from '../billing/webhook-guard.ts';
 import { parseDuration } from '../duration.ts';
+import { DRIFT_FEATURES } from '../telemetry/drift.ts';
 
 const Duration = z.string().refine((text) => /^\d+(s|m|h|d)$/.test(text.trim()), {
   message: 'expected a duration such as 30s, 5m, 1h or 1d',
@@ -39,6 +40,20 @@ export const AlertRuleSpec = z.discriminatedUnion('kind', [
   z.strictObject({ ...common, ...windowed, kind: z.literal('latency_p99'), above: z.number().positive() }),
   z.strictObject({ ...common, kind: z.literal('budget_burn'), above: z.number().positive().max(10) }),
   z.strictObject({ ...common, kind: z.literal('idle_gpu'), idleFor: Duration }),
+  /** An endpoint's drift PSI above a number, on one feature or any. */
+  z.strictObject({
+    ...common,
+    kind: z.literal('drift'),
+    above: z.number().positive(),
+    feature: z.enum(DRIFT_FEATURES).optional(),
+  }),
+  /** An endpoint's quality score (0–1) below a number, on one metric or any. */
+  z.strictObject({
+    ...common,
+    kind: z.literal('quality'),
+    below: z.number().gt(0).max(1),
+    metric: z.enum(['exact_match', 'f1', 'judge']).optional(),
+  }),
   z
     .strictObject({
       ...common,

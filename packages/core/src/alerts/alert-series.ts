@@ -122,6 +122,22 @@ export function seriesValues(rule: AlertRule, scrapes: readonly Scrape[]): Serie
         .filter((sample) => sample.name === 'aicloud_gpu_idle_seconds' && sample.labels.workload_id)
         .map((sample) => ({ labels: sample.labels, value: sample.value, active: sample.value >= threshold }));
     }
+    case 'drift':
+      return current.samples
+        .filter(
+          (sample) =>
+            sample.name === 'aicloud_endpoint_drift_psi' &&
+            (rule.feature === undefined || sample.labels.feature === rule.feature),
+        )
+        .map((sample) => ({ labels: sample.labels, value: sample.value, active: sample.value > rule.above }));
+    case 'quality':
+      return current.samples
+        .filter(
+          (sample) =>
+            sample.name === 'aicloud_endpoint_quality_score' &&
+            (rule.metric === undefined || sample.labels.metric === rule.metric),
+        )
+        .map((sample) => ({ labels: sample.labels, value: sample.value, active: sample.value < rule.below }));
     case 'metric':
       return current.samples
         .filter(
@@ -144,6 +160,8 @@ export function ruleThreshold(rule: AlertRule): number {
       return idleSeconds(rule);
     case 'metric':
       return rule.above ?? rule.below!;
+    case 'quality':
+      return rule.below;
     default:
       return rule.above;
   }

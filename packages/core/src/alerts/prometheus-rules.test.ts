@@ -49,6 +49,16 @@ describe('Prometheus rule export', () => {
     );
     expect(byName.get('gpu_idle')).toBe('aicloud_gpu_idle_seconds{workload_id!=""} >= 1800');
     expect(byName.get('team_budget_nearly_spent')).toBe('aicloud_budget_used_ratio > 0.9');
+    expect(byName.get('endpoint_drift_high')).toBe('aicloud_endpoint_drift_psi > 0.25');
+    const [drift, quality] = parseAlertRules(
+      `rules:
+  - { name: prompts_drift, kind: drift, above: 0.1, feature: prompt_tokens }
+  - { name: f1_low, kind: quality, below: 0.6, metric: f1 }
+`,
+      'alerts/t.yaml',
+    );
+    expect(ruleExpr(drift!)).toBe('aicloud_endpoint_drift_psi{feature="prompt_tokens"} > 0.1');
+    expect(ruleExpr(quality!)).toBe('aicloud_endpoint_quality_score{metric="f1"} < 0.6');
     expect(ruleExpr(extra[0]!)).toBe('aicloud_quality_score{endpoint="legal-answerer"} < 0.7');
   });
 

@@ -37,6 +37,10 @@ export function ruleExpr(rule: AlertRule): string {
       return `aicloud_budget_used_ratio > ${rule.above}`;
     case 'idle_gpu':
       return `aicloud_gpu_idle_seconds{workload_id!=""} >= ${idleSeconds(rule)}`;
+    case 'drift':
+      return `aicloud_endpoint_drift_psi${rule.feature ? `{feature=${quote(rule.feature)}}` : ''} > ${rule.above}`;
+    case 'quality':
+      return `aicloud_endpoint_quality_score${rule.metric ? `{metric=${quote(rule.metric)}}` : ''} < ${rule.below}`;
     case 'metric': {
       const matchers = Object.entries(rule.labels ?? {})
         .map(([name, value]) => `${name}=${quote(value)}`)

@@ -6,6 +6,7 @@ import { createWebhookQueue, type WebhookQueueOptions } from '../billing/budget-
 import type { Clock } from '../clock.ts';
 import type { Platform } from '../platform.ts';
 import { registerBudgetGauge } from './budget-gauge.ts';
+import { registerDriftGauges } from './drift-gauge.ts';
 import { createGpuSampler, type GpuSampler } from './gpu-sampler.ts';
 
 /** How GPU telemetry and alerting run. */
@@ -32,7 +33,7 @@ export interface ObservabilityOptions {
 
 /** GPU telemetry and alerting of one platform. */
 export interface Observability {
-  /** The gauges beside the gateway's metrics (GPU, budgets). */
+  /** The gauges beside the gateway's metrics (GPU, budgets, drift, quality). */
   registry: Registry;
   gpu: GpuSampler;
   alerts: AlertEvaluator;
@@ -43,19 +44,20 @@ export interface Observability {
   stop(): Promise<void>;
 }
 
-type Deps = Pick<Platform, 'store' | 'audit' | 'clock' | 'gateway'>;
+type Deps = Pick<Platform, 'store' | 'audit' | 'clock' | 'gateway' | 'replicas'>;
 
 const instances = new WeakMap<object, Observability>();
 
 /** Creates the observability of a platform; nothing runs until `start()`. */
 export function createObservability(platform: Deps, options: ObservabilityOptions = {}): Observability {
-  const { store, audit, gateway } = platform;
+  const { store, audit, gateway, replicas } = platform;
   const clock = options.clock ?? platform.clock;
   const log = options.log ?? (() => {});
   const allowedHosts = options.webhookAllowedHosts ?? [];
   const rules = options.rules ?? (options.alertsDir ? loadAlertRules(options.alertsDir, allowedHosts) : []);
   const registry = new Registry();
   registerBudgetGauge(registry, store, clock);
+  registerDriftGauges(registry, store, replicas);
   const gpu = createGpuSampler({
     store,
     audit,
