@@ -10,13 +10,32 @@ import { startTestApp, type TestApp } from './test-app.ts';
 // loopback that record every body they receive: nothing sensitive may ever arrive.
 let test: TestApp;
 let url: string;
-const stubs: { server: Server; url: string; bodies: string[]; status: number; auth: string[] }[] = [];
+interface Stub {
+  server: Server;
+  url: string;
+  bodies: string[];
+  status: number;
+  auth: string[];
+  /** Whether a stream ends with the usage chunk `stream_options.include_usage` asks for. */
+  streamUsage: boolean;
+}
+const stubs: Stub[] = [];
+/** What the stubs stream, delta by delta, and the usage they report for it. */
+const STREAMED = ['Hello', ' there', ' friend'];
+const STREAM_USAGE = { prompt_tokens: 1234, completion_tokens: 567, total_tokens: 1801 };
 const KEY = 'sk-aic-providertestkey0000000000';
 const TEAM_SECRET = 'TeamSecretValue-9f8e7d';
 const PROVIDER_KEY = 'sk-provider-upstream-key-123456';
 
 async function startStub() {
-  const stub = { server: createServer(), url: '', bodies: [] as string[], status: 200, auth: [] as string[] };
+  const stub: Stub = {
+    server: createServer(),
+    url: '',
+    bodies: [],
+    status: 200,
+    auth: [],
+    streamUsage: true,
+  };
   stub.server.on('request', (request, response) => {
     let body = '';
     request.on('data', (chunk) => {
@@ -30,7 +49,24 @@ async function startStub() {
         response.end(JSON.stringify({ error: { message: 'upstream down', type: 'server_error' } }));
         return;
       }
-      const model = (JSON.parse(body) as { model: string }).model;
+      const parsed = JSON.parse(body) as {
+        model: string;
+        stream?: boolean;
+        stream_options?: { include_usage?: boolean };
+      };
+      const model = parsed.model;
+      if (parsed.stream) {
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        const chunk = (choices: unknown[], usage: unknown = null) =>
+          `data: ${JSON.stringify({ id: 'chatcmpl-stub', object: 'chat.completion.chunk', created: 1, model, choices, usage })}\n\n`;
+        response.write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]));
+        for (const content of STREAMED)
+          response.write(chunk([{ index: 0, delta: { content }, finish_reason: null }]));
+        response.write(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]));
+        if (parsed.stream_options?.include_usage && stub.streamUsage) response.write(chunk([], STREAM_USAGE));
+        response.end('data: [DONE]\n\n');
+        return;
+      }
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end(
         JSON.stringify({
@@ -136,6 +172,7 @@ beforeEach(() => {
   for (const stub of stubs) {
     stub.bodies.length = 0;
     stub.status = 200;
+    stub.streamUsage = true;
   }
 });
 
@@ -154,6 +191,76 @@ const unexpected = (): APIError => {
   throw new Error('expected a refusal');
 };
 const received = () => stubs.flatMap((stub) => stub.bodies).join('\n');
+
+/** The ledger rows of one provider model. */
+const providerRows = (ref: string) =>
+  test.platform.store.db
+    .selectFrom('usage_ledger')
+    .selectAll()
+    .where('source_kind', '=', 'provider')
+    .where('source_id', '=', ref)
+    .execute();
+type LedgerRow = Awaited<ReturnType<typeof providerRows>>[number];
+const newRows = (before: LedgerRow[], after: LedgerRow[]) => {
+  const seen = new Set(before.map((row) => row.id));
+  return after.filter((row) => !seen.has(row.id));
+};
+
+/** A running job of alice's in legal-rag that mounts `datasets`, and its run token (as the runner makes it). */
+async function runTokenOf(id: string, datasets: string[]): Promise<string> {
+  const db = test.platform.store.db;
+  const now = new Date().toISOString();
+  const alice = await db
+    .selectFrom('users')
+    .select('id')
+    .where('name', '=', 'alice')
+    .executeTakeFirstOrThrow();
+  return db.transaction().execute(async (trx) => {
+    // Only the columns every version of the table has; the rest are nullable.
+    await trx
+      .insertInto('jobs')
+      .values({
+        id,
+        name: id,
+        team: 'legal-rag',
+        owner: 'alice',
+        product: 'train-cpu',
+        kind: 'training',
+        gpus: 0,
+        gpu_type: null,
+        spot: 0,
+        datasets: JSON.stringify(datasets),
+        secrets: '[]',
+        command: 'true',
+        executor: 'local',
+        max_runtime_s: 3600,
+        grace_s: 30,
+        status: 'running',
+        reasons: '[]',
+        decision: '{}',
+        estimate_micros: 0,
+        reserved_micros: 0,
+        cost_micros: 0,
+        approval_id: null,
+        gpu_indexes: '[]',
+        gpu_source: null,
+        exit_code: null,
+        external_id: null,
+        created_at: now,
+        admitted_at: now,
+        started_at: now,
+        ended_at: null,
+        metered_until: now,
+        rate_micros: null,
+      } as never)
+      .execute();
+    const created = await test.platform.identity.createTokenInTrx(trx, alice.id, {
+      name: `run:${id}`,
+      scope: `job:${id}`,
+    });
+    return created.token;
+  });
+}
 
 describe('external providers through the gateway', () => {
   it('redacts every finding before forwarding (string and array parts)', async () => {
@@ -267,6 +374,98 @@ describe('external providers through the gateway', () => {
       ['tokens_out:prov-b/gpt-4o-mini', 'million_tokens', 2_000_000, 100_000],
     ]);
     expect(rows.every((row) => row.team === 'legal-rag' && row.project === 'key_prov')).toBe(true);
+  });
+
+  it('a stream is redacted before forwarding and metered from the provider’s usage chunk', async () => {
+    const [a] = stubs;
+    const before = await providerRows('prov-a/gpt-4o-mini');
+    const stream = await client().chat.completions.create({
+      model: 'prov-a/gpt-4o-mini',
+      messages: [{ role: 'user', content: prompt }],
+      stream: true,
+    });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('')).toBe(STREAMED.join(''));
+    // The client did not ask for usage: the chunk the gateway asked for is kept from it, as OpenAI would.
+    expect(chunks.every((chunk) => chunk.choices.length > 0 && !chunk.usage)).toBe(true);
+    expect(a!.bodies).toHaveLength(1);
+    for (const value of SENSITIVE) expect(received()).not.toContain(value);
+    expect(a!.bodies[0]).toContain('[REDACTED:email]');
+    expect(JSON.parse(a!.bodies[0]!).stream_options).toEqual({ include_usage: true });
+    const rows = newRows(before, await providerRows('prov-a/gpt-4o-mini'));
+    expect(rows.map((row) => [row.resource, row.quantity, row.rate_micros]).sort()).toEqual([
+      ['tokens_in:prov-a/gpt-4o-mini', STREAM_USAGE.prompt_tokens / 1_000_000, 150_000],
+      ['tokens_out:prov-a/gpt-4o-mini', STREAM_USAGE.completion_tokens / 1_000_000, 600_000],
+    ]);
+  });
+
+  it('a stream without a usage chunk is metered from the content delivered, never as 0 output tokens', async () => {
+    for (const stub of stubs) stub.streamUsage = false;
+    const before = await providerRows('prov-a/gpt-4o-mini');
+    const stream = await client().chat.completions.create({
+      model: 'prov-a/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Say hello to my friend' }],
+      stream: true,
+    });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toBe('Hello there friend');
+    const rows = newRows(before, await providerRows('prov-a/gpt-4o-mini'));
+    const quantity = (resource: string) =>
+      Math.round((rows.find((row) => row.resource === resource)?.quantity ?? 0) * 1_000_000);
+    // countTokens: 18 characters / 4 → 5 (more than the 3 deltas); the prompt counted the same way.
+    expect(quantity('tokens_out:prov-a/gpt-4o-mini')).toBe(5);
+    expect(quantity('tokens_in:prov-a/gpt-4o-mini')).toBeGreaterThanOrEqual(5);
+  });
+
+  it('a client that asks for usage in a stream gets the provider’s usage chunk', async () => {
+    const stream = await client().chat.completions.create({
+      model: 'prov-a/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const usages = [];
+    for await (const chunk of stream) if (chunk.usage) usages.push(chunk.usage);
+    expect(usages).toEqual([STREAM_USAGE]);
+  });
+
+  it('a job’s run token carries the job’s confidential dataset: refused 403, nothing forwarded; a job without one is served', async () => {
+    const confidential = await runTokenOf('job_provconf', ['projects/legal-rag/datasets/v2']);
+    const error = await client(confidential)
+      .chat.completions.create({
+        model: 'prov-a/gpt-4o-mini',
+        messages: [{ role: 'user', content: 'summarise' }],
+      })
+      .then(unexpected, refused);
+    expect(error.status).toBe(403);
+    expect(error.message).toContain('provider-no-confidential-data');
+    expect(received()).toBe('');
+    const denied = await test.platform.store.db
+      .selectFrom('audit_records')
+      .select(['actor', 'outcome', 'details'])
+      .where('action', '=', 'provider.called')
+      .where('outcome', '=', 'deny')
+      .execute();
+    expect(
+      denied.some((row) => row.actor === 'alice' && row.details.includes('projects/legal-rag/datasets/v2')),
+    ).toBe(true);
+    // The same caller with a job that mounts nothing restricted is served, billed to the job.
+    const plain = await runTokenOf('job_provplain', []);
+    const answer = await client(plain).chat.completions.create({
+      model: 'prov-a/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(answer.choices[0]?.message.content).toBe('ok');
+    const billed = await test.platform.store.db
+      .selectFrom('usage_ledger')
+      .select(['project', 'user_name', 'team'])
+      .where('source_kind', '=', 'provider')
+      .where('project', '=', 'job_provplain')
+      .execute();
+    expect(billed.length).toBe(2);
+    expect(billed.every((row) => row.user_name === 'alice' && row.team === 'legal-rag')).toBe(true);
   });
 
   it('the key quota and the team budget apply', async () => {

@@ -23,6 +23,7 @@ import {
   datasetsHeader,
   type ProviderCaller,
 } from './provider-caller.ts';
+import { relay } from './provider-relay.ts';
 import { PLATFORM_SECRETS, type ProviderService, type ResolvedProvider } from './provider-service.ts';
 
 /** One request for an external provider's model, as the OpenAI route received it. */
@@ -310,6 +311,12 @@ export function createProviderGateway(deps: {
       }
       await checkBudget(caller);
       const reservation = await reserveQuota(caller, body, promptText);
+      const streamOptions = body.stream_options as { include_usage?: unknown } | null | undefined;
+      // A client that leaves cancels the provider's request: only what it received is metered.
+      const abort = new AbortController();
+      response.on('close', () => {
+        if (!response.writableFinished) abort.abort();
+      });
       const failures: string[] = [];
       try {
         for (const ref of [model, ...primary.provider.fallbacks]) {
@@ -344,7 +351,7 @@ export function createProviderGateway(deps: {
             messages: guarded.messages,
           };
           if (reservation.injectCap) forwarded.max_tokens = DEFAULT_QUOTA_MAX_TOKENS;
-          if (stream) forwarded.stream_options = { include_usage: true };
+          if (stream) forwarded.stream_options = { ...streamOptions, include_usage: true };
           let upstream: Awaited<ReturnType<typeof request>>;
           try {
             upstream = await request(`${target.provider.baseUrl}/chat/completions`, {
@@ -357,8 +364,14 @@ export function createProviderGateway(deps: {
               body: JSON.stringify(forwarded),
               headersTimeout: timeoutMs,
               bodyTimeout: timeoutMs,
+              signal: abort.signal,
             });
           } catch (error) {
+            // The client left while the provider was thinking: the prompt was sent, so it is billed.
+            if (abort.signal.aborted) {
+              await meter(caller, target, countTokens(promptText), 0, started);
+              return;
+            }
             failures.push(
               `${ref}: ${(error as Error).name === 'HeadersTimeoutError' ? 'timed out' : 'unreachable'}`,
             );
@@ -375,10 +388,23 @@ export function createProviderGateway(deps: {
             'x-aicloud-provider': ref,
             'x-aicloud-redactions': String(guarded.findings),
           };
-          const usage = await relay(upstream, response, headers, stream && upstream.statusCode === 200);
+          let relayed: Awaited<ReturnType<typeof relay>>;
+          try {
+            relayed = await relay(upstream, response, headers, {
+              stream: stream && upstream.statusCode === 200,
+              clientWantsUsage: streamOptions?.include_usage === true,
+              signal: abort.signal,
+            });
+          } catch (error) {
+            if (!abort.signal.aborted) throw error;
+            relayed = { usage: null, deliveredTokens: 0, aborted: true };
+          }
           if (upstream.statusCode < 400) {
+            // Never under-metered: without the provider's usage (or once the client left), what was
+            // delivered is counted with the gateway's token counter.
+            const usage = relayed.aborted ? null : relayed.usage;
             const tokensIn = usage?.prompt_tokens ?? countTokens(promptText);
-            const tokensOut = usage?.completion_tokens ?? 0;
+            const tokensOut = usage?.completion_tokens ?? relayed.deliveredTokens;
             await meter(caller, target, tokensIn, tokensOut, started);
           }
           return;
@@ -396,50 +422,4 @@ export function createProviderGateway(deps: {
       );
     },
   };
-}
-
-interface Usage {
-  prompt_tokens?: number;
-  completion_tokens?: number;
-}
-
-/** Passes the provider's answer to the client; returns the usage it reported, if any. */
-async function relay(
-  upstream: Awaited<ReturnType<typeof request>>,
-  response: ServerResponse,
-  headers: Record<string, string>,
-  stream: boolean,
-): Promise<Usage | null> {
-  if (!stream) {
-    const text = await upstream.body.text();
-    response.writeHead(upstream.statusCode, headers);
-    response.end(text);
-    try {
-      return (JSON.parse(text) as { usage?: Usage }).usage ?? null;
-    } catch {
-      return null;
-    }
-  }
-  response.writeHead(200, { ...headers, 'cache-control': 'no-cache' });
-  let usage: Usage | null = null;
-  let buffered = '';
-  for await (const chunk of upstream.body) {
-    response.write(chunk);
-    buffered += (chunk as Buffer).toString('utf8');
-    let newline = buffered.indexOf('\n');
-    while (newline >= 0) {
-      const line = buffered.slice(0, newline).trim();
-      buffered = buffered.slice(newline + 1);
-      if (line.startsWith('data: {') && line.includes('"usage"')) {
-        try {
-          usage = (JSON.parse(line.slice(6)) as { usage?: Usage }).usage ?? usage;
-        } catch {
-          // Not JSON: passed through untouched.
-        }
-      }
-      newline = buffered.indexOf('\n');
-    }
-  }
-  response.end();
-  return usage;
 }
