@@ -107,6 +107,7 @@ try {
         ended_at: null,
         metered_until: null,
         rate_micros: null,
+        experiment: null,
       });
     }
     for (let start = 0; start < rows.length; start += 500) {

@@ -7,6 +7,14 @@ import { admissionOutcomes, jobStatuses } from './status-values.ts';
 export const JobStatus = z.enum(jobStatuses);
 export type JobStatus = z.infer<typeof JobStatus>;
 
+/** An MLflow experiment's name: 1-256 characters, no control characters (the team's own; created if missing). */
+export const ExperimentName = z
+  .string()
+  .min(1, 'an experiment name has 1-256 characters')
+  .max(256, 'an experiment name has 1-256 characters')
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+  .refine((name) => !/[\u0000-\u001f\u007f]/.test(name), 'an experiment name has no control characters');
+
 /** Submit a job from a catalog product. `dryRun` only answers what would happen. */
 export const SubmitJobRequest = z.strictObject({
   product: z.string().min(1),
@@ -26,6 +34,8 @@ export const SubmitJobRequest = z.strictObject({
     .max(32)
     .default([]),
   executor: z.enum(['local', 'slurm']).optional(),
+  /** The MLflow experiment the job's run lands in (default: the team's name). */
+  experiment: ExperimentName.optional(),
   dryRun: z.boolean().default(false),
 });
 export type SubmitJobRequest = z.input<typeof SubmitJobRequest>;
@@ -114,6 +124,8 @@ export const Job = z.object({
   /** Where the GPUs came from: the declared or detected inventory, or a cluster scheduler (Slurm) that picks them. */
   gpuSource: z.enum(['declared', 'detected', 'scheduler']).nullable(),
   exitCode: z.number().nullable(),
+  /** The MLflow experiment its run lands in; null: the team's own (named after the team). */
+  experiment: z.string().nullable(),
   createdAt: z.string(),
   admittedAt: z.string().nullable(),
   startedAt: z.string().nullable(),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { contractRoute, itemsOf } from './contract-route.ts';
+import { ExperimentName } from './jobs.ts';
 
 const StepName = z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'lower-case letters, digits, underscore; 1-40');
 
@@ -21,6 +22,8 @@ export type PipelineStepSpec = z.infer<typeof PipelineStepSpec>;
 export const CreatePipelineRequest = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, dot, dash, underscore; 1-63'),
   team: z.string().optional(),
+  /** The MLflow experiment every step's run lands in (default: the pipeline's name). */
+  experiment: ExperimentName.optional(),
   steps: z.array(PipelineStepSpec).min(1).max(64),
 });
 export type CreatePipelineRequest = z.input<typeof CreatePipelineRequest>;
@@ -58,6 +61,8 @@ export const Pipeline = z.object({
   owner: z.string(),
   status: PipelineStatus,
   reason: z.string().nullable(),
+  /** The MLflow experiment its steps' runs land in. */
+  experiment: z.string(),
   createdAt: z.string(),
   endedAt: z.string().nullable(),
   steps: z.array(PipelineStep),

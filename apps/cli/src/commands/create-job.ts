@@ -38,6 +38,7 @@ interface CreateJobOptions {
   team?: string;
   secret: string[];
   executor?: 'local' | 'slurm';
+  experiment?: string;
   yes: boolean;
   dryRun: boolean;
   follow: boolean;
@@ -68,6 +69,10 @@ export function createCommand(): Command {
     .option('--team <team>', 'the team to charge (needed if you are in several)')
     .option('--secret <NAME>', 'a team secret to inject as an environment variable (repeatable)', collect, [])
     .addOption(new Option('--executor <executor>', 'where it runs').choices(['local', 'slurm']))
+    .option(
+      '--experiment <name>',
+      'the MLflow experiment its run lands in, created in the team if missing (default: the team’s name)',
+    )
     .option('-y, --yes', 'do not ask before submitting (needed without a terminal)', false)
     .option('--dry-run', 'only show what would happen', false)
     .option(
@@ -95,6 +100,7 @@ export function createCommand(): Command {
         ...(options.team ? { team: options.team } : {}),
         secrets: options.secret,
         ...(options.executor ? { executor: options.executor } : {}),
+        ...(options.experiment !== undefined ? { experiment: options.experiment } : {}),
       };
       const showSummary = (admission: Admission) => {
         const summary = {

@@ -37,6 +37,7 @@ export function toJob(row: JobRow, queuePosition: number | null = null): Job {
     gpuIndexes: JSON.parse(row.gpu_indexes) as number[],
     gpuSource: row.gpu_source as Job['gpuSource'],
     exitCode: row.exit_code,
+    experiment: row.experiment,
     createdAt: row.created_at,
     admittedAt: row.admitted_at,
     startedAt: row.started_at,

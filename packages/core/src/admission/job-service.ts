@@ -441,6 +441,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
           ended_at: outcome === 'rejected' ? createdAt : null,
           metered_until: null,
           rate_micros: estimate.rateMicros,
+          experiment: parsed.experiment ?? null,
         };
         await trx.insertInto('jobs').values(row).execute();
         await audit.append(trx, {

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Actor } from '../identity/principal.ts';
 import { hashTree } from '../lineage/content-hash.ts';
 import { createTestPlatform } from '../testing/test-platform.ts';
+import { moveJob } from '../workloads/job-state.ts';
 
 type TestPlatform = Awaited<ReturnType<typeof createTestPlatform>>;
 
@@ -28,6 +29,47 @@ async function until(platform: TestPlatform, actor: Actor, id: string, done: (p:
 }
 
 const ended = (p: Pipeline) => p.status !== 'running';
+
+/** Waits until the runner has started the job's process (the executor's id is recorded once it has). */
+async function running(platform: TestPlatform, jobId: string) {
+  const deadline = Date.now() + 60_000;
+  const started = async () =>
+    (
+      await platform.store.db
+        .selectFrom('jobs')
+        .select(['status', 'external_id'])
+        .where('id', '=', jobId)
+        .executeTakeFirstOrThrow()
+    ).external_id !== null;
+  while (!(await started())) {
+    if (Date.now() > deadline) throw new Error(`job ${jobId} never ran`);
+    await platform.tick();
+    await platform.runner.idle();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * Ends a running job as the runner records an end the platform caused (a failed node, an operator's scancel),
+ * then stops its process, whose own end then changes nothing: the job already ended.
+ */
+async function platformEnd(
+  platform: TestPlatform,
+  jobId: string,
+  status: 'lost' | 'cancelled',
+  code: string,
+) {
+  const reasons = [{ code, message: code, asked: null, limit: null, rule: null, next: null }];
+  const moved = await moveJob(
+    platform.store.db,
+    jobId,
+    status,
+    { reasons: JSON.stringify(reasons), ended_at: new Date().toISOString() },
+    'running',
+  );
+  expect(moved).toBe(true);
+  await platform.runner.stop(jobId, 'cancelled');
+}
 
 describe('pipelines', () => {
   const platforms: TestPlatform[] = [];
@@ -160,6 +202,101 @@ describe('pipelines', () => {
       /aicloud-register\.json cannot be read \(ELOOP\); write a plain file, not a link/,
     );
     expect(await platform.models.list(alice)).toEqual([]);
+  }, 120_000);
+
+  it('retries a step whose job the platform lost or stopped, with backoff, counting attempts; runs land in the pipeline experiment', async () => {
+    const platform = await createTestPlatform('sqlite', null, { pipelineRetryBaseMs: 1000 });
+    platforms.push(platform);
+    const alice = await actorOf(platform, 'alice');
+    const created = await platform.pipelines.create(alice, {
+      name: 'preempt',
+      experiment: 'preempt-exp',
+      steps: [
+        {
+          name: 'train',
+          product: 'batch-inference',
+          command: 'if [ "$AICLOUD_ATTEMPT" -lt 3 ]; then sleep 60; fi; echo ok > "$AICLOUD_OUTPUT_DIR/ok"',
+          retries: 2,
+        },
+      ],
+    });
+    expect(created.experiment).toBe('preempt-exp');
+    const ends = [
+      { status: 'lost', code: 'node_fail', why: 'lost (node_fail)', delay: 1000 },
+      { status: 'cancelled', code: 'cancelled', why: 'cancelled', delay: 2000 },
+    ] as const;
+    for (const [index, end] of ends.entries()) {
+      const step = (await platform.pipelines.get(alice, created.id)).steps[0]!;
+      expect(step.attempt).toBe(index + 1);
+      await running(platform, step.jobId!);
+      await platformEnd(platform, step.jobId!, end.status, end.code);
+      const before = Date.now();
+      await platform.pipelines.tick();
+      const after = Date.now();
+      const retrying = (await platform.pipelines.get(alice, created.id)).steps[0]!;
+      expect(retrying.status).toBe('retrying');
+      expect(retrying.reason).toContain(`job ${step.jobId} ${end.why}; retry ${index + 1} of 2 at `);
+      // Backoff: the base delay, doubled per further attempt.
+      const at = Date.parse(retrying.nextAttemptAt!);
+      expect(at - before).toBeGreaterThanOrEqual(end.delay);
+      expect(at - after).toBeLessThanOrEqual(end.delay);
+      await platform.pipelines.tick();
+      expect((await platform.pipelines.get(alice, created.id)).steps[0]!.status).toBe('retrying');
+      const next = await until(platform, alice, created.id, (p) => p.steps[0]!.attempt === index + 2);
+      const nextJob = await platform.jobs.get(alice, next.steps[0]!.jobId!);
+      expect(Date.parse(nextJob.createdAt)).toBeGreaterThanOrEqual(at);
+    }
+    const done = await until(platform, alice, created.id, ended);
+    expect(done.status, JSON.stringify(done.reason)).toBe('succeeded');
+    expect(done.steps[0]!.attempt).toBe(3);
+    expect(done.steps[0]!.jobIds).toHaveLength(3);
+    // Every attempt's job is a run of the pipeline's one experiment, in the team.
+    const runs = await platform.store.db
+      .selectFrom('tracking_runs')
+      .innerJoin('tracking_experiments', 'tracking_experiments.id', 'tracking_runs.experiment_id')
+      .select(['tracking_runs.job_id', 'tracking_experiments.name', 'tracking_experiments.team'])
+      .where('tracking_runs.job_id', 'in', done.steps[0]!.jobIds)
+      .execute();
+    expect(runs.map((run) => run.job_id).sort()).toEqual([...done.steps[0]!.jobIds].sort());
+    expect(new Set(runs.map((run) => `${run.team}/${run.name}`))).toEqual(new Set(['legal-rag/preempt-exp']));
+    expect((await platform.jobs.get(alice, done.steps[0]!.jobId!)).experiment).toBe('preempt-exp');
+  }, 120_000);
+
+  it('does not retry a step whose job a user cancelled, nor a cancelled pipeline', async () => {
+    const platform = await createTestPlatform('sqlite', null, { pipelineRetryBaseMs: 100 });
+    platforms.push(platform);
+    const alice = await actorOf(platform, 'alice');
+    const step = { name: 'wait', product: 'batch-inference', command: 'sleep 60', retries: 2 };
+    const byJob = await platform.pipelines.create(alice, { name: 'jobcancel', steps: [step] });
+    expect(byJob.experiment).toBe('jobcancel');
+    await running(platform, byJob.steps[0]!.jobId!);
+    await platform.jobs.cancel(alice, byJob.steps[0]!.jobId!);
+    const failed = await until(platform, alice, byJob.id, ended);
+    expect(failed.status).toBe('failed');
+    expect(failed.reason).toBe(
+      `step wait failed: job ${byJob.steps[0]!.jobId} cancelled (cancelled_by_user)`,
+    );
+    expect(failed.steps[0]!.jobIds).toHaveLength(1);
+
+    const whole = await platform.pipelines.create(alice, { name: 'plcancel', steps: [step] });
+    const jobId = whole.steps[0]!.jobId!;
+    await running(platform, jobId);
+    const cancelled = await platform.pipelines.cancel(alice, whole.id);
+    expect(cancelled.status).toBe('cancelled');
+    const deadline = Date.now() + 60_000;
+    while ((await platform.jobs.get(alice, jobId)).status === 'running') {
+      if (Date.now() > deadline) throw new Error('the step job was not stopped');
+      await platform.runner.idle();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    for (let pass = 0; pass < 3; pass += 1) {
+      await platform.tick();
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    const after = await platform.pipelines.get(alice, whole.id);
+    expect(after.status).toBe('cancelled');
+    expect(after.steps[0]).toMatchObject({ status: 'cancelled', attempt: 1, jobIds: [jobId] });
+    expect((await platform.jobs.get(alice, jobId)).status).toBe('cancelled');
   }, 120_000);
 
   it('refuses a cycle or an unknown dependency with a clear error', async () => {

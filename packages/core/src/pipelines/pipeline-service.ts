@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import {
   CreatePipelineRequest,
+  type JobReason,
+  type JobStatus,
   type Pipeline,
   type PipelineStep,
   type PipelineStepSpec,
@@ -16,6 +18,7 @@ import type { ModelService } from '../registry/model-service.ts';
 import { jobPaths } from '../runner/job-paths.ts';
 import type { Store } from '../store/open-store.ts';
 import { checkDag } from './check-dag.ts';
+import { stepEndOf } from './step-end.ts';
 import { readStepRegistration } from './step-registration.ts';
 
 export { ownerActor } from './owner-actor.ts';
@@ -49,7 +52,6 @@ export interface PipelineService {
   tick(): Promise<void>;
 }
 
-const FAILED_JOB = new Set(['failed', 'lost', 'timed_out']);
 const DONE = new Set<StepStatus>(['succeeded', 'cached']);
 
 function shellQuote(value: string): string {
@@ -109,6 +111,7 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
       owner: row.owner,
       status: row.status as PipelineStatus,
       reason: row.reason,
+      experiment: row.experiment ?? row.name,
       createdAt: row.created_at,
       endedAt: row.ended_at,
       steps: steps.map(toStep),
@@ -225,6 +228,8 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
           gpus: spec.gpus,
           datasets: spec.datasets,
           command,
+          // Every step's run lands in the pipeline's one experiment.
+          experiment: pipeline.experiment,
         });
         if (answer.admission.outcome === 'rejected' || !answer.job) {
           reason = answer.admission.reasons.map((r) => r.message).join('; ') || 'refused by admission';
@@ -290,7 +295,13 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
         .select(['status', 'reasons', 'exit_code'])
         .where('id', '=', step.jobId)
         .executeTakeFirstOrThrow();
-      if (job.status === 'succeeded') {
+      const end = stepEndOf({
+        id: step.jobId,
+        status: job.status as JobStatus,
+        exitCode: job.exit_code,
+        reasons: JSON.parse(job.reasons) as JobReason[],
+      });
+      if (end.outcome === 'succeeded') {
         const outputDir = jobPaths(dataDir, step.jobId).outputDir;
         const refused = await registerOutput(pipeline, step, outputDir);
         if (refused) {
@@ -302,27 +313,21 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
         await setStep(pipeline.id, step.name, { status: 'succeeded', output_hash: outputHash, reason: null });
         step.status = 'succeeded';
         step.outputHash = outputHash;
-      } else if (FAILED_JOB.has(job.status) || job.status === 'cancelled' || job.status === 'rejected') {
-        const why = `job ${step.jobId} ${job.status}${job.exit_code === null ? '' : ` (exit ${job.exit_code})`}`;
-        if (FAILED_JOB.has(job.status) && step.attempt <= step.spec.retries) {
-          const delay = retryBaseMs * 2 ** (step.attempt - 1);
-          const at = new Date(now + delay).toISOString();
-          await setStep(pipeline.id, step.name, {
-            status: 'retrying',
-            next_attempt_at: at,
-            reason: `${why}; retry ${step.attempt} of ${step.spec.retries} at ${at}`,
-          });
-          step.status = 'retrying';
-          step.nextAttemptAt = at;
-        } else {
-          const reason =
-            job.status === 'cancelled' || job.status === 'rejected'
-              ? why
-              : `${why}; out of retries (${step.spec.retries})`;
-          await setStep(pipeline.id, step.name, { status: 'failed', reason });
-          await finish(pipeline, 'failed', `step ${step.name} failed: ${reason}`);
-          return;
-        }
+      } else if (end.outcome === 'retry' && step.attempt <= step.spec.retries) {
+        const delay = retryBaseMs * 2 ** (step.attempt - 1);
+        const at = new Date(now + delay).toISOString();
+        await setStep(pipeline.id, step.name, {
+          status: 'retrying',
+          next_attempt_at: at,
+          reason: `${end.why}; retry ${step.attempt} of ${step.spec.retries} at ${at}`,
+        });
+        step.status = 'retrying';
+        step.nextAttemptAt = at;
+      } else if (end.outcome !== 'running') {
+        const reason = end.outcome === 'fail' ? end.why : `${end.why}; out of retries (${step.spec.retries})`;
+        await setStep(pipeline.id, step.name, { status: 'failed', reason });
+        await finish(pipeline, 'failed', `step ${step.name} failed: ${reason}`);
+        return;
       }
     }
     for (const step of pipeline.steps) {
@@ -365,6 +370,7 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
             reason: null,
             created_at: now,
             ended_at: null,
+            experiment: parsed.experiment ?? parsed.name,
           })
           .execute();
         await trx

@@ -743,6 +743,55 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0016_job_experiments': {
+    // The MLflow experiment a job's run lands in (`--experiment`; null: the team's own), and a pipeline's, which
+    // its steps' jobs carry so all its runs land in one experiment.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('jobs').addColumn('experiment', 'text').execute();
+      await db.schema.alterTable('pipelines').addColumn('experiment', 'text').execute();
+    },
+  },
+  '0017_endpoint_quality': {
+    // Quality evaluations of endpoints: an endpoint's evaluation set (a registered JSONL dataset, an optional
+    // judge endpoint and schedule) and every run's scores, kept per endpoint name and model version.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('endpoint_eval_sets')
+        .addColumn('endpoint', 'text', (c) => c.primaryKey())
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('dataset', 'text', (c) => c.notNull())
+        .addColumn('judge', 'text')
+        .addColumn('every_s', 'integer')
+        .addColumn('next_run_at', 'text')
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('endpoint_evals')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('endpoint', 'text', (c) => c.notNull())
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('dataset', 'text', (c) => c.notNull())
+        .addColumn('judge', 'text')
+        .addColumn('trigger', 'text', (c) => c.notNull())
+        .addColumn('samples', 'integer', (c) => c.notNull())
+        .addColumn('failed', 'integer', (c) => c.notNull())
+        .addColumn('exact_match', 'real')
+        .addColumn('f1', 'real')
+        .addColumn('judge_score', 'real')
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('endpoint_evals_endpoint')
+        .on('endpoint_evals')
+        .columns(['endpoint', 'finished_at'])
+        .execute();
+    },
+  },
 };
 
 /** The hash the first audit record chains to. */

@@ -106,6 +106,8 @@ export interface Database {
     metered_until: string | null;
     /** Micro-dollars per GPU-hour (or instance-hour), fixed at admission; null for jobs admitted before 0010. */
     rate_micros: number | null;
+    /** The MLflow experiment of its run (0016); null: the team's own. */
+    experiment: string | null;
   };
   approvals: {
     id: string;
@@ -436,6 +438,8 @@ export interface Database {
     reason: string | null;
     created_at: string;
     ended_at: string | null;
+    /** The MLflow experiment every step's run lands in (0016); null (before 0016): the pipeline's name. */
+    experiment: string | null;
   };
   /** A pipeline's steps: `pending`, `running`, `retrying`, `succeeded`, `cached`, `failed`, `cancelled`. */
   pipeline_steps: {
@@ -470,5 +474,36 @@ export interface Database {
     fallbacks: string;
     created_by: string;
     created_at: string;
+  };
+  /** An endpoint's evaluation set (0017): a registered JSONL dataset, an optional judge and schedule. */
+  endpoint_eval_sets: {
+    endpoint: string;
+    team: string;
+    dataset: string;
+    judge: string | null;
+    every_s: number | null;
+    next_run_at: string | null;
+    created_by: string;
+    updated_at: string;
+  };
+  /** One quality evaluation of an endpoint's version (0017): scores 0–1, null where not measured. */
+  endpoint_evals: {
+    id: string;
+    endpoint: string;
+    team: string;
+    model: string;
+    version: number;
+    dataset: string;
+    judge: string | null;
+    /** `manual` or `schedule`. */
+    trigger: string;
+    samples: number;
+    failed: number;
+    exact_match: number | null;
+    f1: number | null;
+    judge_score: number | null;
+    created_by: string;
+    started_at: string;
+    finished_at: string;
   };
 }

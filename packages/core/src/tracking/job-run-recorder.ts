@@ -20,7 +20,10 @@ export interface JobRunStart {
   team: string;
   /** Who submitted the job. */
   owner: string;
-  /** The experiment (created in the team if missing); the team's name when not given. */
+  /**
+   * The experiment (created in the team if missing); when not given, the job's own (`--experiment`, stored on
+   * the job), else the team's name.
+   */
   experiment?: string | undefined;
   runName: string;
   /** CLI flags, dataset paths and such. */
@@ -80,7 +83,6 @@ export function recordJobRuns(deps: { store: Store; clock: Clock; dataDir: strin
       const params = Object.entries(job.params ?? {}).map(([key, value]) => checkParam(key, value));
       const tags = Object.entries(job.tags ?? {}).map(([key, value]) => checkTag(key, value));
       checkBatchLimits(0, params.length, tags.length + 3);
-      const experimentName = job.experiment ?? job.team;
       return db.transaction().execute(async (trx) => {
         const existing = await trx
           .selectFrom('tracking_runs')
@@ -88,6 +90,12 @@ export function recordJobRuns(deps: { store: Store; clock: Clock; dataDir: strin
           .where('job_id', '=', job.jobId)
           .executeTakeFirst();
         if (existing) return existing.id;
+        const stored = await trx
+          .selectFrom('jobs')
+          .select('experiment')
+          .where('id', '=', job.jobId)
+          .executeTakeFirst();
+        const experimentName = job.experiment ?? stored?.experiment ?? job.team;
         const now = deps.clock.now();
         let experiment = await trx
           .selectFrom('tracking_experiments')
