@@ -21,8 +21,10 @@ Pipelines (``aicloud pipelines run file.py``)::
     def train(prepare, lr=0.1):   # an argument named like a step: depends on it, gets its output dir
         ...
 
-    pipeline("fine-tune", [prepare, train])
+    pipeline("fine-tune", [prepare, train], experiment="legal-fine-tunes")
 
+Every step's job is an MLflow run; all runs of a pipeline land in one experiment of its team (``experiment``,
+default: the pipeline's name; created if missing).
 A step that calls ``register_model("name", metrics={...})`` has its output registered in the model registry
 with those metrics once its job succeeds.
 
@@ -135,7 +137,7 @@ def step(product, gpus=0, retries=0, cache=False, datasets=None):
     return mark
 
 
-def _spec(name, steps, script):
+def _spec(name, steps, script, experiment=None):
     names = {function.__name__ for function in steps}
     out = []
     for function in steps:
@@ -155,14 +157,23 @@ def _spec(name, steps, script):
             f"--aicloud-step {shlex.quote(function.__name__)}"
         )
         out.append({"name": function.__name__, "command": command, "dependsOn": depends, "params": params, **options})
-    return {"name": name, "steps": out}
+    spec = {"name": name, "steps": out}
+    if experiment is not None:
+        experiment = str(experiment)
+        if not 1 <= len(experiment) <= 256 or any(ord(c) < 32 or ord(c) == 127 for c in experiment):
+            raise ValueError("experiment: 1-256 characters, no control characters")
+        spec["experiment"] = experiment
+    return spec
 
 
-def pipeline(name, steps, argv=None):
-    """Declares the pipeline: prints its spec (``--aicloud-spec``) or runs one step (``--aicloud-step NAME``)."""
+def pipeline(name, steps, argv=None, experiment=None):
+    """Declares the pipeline: prints its spec (``--aicloud-spec``) or runs one step (``--aicloud-step NAME``).
+
+    ``experiment`` names the MLflow experiment all its steps' runs land in (default: the pipeline's name).
+    """
     argv = sys.argv[1:] if argv is None else argv
     script = os.path.abspath(sys.modules["__main__"].__file__)
-    spec = _spec(name, steps, script)
+    spec = _spec(name, steps, script, experiment)
     if argv[:1] == ["--aicloud-spec"]:
         sys.stdout.write(json.dumps(spec, indent=2) + "\n")
         return spec
