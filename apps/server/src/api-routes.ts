@@ -13,6 +13,7 @@ import { modelRoutes } from './routes/model-routes.ts';
 import { notebookRoutes } from './routes/notebook-routes.ts';
 import { pipelineRoutes } from './routes/pipeline-routes.ts';
 import { providerRoutes } from './routes/provider-routes.ts';
+import { qualityRoutes } from './routes/quality-routes.ts';
 import { telemetryRoutes } from './routes/telemetry-routes.ts';
 import { workloadRoutes } from './routes/workload-routes.ts';
 
@@ -33,6 +34,7 @@ export function apiRoutes(platform: Platform): AnyRoute[] {
     ...providerRoutes(platform),
     ...lineageRoutes(platform),
     ...alertRoutes(platform),
+    ...qualityRoutes(platform),
     ...telemetryRoutes(platform),
   ];
 }

@@ -15,6 +15,7 @@ export * from './models.ts';
 export * from './notebooks.ts';
 export * from './pipelines.ts';
 export * from './providers.ts';
+export * from './quality.ts';
 export * from './routes.ts';
 export * from './status-values.ts';
 export * from './usd-amount.ts';

@@ -10,6 +10,7 @@ import { identityRoutes } from './routes/identity-routes.ts';
 import { jobRoutes } from './routes/job-routes.ts';
 import { modelRoutes } from './routes/model-routes.ts';
 import { notebookRoutes } from './routes/notebook-routes.ts';
+import { qualityRoutes } from './routes/quality-routes.ts';
 import { workloadRoutes } from './routes/workload-routes.ts';
 
 /**
@@ -30,6 +31,7 @@ export const routes = {
   ...pipelineRoutes,
   ...providerRoutes,
   ...lineageRoutes,
+  ...qualityRoutes,
 };
 
 /** The name of a `/v1` route. */

@@ -38,6 +38,7 @@ export {
   type ProviderGateway,
 } from './providers/provider-gateway.ts';
 export { PLATFORM_SECRETS, type ProviderService } from './providers/provider-service.ts';
+export { type QualityService, qualityOf } from './quality/quality-service.ts';
 export { jobPaths } from './runner/job-paths.ts';
 export type { JobRunner } from './runner/job-runner.ts';
 export type { SecretService } from './secrets/secret-service.ts';

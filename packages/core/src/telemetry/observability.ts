@@ -5,6 +5,8 @@ import { type AlertRule, loadAlertRules } from '../alerts/alert-rules.ts';
 import { createWebhookQueue, type WebhookQueueOptions } from '../billing/budget-webhook.ts';
 import type { Clock } from '../clock.ts';
 import type { Platform } from '../platform.ts';
+import { registerQualityGauge } from '../quality/quality-gauge.ts';
+import { qualityOf } from '../quality/quality-service.ts';
 import { registerBudgetGauge } from './budget-gauge.ts';
 import { registerDriftGauges } from './drift-gauge.ts';
 import { createGpuSampler, type GpuSampler } from './gpu-sampler.ts';
@@ -22,6 +24,8 @@ export interface ObservabilityOptions {
   gpuIdleMinutes?: number;
   /** Runs nvidia-smi (default: the one on PATH). */
   gpuCommand?: CommandRunner;
+  /** Between two looks for scheduled quality evaluations that are due (default 30 s). */
+  qualityIntervalMs?: number;
   /** Between two alert evaluations (default 15 s). */
   evaluationIntervalMs?: number;
   /** Webhook delivery tuning (tries, backoff, timeout): tests shorten it. */
@@ -44,7 +48,7 @@ export interface Observability {
   stop(): Promise<void>;
 }
 
-type Deps = Pick<Platform, 'store' | 'audit' | 'clock' | 'gateway' | 'replicas'>;
+type Deps = Pick<Platform, 'store' | 'audit' | 'clock' | 'gateway' | 'replicas' | 'config'>;
 
 const instances = new WeakMap<object, Observability>();
 
@@ -58,6 +62,8 @@ export function createObservability(platform: Deps, options: ObservabilityOption
   const registry = new Registry();
   registerBudgetGauge(registry, store, clock);
   registerDriftGauges(registry, store, replicas);
+  const quality = qualityOf(platform);
+  registerQualityGauge(registry, quality);
   const gpu = createGpuSampler({
     store,
     audit,
@@ -78,7 +84,9 @@ export function createObservability(platform: Deps, options: ObservabilityOption
     webhooks: createWebhookQueue({ allowedHosts, ...options.webhook }),
   });
   let timer: NodeJS.Timeout | undefined;
+  let qualityTimer: NodeJS.Timeout | undefined;
   let evaluating: Promise<unknown> = Promise.resolve();
+  let evaluatingQuality: Promise<unknown> = Promise.resolve();
   return {
     registry,
     gpu,
@@ -86,6 +94,15 @@ export function createObservability(platform: Deps, options: ObservabilityOption
     metricsText,
     start() {
       gpu.start();
+      if (!qualityTimer) {
+        // Scheduled evaluations (`aicloud endpoints eval --every`); one pass at a time.
+        qualityTimer = setInterval(() => {
+          evaluatingQuality = evaluatingQuality.then(() =>
+            quality.tick().catch((error: Error) => log(`quality evaluation failed: ${error.message}`)),
+          );
+        }, options.qualityIntervalMs ?? 30_000);
+        qualityTimer.unref();
+      }
       if (timer || rules.length === 0) return;
       timer = setInterval(() => {
         evaluating = evaluating.then(() =>
@@ -96,9 +113,12 @@ export function createObservability(platform: Deps, options: ObservabilityOption
     },
     async stop() {
       clearInterval(timer);
+      clearInterval(qualityTimer);
       timer = undefined;
+      qualityTimer = undefined;
       await gpu.stop();
       await evaluating;
+      await evaluatingQuality;
     },
   };
 }
