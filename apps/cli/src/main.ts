@@ -32,6 +32,7 @@ const commands: Record<string, CommandModule> = {
   deploy: { load: async () => (await import('./commands/endpoints.ts')).deployCommand() },
   endpoints: { load: async () => (await import('./commands/endpoints.ts')).endpointsCommand() },
   keys: { load: async () => (await import('./commands/endpoints.ts')).keysCommand() },
+  providers: { load: async () => (await import('./commands/providers.ts')).providersCommand() },
   bill: { load: async () => (await import('./commands/bill.ts')).billCommand() },
   policy: { load: async () => (await import('./commands/policy.ts')).policyCommand() },
   secrets: { load: async () => (await import('./commands/secrets.ts')).secretsCommand() },

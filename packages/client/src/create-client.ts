@@ -19,6 +19,7 @@ import {
   type PathParams,
   type RegisterDatasetRequest,
   type RegisterModelRequest,
+  type RegisterProviderRequest,
   type RouteBodyInput,
   type RouteQueryInput,
   type RouteResponse,
@@ -332,6 +333,12 @@ export function createClient(options: ClientOptions) {
       /** The ledger rows behind a bill line. */
       rows: (query: BillRowsQuery) => call(routes.listBillRows, { query }),
       alerts: (team: string) => call(routes.listBudgetAlerts, { params: { team } }),
+    },
+    providers: {
+      /** External providers: platform-admins see base URLs and key secret names, members names and models. */
+      list: () => call(routes.listProviders),
+      register: (provider: RegisterProviderRequest) => call(routes.registerProvider, { body: provider }),
+      remove: (name: string) => call(routes.deleteProvider, { params: { name } }),
     },
     audit: {
       list: (query: Partial<AuditQuery> = {}) => call(routes.listAudit, { query }),

@@ -16,7 +16,7 @@ import type { Database } from '../store/schema.ts';
 
 /**
  * The secrets "team" that holds platform secrets (provider keys): no team can take the name (team names
- * start with a letter), so only platform-admins can set them: `aicloud secrets set --team _platform NAME`.
+ * start with a letter), so only platform-admins can set them: `aicloud secrets set --platform NAME`.
  */
 export const PLATFORM_SECRETS = '_platform';
 
@@ -65,7 +65,10 @@ export function createProviderService(deps: {
       requestId: actor.requestId,
       details: { reason: 'only platform-admins manage providers' },
     });
-    throw new AppError('forbidden', 'only platform-admins register or remove external providers');
+    throw new AppError(
+      'forbidden',
+      `${actor.principal.userName} may not ${action === 'provider.registered' ? 'register' : 'remove'} provider ${name}: only platform-admins register or remove external providers (their keys are platform secrets); ask a platform-admin, or see the registered ones with \`aicloud providers list\``,
+    );
   }
 
   return {
@@ -92,7 +95,7 @@ export function createProviderService(deps: {
       if (!known)
         throw new AppError(
           'invalid_input',
-          `no platform secret ${request.keySecret}: set the provider's key first with \`aicloud secrets set --team ${PLATFORM_SECRETS} ${request.keySecret}\``,
+          `no platform secret ${request.keySecret}: set the provider's key first with \`aicloud secrets set --platform ${request.keySecret}\``,
           { issues: [{ path: ['keySecret'], message: 'no such platform secret' }] },
         );
       const row: ProviderRow = {
