@@ -14,6 +14,7 @@ import { ExperimentsPage } from './pages/experiments-page.tsx';
 import { HomePage } from './pages/home-page.tsx';
 import { JobPage } from './pages/job-page.tsx';
 import { JobsPage } from './pages/jobs-page.tsx';
+import { LineagePage } from './pages/lineage-page.tsx';
 import { ModelPage } from './pages/model-page.tsx';
 import { ModelsPage } from './pages/models-page.tsx';
 import { NotebookPage } from './pages/notebook-page.tsx';
@@ -66,6 +67,8 @@ function page(path: string, client: Client) {
       return <ExperimentPage key={rest[0]} client={client} id={rest[0]!} />;
     if (area === 'pipelines' && rest.length === 1)
       return <PipelinePage key={rest[0]} client={client} id={rest[0]!} />;
+    if (area === 'lineage' && rest.length === 2)
+      return <LineagePage key={path} client={client} kind={rest[0]!} reference={rest[1]!} />;
     if (area === 'approvals' && rest.length === 1)
       return <ApprovalPage key={rest[0]} client={client} id={rest[0]!} />;
     return <PlaceholderPage title="Not found" known={false} />;

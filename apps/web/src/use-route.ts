@@ -55,4 +55,7 @@ export const paths = {
   approval: (id: string) => `/approvals/${encodeURIComponent(id)}`,
   experiment: (id: string) => `/experiments/${encodeURIComponent(id)}`,
   pipeline: (id: string) => `/pipelines/${encodeURIComponent(id)}`,
+  /** A dataset path, `model@version` or an endpoint name, as one segment (a dataset path's slashes encoded). */
+  lineage: (kind: 'dataset' | 'model' | 'endpoint', ref: string) =>
+    `/lineage/${kind}/${encodeURIComponent(ref)}`,
 };

@@ -299,4 +299,33 @@ describe('experiments and pipelines in the portal (headless Chromium)', () => {
     expect(await own.json()).toEqual({ endpoint: 'dash', replicas: [] });
     expect((await gpu('carol')).status).toBe(404);
   });
+
+  it("draws an endpoint's lineage back to the model version it serves, for its team only", async () => {
+    const page = await signIn('alice');
+    await page.goto(`${server.url}/endpoints/dash`);
+    await page.getByRole('link', { name: 'Lineage' }).click();
+    const graph = page.getByTestId('lineage-graph');
+    await graph.waitFor();
+    const version = graph.locator('[data-kind="model_version"]');
+    const endpoint = graph.locator('[data-kind="endpoint"]');
+    await eventually(() => version.count()).toBe(1);
+    expect(await version.textContent()).toContain('dash@1');
+    expect(await endpoint.textContent()).toContain('dash');
+    // Upstream first: the version's box is left of the endpoint's, joined by one arrow from it to the endpoint.
+    const left = async (box: Locator) => (await box.boundingBox())!.x;
+    expect(await left(version)).toBeLessThan(await left(endpoint));
+    const versionId = (await version.getAttribute('data-testid'))!.replace('lineage-node-', '');
+    const endpointId = (await endpoint.getAttribute('data-testid'))!.replace('lineage-node-', '');
+    expect(await graph.locator(`line[data-edge="${versionId}->${endpointId}"]`).count()).toBe(1);
+    // The version's box links to its model's page.
+    await version.getByRole('link').click();
+    await eventually(() => page.url()).toContain('/models/legal-rag/dash');
+    await page.close();
+
+    const carol = await signIn('carol');
+    await carol.goto(`${server.url}/lineage/endpoint/dash`);
+    await eventually(text(carol.getByRole('alert'))).toMatch(/not found|no endpoint/i);
+    expect(await carol.getByTestId('lineage-graph').count()).toBe(0);
+    await carol.close();
+  });
 });

@@ -155,7 +155,10 @@ function Lineage({ client, version }: { client: Client; version: ModelVersion })
   return (
     <div className="panel" data-testid="lineage">
       <h3>
-        Lineage of {version.model}@{version.version}
+        Lineage of {version.model}@{version.version}{' '}
+        <Link href={paths.lineage('model', `${version.model}@${version.version}`)} className="small">
+          whole graph
+        </Link>
       </h3>
       <QueryState query={lineage}>
         {(data) => (

@@ -1,5 +1,6 @@
 import type { Pipeline } from '@aicloud/contracts';
 import { paths } from '../use-route.ts';
+import { DagEdges } from './dag-edges.tsx';
 import { BOX, dagLayout } from './dag-layout.ts';
 import { Link } from './link.tsx';
 import './pipeline-dag.css';
@@ -21,32 +22,7 @@ export function PipelineDag({ pipeline }: { pipeline: Pipeline }) {
         style={{ width: layout.width, height: layout.height }}
         aria-label={`Steps of ${pipeline.name}`}
       >
-        <svg className="dag-edges" width={layout.width} height={layout.height} aria-hidden="true">
-          <defs>
-            <marker
-              id="dag-arrow"
-              viewBox="0 0 8 8"
-              refX="8"
-              refY="4"
-              markerWidth="8"
-              markerHeight="8"
-              orient="auto"
-            >
-              <path d="M0,0 L8,4 L0,8 z" fill="#7a8594" />
-            </marker>
-          </defs>
-          {layout.edges.map((edge) => (
-            <line
-              key={`${edge.from}-${edge.to}`}
-              data-edge={`${edge.from}->${edge.to}`}
-              x1={edge.x1}
-              y1={edge.y1}
-              x2={edge.x2 - 2}
-              y2={edge.y2}
-              markerEnd="url(#dag-arrow)"
-            />
-          ))}
-        </svg>
+        <DagEdges layout={layout} />
         {layout.boxes.map((box) => {
           const step = steps.get(box.name)!;
           return (

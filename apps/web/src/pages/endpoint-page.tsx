@@ -3,6 +3,7 @@ import { useQuery } from '@tanstack/react-query';
 import { EndpointDashboard } from '../components/endpoint-dashboard.tsx';
 import { EndpointDetails } from '../components/endpoint-details.tsx';
 import { Link } from '../components/link.tsx';
+import { paths } from '../use-route.ts';
 import { QueryState } from './query-state.tsx';
 
 /** An endpoint at its own URL (`/endpoints/NAME`): dashboard (traffic, latency, drift, economics, GPUs), replicas, keys, scale, delete. */
@@ -18,6 +19,10 @@ export function EndpointPage({ client, name }: { client: Client; name: string })
         <Link href="/endpoints">Endpoints</Link> / <code>{name}</code>
       </p>
       <h1>{name}</h1>
+      <p>
+        <Link href={paths.lineage('endpoint', name)}>Lineage</Link>: the model version it serves, back to its
+        data
+      </p>
       <QueryState query={endpoint}>
         {(data) => (
           <>
