@@ -1,4 +1,4 @@
-import type { Endpoint } from '@aicloud/contracts';
+import { type Endpoint, type EndpointEval, routes } from '@aicloud/contracts';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { client } from '../context.ts';
 import { ago, duration, outputFormat, print, table } from '../output.ts';
@@ -167,8 +167,66 @@ export function endpointsCommand(): Command {
       const endpoint = await client().endpoints.delete(name);
       print(format, endpoint, () => `Deleted endpoint ${endpoint.name}; its keys are revoked.`);
     });
+  endpoints
+    .command('eval')
+    .description(
+      'evaluate an endpoint now on a registered JSONL dataset ({"prompt", "reference"} lines): exact match, token F1, optionally a judge endpoint',
+    )
+    .argument('<name>')
+    .requiredOption('--dataset <path>', 'a dataset of the team: projects/<team>/datasets/<name>')
+    .option('--every <duration>', 'run it again this often (e.g. 1h)')
+    .option('--judge <endpoint>', 'another endpoint of the team that grades each answer 0-10')
+    .addOption(outputOption())
+    .action(
+      async (name: string, options: { dataset: string; every?: string; judge?: string; output: string }) => {
+        const format = outputFormat(options.output);
+        const evaluation = await client().call(routes.evaluateEndpoint, {
+          params: { name },
+          body: { dataset: options.dataset, every: options.every, judge: options.judge },
+        });
+        print(format, evaluation, () =>
+          [
+            `Evaluated ${evaluation.endpoint} (${evaluation.model} v${evaluation.version}) on ${evaluation.samples} samples${evaluation.failed ? `, ${evaluation.failed} unanswered` : ''}:`,
+            `  exact match ${score(evaluation.exactMatch)}, F1 ${score(evaluation.f1)}, judge ${score(evaluation.judgeScore)}`,
+            ...(options.every ? [`Runs again every ${options.every}.`] : []),
+          ].join('\n'),
+        );
+      },
+    );
+  endpoints
+    .command('evals')
+    .description("an endpoint's quality evaluations per version, newest first")
+    .argument('<name>')
+    .addOption(outputOption())
+    .action(async (name: string, options: { output: string }) => {
+      const format = outputFormat(options.output);
+      const evals = await client().call(routes.listEndpointEvals, { params: { name } });
+      print(format, evals, () => {
+        const schedule = evals.schedule
+          ? `Evaluation set ${evals.schedule.dataset}${evals.schedule.judge ? `, judge ${evals.schedule.judge}` : ''}${evals.schedule.everySeconds ? `, every ${duration(evals.schedule.everySeconds)} (next ${evals.schedule.nextRunAt})` : ', not scheduled'}.\n`
+          : '';
+        if (evals.items.length === 0)
+          return `${schedule}No evaluation yet: aicloud endpoints eval ${name} --dataset PATH`;
+        return `${schedule}${table(
+          ['VERSION', 'MODEL', 'SAMPLES', 'FAILED', 'EXACT', 'F1', 'JUDGE', 'TRIGGER', 'FINISHED'],
+          evals.items.map((item: EndpointEval) => [
+            item.version,
+            item.model,
+            item.samples,
+            item.failed,
+            score(item.exactMatch),
+            score(item.f1),
+            score(item.judgeScore),
+            item.trigger,
+            ago(item.finishedAt),
+          ]),
+        )}`;
+      });
+    });
   return endpoints;
 }
+
+const score = (value: number | null) => (value === null ? '-' : value.toFixed(3));
 
 /** `aicloud keys create|list|revoke`. */
 export function keysCommand(): Command {

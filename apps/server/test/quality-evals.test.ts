@@ -1,0 +1,220 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Client, createClient } from '@aicloud/client';
+import { routes } from '@aicloud/contracts';
+import { observabilityOf, qualityOf } from '@aicloud/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../src/repo-paths.ts';
+import { type RunningServer, startServer } from '../src/start-server.ts';
+
+// Quality evaluations end to end: an evaluation set registered as a dataset of the team's lake, each prompt
+// sent through the endpoint's own gateway path (a fixture runtime answering from a book), scores stored per
+// version, the worse version scoring lower and the quality alert firing on it; a judge endpoint grades.
+const fixtures = join(import.meta.dirname, 'fixtures');
+let server: RunningServer;
+let alice: Client;
+let carol: Client;
+let work: string;
+const DATASET = 'projects/legal-rag/datasets/legal-qa-evals';
+const questions = {
+  'What settles disputes out of court?': 'arbitration',
+  'Which clause excuses performance in a war?': 'force majeure clause',
+  'Who signs a contract?': 'the parties',
+  'What is a breach?': 'a failure to perform',
+};
+
+function modelFolder(name: string, answers: Record<string, string>): string {
+  const folder = join(work, name);
+  mkdirSync(folder);
+  writeFileSync(join(folder, 'config.json'), '{"runtime":"answer-book"}');
+  writeFileSync(join(folder, 'answers.json'), JSON.stringify(answers));
+  return folder;
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'aicloud-quality-'));
+  const alerts = join(work, 'alerts');
+  mkdirSync(alerts);
+  writeFileSync(
+    join(alerts, 'quality.yaml'),
+    'rules:\n  - name: endpoint_quality_low\n    kind: quality\n    below: 0.5\n    metric: f1\n    severity: critical\n',
+  );
+  const good = modelFolder('good', questions);
+  // Version 2 answers one of the four right and the others wrongly.
+  const worse = modelFolder('worse', {
+    'What settles disputes out of court?': 'arbitration',
+    'Which clause excuses performance in a war?': 'the termination section',
+    'Who signs a contract?': 'the lawyers',
+    '*': 'I do not know',
+  });
+  const judge = modelFolder('judge', { '*': 'Score: 8' });
+  server = await startServer({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir: join(work, 'data'),
+    seedFile: join(repoRoot, 'seed/demo.yaml'),
+    webRoot: null,
+    importRoots: { 'legal-rag': [work] },
+    sandboxReadOnly: [fixtures],
+    tickIntervalMs: 250,
+    meterIntervalMs: 500,
+    alertsDir: alerts,
+    runtimes: {
+      'answer-book': {
+        name: 'answer-book',
+        command: `exec ${process.execPath} ${join(fixtures, 'answer-book.mjs')} --socket {socket} --model {model_dir}`,
+        runsHere: true,
+        healthPath: '/health',
+      },
+    },
+  });
+  const tokens = JSON.parse(readFileSync(join(work, 'data/credentials.json'), 'utf8'));
+  alice = createClient({ url: server.url, token: tokens.alice.token });
+  carol = createClient({ url: server.url, token: tokens.carol.token });
+  for (const [model, folder] of [
+    ['legal-answerer', good],
+    ['legal-answerer', worse],
+    ['legal-judge', judge],
+  ] as const)
+    await alice.models.register({ name: model, source: `path:${folder}`, runtime: 'answer-book' });
+  await alice.endpoints.deploy({ model: 'legal-answerer', version: 1, minReplicas: 1 });
+  await alice.endpoints.deploy({ model: 'legal-judge', version: 1, minReplicas: 1 });
+  // The evaluation set: a JSONL file in the team's part of the lake, registered as a dataset.
+  const lake = join(work, 'data/lake/legal-rag/evals');
+  mkdirSync(lake, { recursive: true });
+  writeFileSync(
+    join(lake, 'legal-qa.jsonl'),
+    `${Object.entries(questions)
+      .map(([prompt, reference]) => JSON.stringify({ prompt, reference }))
+      .join('\n')}\n`,
+  );
+  await alice.datasets.register({ path: DATASET, location: `file://${join(lake, 'legal-qa.jsonl')}` });
+}, 180_000);
+afterAll(async () => {
+  await alice?.endpoints.delete('legal-answerer').catch(() => {});
+  await alice?.endpoints.delete('legal-judge').catch(() => {});
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  await server?.stop();
+});
+
+const evaluate = (client: Client, name: string, body: { dataset: string; every?: string; judge?: string }) =>
+  client.call(routes.evaluateEndpoint, { params: { name }, body });
+
+describe('quality evaluations of an endpoint', () => {
+  it('scores each version through the gateway, stores it per version, exports it and alerts on the worse one', async () => {
+    const first = await evaluate(alice, 'legal-answerer', {
+      dataset: DATASET,
+      judge: 'legal-judge',
+      every: '1h',
+    });
+    expect(first).toMatchObject({
+      endpoint: 'legal-answerer',
+      version: 1,
+      samples: 4,
+      failed: 0,
+      exactMatch: 1,
+      f1: 1,
+      judgeScore: 0.8,
+      trigger: 'manual',
+    });
+
+    // The prompts went through the gateway: metered to the team, with an internal key revoked since.
+    const keys = await server.platform.store.db
+      .selectFrom('endpoint_keys')
+      .selectAll()
+      .where('name', '=', 'aicloud-eval')
+      .execute();
+    expect(keys.length).toBe(2);
+    expect(keys.every((key) => key.revoked_at !== null && key.created_by === 'system')).toBe(true);
+    await server.platform.gateway.flush();
+    const usage = await server.platform.store.db
+      .selectFrom('usage_ledger')
+      .selectAll()
+      .where(
+        'project',
+        'in',
+        keys.map((key) => key.id),
+      )
+      .execute();
+    expect(usage.length).toBeGreaterThan(0);
+    expect(usage.every((row) => row.team === 'legal-rag')).toBe(true);
+
+    // Version 2 replaces version 1 under the same name: it scores lower.
+    await alice.endpoints.delete('legal-answerer');
+    await alice.endpoints.deploy({ model: 'legal-answerer', version: 2, minReplicas: 1 });
+    const second = await evaluate(alice, 'legal-answerer', { dataset: DATASET });
+    expect(second.version).toBe(2);
+    expect(second.exactMatch).toBe(0.25);
+    expect(second.f1).toBe(0.25);
+    expect(second.judgeScore).toBeNull();
+
+    const listed = await alice.call(routes.listEndpointEvals, { params: { name: 'legal-answerer' } });
+    expect(listed.items.map((item) => [item.version, item.f1])).toEqual([
+      [2, second.f1],
+      [1, 1],
+    ]);
+    expect(listed.schedule).toMatchObject({ dataset: DATASET, everySeconds: null, judge: null });
+
+    // /metrics has the current version's latest scores; the quality rule fires on its F1.
+    const metrics = await observabilityOf(server.platform).metricsText();
+    expect(metrics).toContain(
+      `aicloud_endpoint_quality_score{endpoint="legal-answerer",version="2",metric="exact_match"} 0.25`,
+    );
+    expect(metrics).not.toContain('version="1"');
+    const checked = await new Promise<{ code: number; output: string }>((resolve) => {
+      const child = execFile('promtool', ['check', 'metrics'], (error, stdout, stderr) =>
+        resolve({ code: error ? 1 : 0, output: stdout + stderr }),
+      );
+      child.stdin!.end(metrics);
+    });
+    expect(checked.output).toBe('');
+    expect(checked.code).toBe(0);
+    const events = await observabilityOf(server.platform).alerts.evaluate();
+    expect(events.map((event) => [event.rule, event.state, event.labels])).toEqual([
+      [
+        'endpoint_quality_low',
+        'firing',
+        { endpoint: 'legal-answerer', version: '2', metric: 'f1', team: 'legal-rag' },
+      ],
+    ]);
+  });
+
+  it('runs a schedule from the controller loop when it is due', async () => {
+    await evaluate(alice, 'legal-judge', { dataset: DATASET, every: '1h' });
+    const quality = qualityOf(server.platform);
+    expect(await quality.tick()).toBe(0);
+    await server.platform.store.db
+      .updateTable('endpoint_eval_sets')
+      .set({ next_run_at: new Date(Date.now() - 1000).toISOString() })
+      .where('endpoint', '=', 'legal-judge')
+      .execute();
+    expect(await quality.tick()).toBe(1);
+    const listed = await alice.call(routes.listEndpointEvals, { params: { name: 'legal-judge' } });
+    expect(listed.items.map((item) => item.trigger)).toEqual(['schedule', 'manual']);
+    expect(Date.parse(listed.schedule!.nextRunAt!)).toBeGreaterThan(Date.now() + 3500_000);
+  });
+
+  it('refuses another team, a dataset of another team or outside the lake, and a bad file', async () => {
+    await expect(evaluate(carol, 'legal-answerer', { dataset: DATASET })).rejects.toMatchObject({
+      status: 404,
+    });
+    await alice.datasets.register({
+      path: 'projects/legal-rag/datasets/outside',
+      location: 'file:///etc/passwd',
+    });
+    await expect(
+      evaluate(alice, 'legal-answerer', { dataset: 'projects/legal-rag/datasets/outside' }),
+    ).rejects.toMatchObject({ status: 403 });
+    const bad = join(work, 'data/lake/legal-rag/evals/bad.jsonl');
+    writeFileSync(bad, '{"prompt": "x"}\n');
+    await alice.datasets.register({ path: 'projects/legal-rag/datasets/bad', location: `file://${bad}` });
+    await expect(
+      evaluate(alice, 'legal-answerer', { dataset: 'projects/legal-rag/datasets/bad' }),
+    ).rejects.toMatchObject({ status: 400 });
+    await expect(
+      evaluate(alice, 'legal-answerer', { dataset: DATASET, judge: 'nope' }),
+    ).rejects.toMatchObject({ status: 400 });
+  });
+});
