@@ -18,6 +18,9 @@ interface Stub {
   auth: string[];
   /** Whether a stream ends with the usage chunk `stream_options.include_usage` asks for. */
   streamUsage: boolean;
+  /** Streams 100 slow deltas instead (a long generation), and says whether its client went away. */
+  slow: boolean;
+  cancelled: boolean;
 }
 const stubs: Stub[] = [];
 /** What the stubs stream, delta by delta, and the usage they report for it. */
@@ -60,6 +63,20 @@ async function startStub() {
         const chunk = (choices: unknown[], usage: unknown = null) =>
           `data: ${JSON.stringify({ id: 'chatcmpl-stub', object: 'chat.completion.chunk', created: 1, model, choices, usage })}\n\n`;
         response.write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]));
+        if (stub.slow) {
+          let sent = 0;
+          const timer = setInterval(() => {
+            if (sent++ === 100) {
+              clearInterval(timer);
+              response.end('data: [DONE]\n\n');
+            } else response.write(chunk([{ index: 0, delta: { content: ' word' }, finish_reason: null }]));
+          }, 20);
+          response.on('close', () => {
+            if (!response.writableFinished) stub.cancelled = true;
+            clearInterval(timer);
+          });
+          return;
+        }
         for (const content of STREAMED)
           response.write(chunk([{ index: 0, delta: { content }, finish_reason: null }]));
         response.write(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]));
@@ -173,6 +190,8 @@ beforeEach(() => {
     stub.bodies.length = 0;
     stub.status = 200;
     stub.streamUsage = true;
+    stub.slow = false;
+    stub.cancelled = false;
   }
 });
 
@@ -429,6 +448,44 @@ describe('external providers through the gateway', () => {
     const usages = [];
     for await (const chunk of stream) if (chunk.usage) usages.push(chunk.usage);
     expect(usages).toEqual([STREAM_USAGE]);
+  });
+
+  it('a client that aborts a stream cancels the provider request and is metered only for what it received', async () => {
+    const [a] = stubs;
+    a!.slow = true;
+    const before = await providerRows('prov-a/gpt-4o-mini');
+    const abort = new AbortController();
+    const stream = await client().chat.completions.create(
+      {
+        model: 'prov-a/gpt-4o-mini',
+        messages: [{ role: 'user', content: 'write a long story' }],
+        stream: true,
+      },
+      { signal: abort.signal },
+    );
+    let received = 0;
+    try {
+      for await (const chunk of stream) {
+        if (chunk.choices[0]?.delta.content) received += 1;
+        if (received === 3) abort.abort();
+      }
+    } catch {
+      // The SDK surfaces the abort.
+    }
+    for (let waited = 0; !a!.cancelled && waited < 3000; waited += 50)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(a!.cancelled).toBe(true);
+    let rows = newRows(before, await providerRows('prov-a/gpt-4o-mini'));
+    for (let waited = 0; rows.length < 2 && waited < 3000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      rows = newRows(before, await providerRows('prov-a/gpt-4o-mini'));
+    }
+    const out = Math.round(
+      (rows.find((row) => row.resource.startsWith('tokens_out'))?.quantity ?? 0) * 1_000_000,
+    );
+    // 3 deltas reached the client (a few more may have been in flight), never the 100 the stub would send.
+    expect(out).toBeGreaterThanOrEqual(3);
+    expect(out).toBeLessThan(20);
   });
 
   it('a job’s run token carries the job’s confidential dataset: refused 403, nothing forwarded; a job without one is served', async () => {
