@@ -144,9 +144,22 @@ export function createGateway(deps: {
     return entry;
   }
 
+  /** A key's period length and creation time in ms, parsed once per key row (not on every request). */
+  const periods = new WeakMap<KeyRow, { length: number; created: number }>();
+  function periodOf(key: KeyRow): { length: number; created: number } {
+    let period = periods.get(key);
+    if (!period) {
+      period = {
+        length: parseDuration(key.period ?? '30d', 'period') * 1000,
+        created: Date.parse(key.created_at),
+      };
+      periods.set(key, period);
+    }
+    return period;
+  }
+
   async function periodUsed(key: KeyRow): Promise<{ used: number; end: number }> {
-    const length = parseDuration(key.period ?? '30d', 'period') * 1000;
-    const created = Date.parse(key.created_at);
+    const { length, created } = periodOf(key);
     const start = created + Math.floor((clock.now() - created) / length) * length;
     let entry = periodUse.get(key.id);
     if (!entry || entry.start !== start) {
@@ -293,16 +306,17 @@ export function createGateway(deps: {
     const used = periodUse.get(key.id)?.used ?? 0;
     const inFlight = reserved.get(key.id) ?? 0;
     const { tokens, injectCap } = tokensNeeded(operation, body, promptText);
-    const renew = `it renews at ${new Date(end).toISOString()}`;
-    const hint = `Ask for a new quota: aicloud keys create --endpoint ${endpoint.name} --max-tokens-per-period N --period ${key.period}`;
-    const cap = injectCap ? ` (no max_tokens given: ${DEFAULT_QUOTA_MAX_TOKENS} are reserved)` : '';
+    // The refusals' texts are built only for a refusal: most requests pass.
+    const cap = () => (injectCap ? ` (no max_tokens given: ${DEFAULT_QUOTA_MAX_TOKENS} are reserved)` : '');
     if (used + tokens > quota) {
+      const renew = `it renews at ${new Date(end).toISOString()}`;
+      const hint = `Ask for a new quota: aicloud keys create --endpoint ${endpoint.name} --max-tokens-per-period N --period ${key.period}`;
       const left = Math.max(0, quota - used);
       throw new OpenAIError(
         429,
         left === 0
           ? `This key used its quota of ${quota} tokens per ${key.period}; ${renew}. ${hint}`
-          : `This request may use up to ${tokens} tokens${cap}, more than the ${left} left of this key's quota of ${quota} tokens per ${key.period}; lower max_tokens, or wait: ${renew}. ${hint}`,
+          : `This request may use up to ${tokens} tokens${cap()}, more than the ${left} left of this key's quota of ${quota} tokens per ${key.period}; lower max_tokens, or wait: ${renew}. ${hint}`,
         'insufficient_quota',
         'insufficient_quota',
         null,
@@ -314,7 +328,7 @@ export function createGateway(deps: {
     if (used + inFlight + tokens > quota) {
       throw new OpenAIError(
         429,
-        `This request may use up to ${tokens} tokens${cap}; with the ${inFlight} reserved by requests in flight it would exceed this key's quota of ${quota} tokens per ${key.period} (${quota - used} left). Try again when they finish.`,
+        `This request may use up to ${tokens} tokens${cap()}; with the ${inFlight} reserved by requests in flight it would exceed this key's quota of ${quota} tokens per ${key.period} (${quota - used} left). Try again when they finish.`,
         'insufficient_quota',
         'insufficient_quota',
         null,
