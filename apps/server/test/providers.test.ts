@@ -38,6 +38,8 @@ async function startStub() {
     status: 200,
     auth: [],
     streamUsage: true,
+    slow: false,
+    cancelled: false,
   };
   stub.server.on('request', (request, response) => {
     let body = '';
