@@ -27,6 +27,7 @@ interface OtlpMetric {
 interface OtlpSpan {
   traceId: string;
   spanId: string;
+  parentSpanId?: string;
   name: string;
   attributes: OtlpAttribute[];
 }
@@ -307,7 +308,8 @@ describe('GenAI telemetry of the gateway', () => {
     while (Date.now() < until) {
       const seen = new Set(exported.metrics.map((metric) => metric.name));
       const submitted = exported.spans.some((span) => span.name === 'job.submit');
-      if (names.every((name) => seen.has(name)) && submitted) break;
+      const ran = exported.spans.some((span) => span.name === 'job.run');
+      if (names.every((name) => seen.has(name)) && submitted && ran) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     const duration = exported.metrics.findLast((metric) => metric.name === 'gen_ai.server.request.duration')!;
@@ -346,5 +348,18 @@ describe('GenAI telemetry of the gateway', () => {
     )!;
     expect(submit).toBeDefined();
     expect(traceparent).toBe(`00-${hex(submit.traceId)}-${hex(submit.spanId)}-01`);
+    // The job's life is one span in the same trace, a child of its submission, timed from start to end.
+    const run = exported.spans.find(
+      (span) => span.name === 'job.run' && attributesOf(span.attributes)['aicloud.job.id'] === job!.id,
+    )!;
+    expect(run, JSON.stringify(exported.spans.map((span) => span.name))).toBeDefined();
+    expect(hex(run.traceId)).toBe(hex(submit.traceId));
+    expect(hex(run.parentSpanId!)).toBe(hex(submit.spanId));
+    expect(attributesOf(run.attributes)).toMatchObject({
+      'aicloud.job.status': 'succeeded',
+      'aicloud.team': 'legal-rag',
+      'process.exit.code': 0,
+    });
+    expect(attributesOf(run.attributes)['error.type']).toBeUndefined();
   });
 });

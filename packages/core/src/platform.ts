@@ -36,6 +36,7 @@ import { createGateway, type Gateway } from './serving/gateway.ts';
 import { createReplicaPool, type ReplicaPool } from './serving/replica-pool.ts';
 import { type RuntimeTemplate, runtimeTemplates } from './serving/runtimes.ts';
 import { ensureDataDir, openStore, type Store } from './store/open-store.ts';
+import { recordJobSpan } from './telemetry/job-span.ts';
 import { createTelemetry, type Telemetry, type TelemetryOptions } from './telemetry/telemetry.ts';
 import { traceJobSubmissions } from './telemetry/traced-job-service.ts';
 import { recordJobRuns } from './tracking/job-run-recorder.ts';
@@ -233,7 +234,10 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       serverUrl,
       meterIntervalMs: config.meterIntervalMs,
       tracking: recordJobRuns({ store, clock, dataDir: config.dataDir }),
-      onJobEnded: (job) => models.onJobEnded(job),
+      onJobEnded: async (job) => {
+        recordJobSpan(telemetry, job);
+        await models.onJobEnded(job);
+      },
       inputsOf: (jobId) => pipelineInputs(store, config.dataDir, jobId),
       traceparentOf: (jobId) => telemetry.jobTraceparent(jobId),
     });
