@@ -25,6 +25,9 @@ const questions = {
   'What is a breach?': 'a failure to perform',
 };
 
+const registerDataset = (dataset: { path: string; location: string }) =>
+  alice.datasets.register({ ...dataset, encrypted: false, tags: {} });
+
 function modelFolder(name: string, answers: Record<string, string>): string {
   const folder = join(work, name);
   mkdirSync(folder);
@@ -90,7 +93,7 @@ beforeAll(async () => {
       .map(([prompt, reference]) => JSON.stringify({ prompt, reference }))
       .join('\n')}\n`,
   );
-  await alice.datasets.register({ path: DATASET, location: `file://${join(lake, 'legal-qa.jsonl')}` });
+  await registerDataset({ path: DATASET, location: `file://${join(lake, 'legal-qa.jsonl')}` });
 }, 180_000);
 afterAll(async () => {
   await alice?.endpoints.delete('legal-answerer').catch(() => {});
@@ -200,7 +203,7 @@ describe('quality evaluations of an endpoint', () => {
     await expect(evaluate(carol, 'legal-answerer', { dataset: DATASET })).rejects.toMatchObject({
       status: 404,
     });
-    await alice.datasets.register({
+    await registerDataset({
       path: 'projects/legal-rag/datasets/outside',
       location: 'file:///etc/passwd',
     });
@@ -209,7 +212,7 @@ describe('quality evaluations of an endpoint', () => {
     ).rejects.toMatchObject({ status: 403 });
     const bad = join(work, 'data/lake/legal-rag/evals/bad.jsonl');
     writeFileSync(bad, '{"prompt": "x"}\n');
-    await alice.datasets.register({ path: 'projects/legal-rag/datasets/bad', location: `file://${bad}` });
+    await registerDataset({ path: 'projects/legal-rag/datasets/bad', location: `file://${bad}` });
     await expect(
       evaluate(alice, 'legal-answerer', { dataset: 'projects/legal-rag/datasets/bad' }),
     ).rejects.toMatchObject({ status: 400 });
