@@ -14,6 +14,7 @@ import { type RunningServer, startServer } from '../src/start-server.ts';
 // version, the worse version scoring lower and the quality alert firing on it; a judge endpoint grades.
 const fixtures = join(import.meta.dirname, 'fixtures');
 let server: RunningServer;
+let tokens: Record<string, { token: string }>;
 let alice: Client;
 let carol: Client;
 let work: string;
@@ -73,7 +74,7 @@ beforeAll(async () => {
       },
     },
   });
-  const tokens = JSON.parse(readFileSync(join(work, 'data/credentials.json'), 'utf8'));
+  tokens = JSON.parse(readFileSync(join(work, 'data/credentials.json'), 'utf8'));
   alice = createClient({ url: server.url, token: tokens.alice.token });
   carol = createClient({ url: server.url, token: tokens.carol.token });
   for (const [model, folder] of [
@@ -219,5 +220,33 @@ describe('quality evaluations of an endpoint', () => {
     await expect(
       evaluate(alice, 'legal-answerer', { dataset: DATASET, judge: 'nope' }),
     ).rejects.toMatchObject({ status: 400 });
+  });
+
+  it('is driven by aicloud endpoints eval and evals', async () => {
+    const cli = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(
+          process.execPath,
+          [join(repoRoot, 'apps/cli/bin/aicloud.mjs'), ...args],
+          {
+            env: { ...process.env, AICLOUD_URL: server.url, AICLOUD_TOKEN: tokens.alice!.token },
+            timeout: 60_000,
+          },
+          (error, stdout, stderr) => resolve({ code: error ? 1 : 0, stdout, stderr }),
+        ),
+      );
+    const ran = await cli(['endpoints', 'eval', 'legal-answerer', '--dataset', DATASET, '--every', '2h']);
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(ran.stdout).toContain('Evaluated legal-answerer (legal-answerer v2) on 4 samples:');
+    expect(ran.stdout).toContain('exact match 0.250, F1 0.250, judge -');
+    const json = await cli(['endpoints', 'evals', 'legal-answerer', '-o', 'json']);
+    expect(json.code, json.stderr).toBe(0);
+    const listed = JSON.parse(json.stdout);
+    expect(listed.schedule).toMatchObject({ dataset: DATASET, everySeconds: 7200 });
+    expect(listed.items.map((item: { version: number }) => item.version)).toEqual([2, 2, 1]);
+    const text = await cli(['endpoints', 'evals', 'legal-answerer']);
+    expect(text.stdout).toContain(`Evaluation set ${DATASET}, every 2h`);
+    expect(text.stdout).toMatch(/2\s+legal-answerer\s+4\s+0\s+0\.250\s+0\.250\s+-\s+manual/);
+    expect(text.stdout).toMatch(/1\s+legal-answerer\s+4\s+0\s+1\.000\s+1\.000\s+0\.800\s+manual/);
   });
 });
