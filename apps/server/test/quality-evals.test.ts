@@ -14,7 +14,7 @@ import { type RunningServer, startServer } from '../src/start-server.ts';
 // version, the worse version scoring lower and the quality alert firing on it; a judge endpoint grades.
 const fixtures = join(import.meta.dirname, 'fixtures');
 let server: RunningServer;
-let tokens: Record<string, { token: string }>;
+let tokens: Record<'alice' | 'carol', { token: string }>;
 let alice: Client;
 let carol: Client;
 let work: string;
@@ -229,7 +229,7 @@ describe('quality evaluations of an endpoint', () => {
           process.execPath,
           [join(repoRoot, 'apps/cli/bin/aicloud.mjs'), ...args],
           {
-            env: { ...process.env, AICLOUD_URL: server.url, AICLOUD_TOKEN: tokens.alice!.token },
+            env: { ...process.env, AICLOUD_URL: server.url, AICLOUD_TOKEN: tokens.alice.token },
             timeout: 60_000,
           },
           (error, stdout, stderr) => resolve({ code: error ? 1 : 0, stdout, stderr }),
