@@ -154,6 +154,40 @@ describe('job runner on the local executor', () => {
     expect(ended.status).toBe('cancelled');
   });
 
+  it('carries out a cancel that arrives after the job is claimed but before its executor start returns', async () => {
+    await setUp();
+    // Hold the executor's start: the job is already `running` in the store, the executor does not know it yet.
+    const local = platform.config.executors.local!;
+    const realStart = local.start.bind(local);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    local.start = async (spec) => {
+      await gate;
+      return realStart(spec);
+    };
+    const { job } = await platform.jobs.submit(alice, {
+      product: 'fine-tune',
+      gpus: 1,
+      maxRuntime: '1m',
+      command: 'sleep 30',
+    });
+    const ticking = platform.tick();
+    await until(
+      () => platform.jobs.get(alice, job!.id),
+      (current) => current.status === 'running',
+    );
+    await platform.jobs.cancel(alice, job!.id);
+    release();
+    await ticking;
+    const started = Date.now();
+    const ended = await runToEnd(job!.id);
+    expect(ended.status).toBe('cancelled');
+    // Stopped at once, not after its 30 s of sleep.
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
   it('restarts a preempted spot job with the same checkpoint dir', async () => {
     await setUp();
     const { job } = await platform.jobs.submit(alice, {

@@ -92,6 +92,12 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     return queue;
   };
 
+  /**
+   * Jobs claimed `running` whose executor start has not returned yet, with the stop asked meanwhile: the executor
+   * does not know them in that gap, so a cancel then would be lost; it is carried out once the start returns.
+   */
+  const starting = new Map<string, { stop: 'cancelled_by_user' | 'preempted' | null }>();
+
   function executorOf(row: JobRow): Executor {
     const executor = executors[row.executor];
     if (!executor)
@@ -270,6 +276,8 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       return { row: { ...current, gpu_indexes: JSON.stringify(indexes) }, token: token.token };
     });
     if (!claimed) return;
+    const gap = { stop: null as 'cancelled_by_user' | 'preempted' | null };
+    starting.set(row.id, gap);
     try {
       const paths = jobPaths(dataDir, row.id);
       mkdirSync(paths.root, { recursive: true });
@@ -290,6 +298,8 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         true,
       );
       const handle = await executorOf(claimed.row).start(spec);
+      starting.delete(row.id);
+      if (gap.stop) await executorOf(claimed.row).cancel(row.id, gap.stop);
       await db
         .updateTable('jobs')
         .set({
@@ -304,6 +314,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         .where('id', '=', row.id)
         .execute();
     } catch (error) {
+      starting.delete(row.id);
       await finish(row.id, {
         state: 'failed',
         reason: 'start_failed',
@@ -672,8 +683,15 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     tick: startAdmitted,
 
     async stop(jobId, reason) {
+      const why = reason === 'cancelled' ? 'cancelled_by_user' : 'preempted';
+      const gap = starting.get(jobId);
+      if (gap) {
+        // Its start has not returned: the start carries the stop out as soon as the executor knows the job.
+        gap.stop = why;
+        return;
+      }
       const row = await db.selectFrom('jobs').selectAll().where('id', '=', jobId).executeTakeFirstOrThrow();
-      await executorOf(row).cancel(jobId, reason === 'cancelled' ? 'cancelled_by_user' : 'preempted');
+      await executorOf(row).cancel(jobId, why);
     },
 
     recordMetric: (jobId, metric, at) => enqueue(() => recordMetric(jobId, metric, at)),
