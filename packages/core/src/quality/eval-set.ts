@@ -9,7 +9,7 @@ export interface EvalSample {
 }
 
 /** The most lines and bytes one evaluation set may have. */
-export const EVAL_SET_MAX_SAMPLES = 500;
+const EVAL_SET_MAX_SAMPLES = 500;
 const EVAL_SET_MAX_BYTES = 4 * 1024 * 1024;
 
 /**

@@ -4,7 +4,7 @@ import type { Store } from '../store/open-store.ts';
 import type { DriftScore } from './drift.ts';
 
 /** The drift gauges `/metrics` serves, per endpoint and feature, and the score each one reads. */
-export const DRIFT_GAUGES = {
+const DRIFT_GAUGES = {
   aicloud_endpoint_drift_psi: 'psi',
   aicloud_endpoint_drift_ks: 'ks',
 } as const satisfies Record<string, keyof DriftScore>;
