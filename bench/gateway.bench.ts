@@ -375,6 +375,25 @@ for (const [index, result] of results.entries()) {
     );
 }
 if (!portkey) console.log('Portkey row: @portkey-ai/gateway is not installed (or set PORTKEY_GATEWAY)');
+// Across rounds: the median of each round's ratio (a busy machine moves absolute figures between rounds).
+const acrossRounds = (of: (row: (typeof results)[number]) => number) => {
+  const sorted = results.map(of).sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+console.log(
+  `median of ${rounds} rounds: aicloud adds p50 ${f(acrossRounds((r) => r.c1.gateway.p50 - r.c1.direct.p50))} ms at c=1, ${f(
+    acrossRounds((r) => r.c32.gateway.perSecond / r.c32.direct.perSecond),
+    2,
+  )}× direct at c=32, ${acrossRounds((r) => r.c32.gateway.cpuPerRequest!).toFixed(0)} µs CPU/request at c=32 (the stub: ${acrossRounds((r) => r.c32.direct.cpuPerRequest!).toFixed(0)})${
+    portkey
+      ? `; Portkey ${f(
+          acrossRounds((r) => r.c32.portkey!.perSecond / r.c32.direct.perSecond),
+          2,
+        )}× direct, ${acrossRounds((r) => r.c32.portkey!.cpuPerRequest!).toFixed(0)} µs`
+      : ''
+  }`,
+);
 console.log(
   `control plane GET /v1/whoami p50 (200 sequential, curl): idle ${f(controlIdle)} ms, while wrk c=32 saturates the gateway ${f(controlLoaded)} ms = ${f(controlLoaded / controlIdle, 2)}× (goal ≤ 1.5×; load average ${loadAtControl})`,
 );
