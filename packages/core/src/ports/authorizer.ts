@@ -4,15 +4,10 @@ export type {
   Authorizer,
   DeployContext,
   DeploymentAttributes,
-  JobAttributes,
-  NotebookAttributes,
   NotebookContext,
-  PolicyAction,
   PolicyDecision,
   PolicyHit,
-  PolicyInfo,
   PolicyRequest,
-  SubmitJobContext,
   TeamRole,
 } from '@aicloud/policy';
 export { engineError, failClosed } from '@aicloud/policy';

@@ -198,6 +198,3 @@ export function createGatewayMetrics(telemetry: Telemetry) {
     },
   };
 }
-
-/** The gateway's metrics. */
-export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;

@@ -73,8 +73,3 @@ export function validateOpenAIRequest(
     return { model: request.model, promptText: input.join('\n'), stream: false };
   throw invalid("'input' must be a non-empty string or array of strings", 'input');
 }
-
-/** A rough token count (about four characters a token) for when a runtime reports no usage. */
-export function estimateTokens(text: string): number {
-  return text.length === 0 ? 0 : Math.max(1, Math.ceil(text.length / 4));
-}

@@ -36,9 +36,6 @@ export interface PickleParse {
   end: number;
 }
 
-/** The protocol-0 text pickles: the opcodes a text pickle may start with. */
-export const TEXT_OPCODES = new Set('(.012FGIJKLMNPQRSTUVXabcdeghijlopqrstu})]'.split(''));
-
 const HIGHEST_PROTOCOL = 5;
 const MAX_NAME = 1 << 20;
 const WINDOW = 1 << 20;
