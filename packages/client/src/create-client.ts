@@ -287,6 +287,9 @@ export function createClient(options: ClientOptions) {
       scale: (name: string, scale: { minReplicas?: number; maxReplicas?: number }) =>
         call(routes.scaleEndpoint, { params: { name }, body: scale }),
       delete: (name: string) => call(routes.deleteEndpoint, { params: { name } }),
+      rollout: (name: string) => call(routes.getRollout, { params: { name } }),
+      promote: (name: string) => call(routes.promoteRollout, { params: { name } }),
+      abort: (name: string) => call(routes.abortRollout, { params: { name } }),
     },
     keys: {
       create: (key: CreateKeyRequest) => call(routes.createKey, { body: key }),

@@ -29,8 +29,74 @@ export const DeployModelRequest = z.strictObject({
     )
     .max(16)
     .optional(),
+  /**
+   * Onto an endpoint that already serves a version: the share of traffic (percent) the new version takes
+   * first (default 10); it doubles at each analysis step that passes, then the version is promoted.
+   */
+  canary: z.number().int().min(1).max(100).optional(),
+  /** How long each canary step is analysed (default 5m). */
+  analysisWindow: Duration.optional(),
+  /** Requests the canary must answer in a step before it is judged (default 20). */
+  minRequests: z.number().int().min(1).max(1_000_000).optional(),
 });
 export type DeployModelRequest = z.input<typeof DeployModelRequest>;
+
+/** The figures of one version over one analysis step. */
+export const RolloutFigures = z.object({
+  requests: z.number(),
+  errors: z.number(),
+  errorRate: z.number().nullable(),
+  latencyP99Ms: z.number().nullable(),
+});
+export type RolloutFigures = z.infer<typeof RolloutFigures>;
+
+/** One decision of a canary rollout, with the figures it was taken on. */
+export const RolloutDecision = z.object({
+  at: z.string(),
+  step: z.number(),
+  weight: z.number(),
+  decision: z.enum(['advance', 'promote', 'rollback', 'abort']),
+  reason: z.string(),
+  actor: z.string(),
+  figures: z.object({
+    canary: RolloutFigures.optional(),
+    stable: RolloutFigures.optional(),
+    quality: z
+      .object({ metric: z.string(), canary: z.number().nullable(), stable: z.number().nullable() })
+      .optional(),
+  }),
+});
+export type RolloutDecision = z.infer<typeof RolloutDecision>;
+
+/** A canary rollout of a new version beside the serving one. */
+export const Rollout = z.object({
+  id: z.string(),
+  endpoint: z.string(),
+  team: z.string(),
+  model: z.string(),
+  fromVersion: z.number(),
+  toVersion: z.number(),
+  status: z.enum(['progressing', 'promoted', 'rolled_back', 'aborted']),
+  /** The canary's share of traffic now (percent; 0 once ended). */
+  weight: z.number(),
+  steps: z.array(z.number()),
+  step: z.number(),
+  analysisWindowSeconds: z.number(),
+  minRequests: z.number(),
+  thresholds: z.object({
+    maxErrorRateIncrease: z.number(),
+    maxLatencyRatio: z.number(),
+    maxQualityDrop: z.number(),
+  }),
+  /** Why the current step is not judged yet, if it is not. */
+  waiting: z.string().nullable(),
+  stepStartedAt: z.string(),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  endedAt: z.string().nullable(),
+  decisions: z.array(RolloutDecision),
+});
+export type Rollout = z.infer<typeof Rollout>;
 
 /** Live numbers of an endpoint since the server started. */
 export const EndpointStats = z.object({
@@ -91,6 +157,8 @@ export const Endpoint = z.object({
   createdBy: z.string(),
   createdAt: z.string(),
   url: z.string(),
+  /** Its newest canary rollout, if it had one. */
+  rollout: Rollout.nullable().optional(),
 });
 export type Endpoint = z.infer<typeof Endpoint>;
 

@@ -22,7 +22,8 @@ export const EndpointEval = z.object({
   version: z.number().int(),
   dataset: z.string(),
   judge: z.string().nullable(),
-  trigger: z.enum(['manual', 'schedule']),
+  /** `rollout`: a canary's new version, scored before it takes more traffic. */
+  trigger: z.enum(['manual', 'schedule', 'rollout']),
   samples: z.number().int(),
   /** Prompts the endpoint did not answer (they score 0). */
   failed: z.number().int(),

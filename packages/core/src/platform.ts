@@ -26,6 +26,7 @@ import {
 import type { Authorizer } from './ports/authorizer.ts';
 import { createProviderGateway, type ProviderGateway } from './providers/provider-gateway.ts';
 import { createProviderService, type ProviderService } from './providers/provider-service.ts';
+import { qualityOf } from './quality/quality-service.ts';
 import { createModelService, type ModelService } from './registry/model-service.ts';
 import { createJobRunner, type JobRunner } from './runner/job-runner.ts';
 import { openSecretBox } from './secrets/secret-box.ts';
@@ -34,6 +35,7 @@ import { type SeedResult, seedDemo } from './seed/seed-demo.ts';
 import { createEndpointService, type EndpointService } from './serving/endpoint-service.ts';
 import { createGateway, type Gateway } from './serving/gateway.ts';
 import { createReplicaPool, type ReplicaPool } from './serving/replica-pool.ts';
+import { createRolloutService, type RolloutService } from './serving/rollout-service.ts';
 import { type RuntimeTemplate, runtimeTemplates } from './serving/runtimes.ts';
 import { ensureDataDir, openStore, type Store } from './store/open-store.ts';
 import { recordJobSpan } from './telemetry/job-span.ts';
@@ -120,6 +122,8 @@ export interface Platform {
   replicas: ReplicaPool;
   /** The OpenAI-compatible data plane. */
   gateway: Gateway;
+  /** Canary rollouts of new endpoint versions: analysis, promotion, rollback. */
+  rollouts: RolloutService;
   /** The platform's OpenTelemetry (GenAI metrics, gateway and admission spans). */
   telemetry: Telemetry;
   /** External AI providers (platform-admins register them). */
@@ -288,6 +292,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       publicUrl: serverUrl,
       authorizer,
       onKeyRevoked: (hash) => gateway.forgetKey(hash),
+      onRoutesChanged: () => gateway.forgetRoutes(),
     });
     const pipelines = createPipelineService({
       store,
@@ -309,11 +314,21 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
           credentialsFile: join(config.dataDir, 'credentials.json'),
         })
       : { seeded: false, users: [], credentialsFile: null };
-    return {
+    const rollouts = createRolloutService({
+      store,
+      audit,
+      clock,
+      pool: replicas,
+      onRoutesChanged: () => gateway.forgetRoutes(),
+      // The quality service calls the platform's own gateway, so it is the platform's (built below).
+      compareQuality: (stable, canary) => qualityOf(platform).compareVersions(stable, canary),
+    });
+    const platform: Platform = {
       config,
       store,
       clock,
       audit,
+      rollouts,
       identity,
       catalog,
       datasets,
@@ -356,6 +371,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
         await pipelines.tick();
         await notebooks.tick();
         await replicas.tick();
+        await rollouts.tick();
         // One metering pass over every kind of workload, after the kinds' own passes started and stopped theirs.
         await workloads.meter(clock.now());
         await gateway.flush();
@@ -381,6 +397,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
         await store.close();
       },
     };
+    return platform;
   } catch (error) {
     await store.close();
     throw error;

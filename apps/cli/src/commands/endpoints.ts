@@ -1,4 +1,4 @@
-import { type Endpoint, type EndpointEval, routes } from '@aicloud/contracts';
+import { type Endpoint, type EndpointEval, type Rollout, routes } from '@aicloud/contracts';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { client } from '../context.ts';
 import { ago, duration, outputFormat, print, table } from '../output.ts';
@@ -9,6 +9,58 @@ function count(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('must be a whole number');
   return parsed;
+}
+
+/** `10%` or `10`: a share of traffic in percent. */
+function percent(value: string): number {
+  const parsed = Number(value.replace(/%$/, ''));
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 100)
+    throw new InvalidArgumentError('a whole percentage from 1 to 100, e.g. 10%');
+  return parsed;
+}
+
+/** `20% → 40% → 80% → promote`. */
+const stepsText = (rollout: Rollout) =>
+  `${rollout.steps.map((weight) => `${weight}%`).join(' → ')} → promote`;
+
+/** The detail view of a rollout: where it is, what it is judged on, and every decision with its figures. */
+function rolloutText(rollout: Rollout): string {
+  const state =
+    rollout.status === 'progressing'
+      ? `progressing (step ${rollout.step + 1} of ${rollout.steps.length}, ${rollout.weight}% of traffic)`
+      : `${rollout.status.replace('_', ' ')} ${ago(rollout.endedAt) ?? ''}`.trim();
+  const { thresholds } = rollout;
+  const figures = (
+    side: { requests: number; errorRate: number | null; latencyP99Ms: number | null } | undefined,
+  ) =>
+    side
+      ? `${side.requests} req, ${side.errorRate === null ? '-' : `${(side.errorRate * 100).toFixed(1)}%`} err, p99 ${ms(side.latencyP99Ms)}`
+      : '-';
+  return [
+    `${rollout.endpoint}: ${rollout.model} version ${rollout.fromVersion} → ${rollout.toVersion}, ${state}`,
+    `  steps        ${stepsText(rollout)}, ${duration(rollout.analysisWindowSeconds)} each, at least ${rollout.minRequests} canary requests`,
+    `  thresholds   error rate at most +${(thresholds.maxErrorRateIncrease * 100).toFixed(1)} points, p99 at most ${thresholds.maxLatencyRatio}x (+50 ms), quality at most -${thresholds.maxQualityDrop.toFixed(3)} (vs the serving version)`,
+    ...(rollout.waiting ? [`  waiting      ${rollout.waiting}`] : []),
+    `  started      by ${rollout.createdBy} ${ago(rollout.createdAt)}`,
+    ...(rollout.decisions.length
+      ? [
+          '',
+          table(
+            ['WHEN', 'STEP', 'WEIGHT', 'DECISION', 'BY', 'CANARY', 'STABLE', 'REASON'],
+            rollout.decisions.map((decision) => [
+              ago(decision.at),
+              decision.step + 1,
+              `${decision.weight}%`,
+              decision.decision,
+              decision.actor,
+              figures(decision.figures.canary),
+              figures(decision.figures.stable),
+              decision.reason,
+            ]),
+          ),
+        ]
+      : []),
+  ].join('\n');
 }
 
 const ms = (value: number | null) => (value === null ? '-' : `${value.toFixed(1)} ms`);
@@ -26,6 +78,11 @@ export function endpointText(endpoint: Endpoint): string {
     `  tokens           ${stats.tokensIn} in, ${stats.tokensOut} out, ${stats.tokensPerSecond === null ? '-' : stats.tokensPerSecond.toFixed(1)} tokens/s`,
     `  cold starts      ${stats.coldStarts}${stats.lastColdStartMs === null ? '' : ` (last ${(stats.lastColdStartMs / 1000).toFixed(2)} s)`}`,
     `  drift            ${driftText(stats.drift)}`,
+    ...(endpoint.rollout?.status === 'progressing'
+      ? [
+          `  rollout          version ${endpoint.rollout.toVersion} takes ${endpoint.rollout.weight}% (aicloud endpoints rollout status ${endpoint.name})`,
+        ]
+      : []),
     `  base URL         ${endpoint.url}  (model: "${endpoint.name}")`,
   ].join('\n');
 }
@@ -60,9 +117,19 @@ export function deployCommand(): Command {
     .option('--target-concurrency <n>', 'requests per replica before another starts', count, 4)
     .option('--idle-timeout <duration>', 'stop idle replicas after this long (default: the product’s, 15m)')
     .option('--team <team>', 'the model’s team, if you are in several')
+    .option(
+      '--canary <percent>',
+      'onto an endpoint that serves a version: the share of traffic the new one takes first (default 10%; it doubles at each step that passes, then the version is promoted)',
+      percent,
+    )
+    .option('--analysis-window <duration>', 'how long each canary step is analysed (default 5m)')
+    .option('--min-requests <n>', 'canary requests a step needs before it is judged (default 20)', count)
     .addOption(outputOption())
     .action(
       async (options: {
+        canary?: number;
+        analysisWindow?: string;
+        minRequests?: number;
         name: string;
         version: string;
         endpoint?: string;
@@ -85,7 +152,23 @@ export function deployCommand(): Command {
           targetConcurrency: options.targetConcurrency,
           ...(options.idleTimeout ? { idleTimeout: options.idleTimeout } : {}),
           ...(options.team ? { team: options.team } : {}),
+          ...(options.canary ? { canary: options.canary } : {}),
+          ...(options.analysisWindow ? { analysisWindow: options.analysisWindow } : {}),
+          ...(options.minRequests ? { minRequests: options.minRequests } : {}),
         });
+        const rollout = endpoint.rollout;
+        if (rollout?.status === 'progressing' && rollout.toVersion !== endpoint.version) {
+          print(format, endpoint, () =>
+            [
+              `Rolling out ${rollout.model} version ${rollout.toVersion} onto ${endpoint.name} (serving version ${rollout.fromVersion}): ${stepsText(rollout)}.`,
+              `Each step is analysed for ${duration(rollout.analysisWindowSeconds)} against the serving version (at least ${rollout.minRequests} canary requests; error rate, p99 latency, quality on the evaluation set); a failing step rolls back.`,
+              'Next:',
+              `  aicloud endpoints rollout status ${endpoint.name}`,
+              `  aicloud endpoints rollout promote ${endpoint.name}   (or abort)`,
+            ].join('\n'),
+          );
+          return;
+        }
         print(format, endpoint, () =>
           [
             `Deployed ${endpoint.model} version ${endpoint.version} as endpoint ${endpoint.name}${endpoint.minReplicas === 0 ? ' (scaled to zero until the first request)' : ''}.`,
@@ -166,6 +249,53 @@ export function endpointsCommand(): Command {
       const format = outputFormat(options.output);
       const endpoint = await client().endpoints.delete(name);
       print(format, endpoint, () => `Deleted endpoint ${endpoint.name}; its keys are revoked.`);
+    });
+  const rollout = endpoints
+    .command('rollout')
+    .description(
+      'canary rollouts: a new version deployed onto an endpoint takes a share of traffic, step by step',
+    );
+  rollout
+    .command('status')
+    .description(
+      "the endpoint's newest rollout: weight, step, thresholds and every decision with its figures",
+    )
+    .argument('<name>')
+    .addOption(outputOption())
+    .action(async (name: string, options: { output: string }) => {
+      const format = outputFormat(options.output);
+      const current = await client().endpoints.rollout(name);
+      print(format, current, () => rolloutText(current));
+    });
+  rollout
+    .command('promote')
+    .description('promote the canary now, without waiting for its analysis')
+    .argument('<name>')
+    .addOption(outputOption())
+    .action(async (name: string, options: { output: string }) => {
+      const format = outputFormat(options.output);
+      const promoted = await client().endpoints.promote(name);
+      print(
+        format,
+        promoted,
+        () =>
+          `Promoted ${promoted.endpoint} to version ${promoted.toVersion}; version ${promoted.fromVersion}'s replicas stop.`,
+      );
+    });
+  rollout
+    .command('abort')
+    .description('abort the canary: all traffic back to the serving version')
+    .argument('<name>')
+    .addOption(outputOption())
+    .action(async (name: string, options: { output: string }) => {
+      const format = outputFormat(options.output);
+      const aborted = await client().endpoints.abort(name);
+      print(
+        format,
+        aborted,
+        () =>
+          `Aborted the rollout of ${aborted.endpoint} to version ${aborted.toVersion}; version ${aborted.fromVersion} serves all traffic.`,
+      );
     });
   endpoints
     .command('eval')

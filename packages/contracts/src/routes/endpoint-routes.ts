@@ -6,6 +6,7 @@ import {
   DeployModelRequest,
   Endpoint,
   EndpointKey,
+  Rollout,
   ScaleEndpointRequest,
 } from '../endpoints.ts';
 
@@ -50,6 +51,28 @@ export const endpointRoutes = {
     summary: 'Delete an endpoint: its replicas stop and its keys are revoked',
     tag: 'endpoints',
     response: Endpoint,
+  }),
+  getRollout: contractRoute({
+    method: 'GET',
+    path: '/v1/endpoints/:name/rollout',
+    summary:
+      "The endpoint's newest canary rollout: traffic weight, step, analysis window, and every decision with its figures",
+    tag: 'endpoints',
+    response: Rollout,
+  }),
+  promoteRollout: contractRoute({
+    method: 'POST',
+    path: '/v1/endpoints/:name/rollout/promote',
+    summary: 'Promote the canary now, without waiting for its analysis (audited)',
+    tag: 'endpoints',
+    response: Rollout,
+  }),
+  abortRollout: contractRoute({
+    method: 'POST',
+    path: '/v1/endpoints/:name/rollout/abort',
+    summary: 'Abort the canary: all traffic back to the serving version, the canary replicas stop (audited)',
+    tag: 'endpoints',
+    response: Rollout,
   }),
   createKey: contractRoute({
     method: 'POST',

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { newId } from '../ids.ts';
 import { hashKey } from '../serving/endpoint-service.ts';
+import { INTERNAL_EVAL_KEY } from '../serving/gateway.ts';
 import type { Database } from '../store/schema.ts';
 
 /** An endpoint's chat completions through the platform's own gateway, with a short-lived internal key. */
@@ -27,7 +28,7 @@ export async function createInternalCaller(
       id: keyId,
       endpoint_id: options.endpoint.id,
       team: options.endpoint.team,
-      name: 'aicloud-eval',
+      name: INTERNAL_EVAL_KEY,
       prefix: secret.slice(0, 12),
       hash: hashKey(secret),
       rpm: null,

@@ -1,5 +1,6 @@
 import type { EndpointEval, EndpointEvals, EvaluateEndpointRequest } from '@aicloud/contracts';
 import type { Selectable } from 'kysely';
+import type { ApiAddress } from '../api-address.ts';
 import { AppError, notFound } from '../app-error.ts';
 import type { AuditService } from '../audit/audit-service.ts';
 import type { Clock } from '../clock.ts';
@@ -8,7 +9,7 @@ import { lakeView } from '../datasets/dataset-service.ts';
 import { parseDuration } from '../duration.ts';
 import { type Actor, canSeeTeam } from '../identity/principal.ts';
 import { newId } from '../ids.ts';
-import type { Platform } from '../platform.ts';
+import type { QualityComparison } from '../serving/rollout-analysis.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
 import { readEvalSet } from './eval-set.ts';
@@ -37,7 +38,13 @@ export interface QualityService {
   list(actor: Actor, endpoint: string): Promise<EndpointEvals>;
   /** Runs the scheduled evaluations that are due (the controller loop); answers how many ran. */
   tick(): Promise<number>;
-  /** The latest scores of each live endpoint's current version, for `aicloud_endpoint_quality_score`. */
+  /**
+   * A canary rollout's quality check: the stable endpoint's evaluation set run on the canary's version
+   * (stored under the endpoint's name, trigger `rollout`), beside the serving version's latest score (run now
+   * if it has none); null when the endpoint has no evaluation set.
+   */
+  compareVersions(stable: EndpointRow, canary: EndpointRow): Promise<QualityComparison | null>;
+  /** The latest scores of each live endpoint's current version (and canary's), for `aicloud_endpoint_quality_score`. */
   latestScores(): Promise<{ endpoint: string; version: number; metric: string; value: number }[]>;
 }
 
@@ -105,8 +112,16 @@ export function createQualityService(deps: QualityServiceDeps): QualityService {
 
   async function run(
     endpoint: EndpointRow,
-    options: { dataset: string; judge: string | null; trigger: 'manual' | 'schedule'; actor: string },
+    options: {
+      dataset: string;
+      judge: string | null;
+      trigger: EndpointEval['trigger'];
+      actor: string;
+      /** The endpoint name the run is kept under (a canary's runs belong to its stable endpoint). */
+      recordAs?: string;
+    },
   ): Promise<EndpointEval> {
+    const recordAs = options.recordAs ?? endpoint.name;
     const samples = await readEvalSet(options.dataset, await datasetLocation(endpoint.team, options.dataset));
     const judgeEndpoint = options.judge ? await liveEndpoint(options.judge) : null;
     if (options.judge && (!judgeEndpoint || judgeEndpoint.team !== endpoint.team))
@@ -127,7 +142,7 @@ export function createQualityService(deps: QualityServiceDeps): QualityService {
       await audit.append(trx, {
         actor: options.actor,
         action: 'endpoint.evaluation_started',
-        resource: `endpoint/${endpoint.name}`,
+        resource: `endpoint/${recordAs}`,
         team: endpoint.team,
         outcome: 'success',
         details: {
@@ -173,7 +188,7 @@ export function createQualityService(deps: QualityServiceDeps): QualityService {
     }
     const row: EvalRow = {
       id: newId('eval'),
-      endpoint: endpoint.name,
+      endpoint: recordAs,
       team: endpoint.team,
       model: endpoint.model_name,
       version: endpoint.version,
@@ -194,7 +209,7 @@ export function createQualityService(deps: QualityServiceDeps): QualityService {
       await audit.append(trx, {
         actor: options.actor,
         action: 'endpoint.evaluated',
-        resource: `endpoint/${endpoint.name}`,
+        resource: `endpoint/${recordAs}`,
         team: endpoint.team,
         outcome: 'success',
         details: {
@@ -319,12 +334,49 @@ export function createQualityService(deps: QualityServiceDeps): QualityService {
       return ran;
     },
 
+    async compareVersions(stable, canary) {
+      const schedule = await db
+        .selectFrom('endpoint_eval_sets')
+        .selectAll()
+        .where('endpoint', '=', stable.name)
+        .where('team', '=', stable.team)
+        .executeTakeFirst();
+      if (!schedule) return null;
+      const metric = schedule.judge ? 'judge' : 'f1';
+      const scoreOf = (evaluation: { f1: number | null; judgeScore: number | null }) =>
+        metric === 'judge' ? evaluation.judgeScore : evaluation.f1;
+      const options = {
+        dataset: schedule.dataset,
+        judge: schedule.judge,
+        trigger: 'rollout' as const,
+        actor: 'system',
+      };
+      const latest = await db
+        .selectFrom('endpoint_evals')
+        .selectAll()
+        .where('endpoint', '=', stable.name)
+        .where('team', '=', stable.team)
+        .where('version', '=', stable.version)
+        .where('dataset', '=', schedule.dataset)
+        .orderBy('finished_at', 'desc')
+        .orderBy('id', 'desc')
+        .executeTakeFirst();
+      const stableScore = latest
+        ? scoreOf({ f1: latest.f1, judgeScore: latest.judge_score })
+        : scoreOf(await run(stable, options));
+      const canaryScore = scoreOf(await run(canary, { ...options, recordAs: stable.name }));
+      return { metric, canary: canaryScore, stable: stableScore };
+    },
+
     async latestScores() {
+      // A canary's version is scored under its stable endpoint's name.
       const endpoints = await db
-        .selectFrom('endpoints')
-        .select(['name', 'team', 'version'])
-        .where('status', '!=', 'deleted')
-        .execute();
+        .selectFrom('endpoints as e')
+        .leftJoin('endpoints as s', 's.id', 'e.canary_of')
+        .select(['e.name', 'e.team', 'e.version', 's.name as stable'])
+        .where('e.status', '!=', 'deleted')
+        .execute()
+        .then((rows) => rows.map((row) => ({ ...row, name: row.stable ?? row.name })));
       const scores: { endpoint: string; version: number; metric: string; value: number }[] = [];
       for (const endpoint of endpoints) {
         const latest = await db
@@ -351,7 +403,14 @@ const instances = new WeakMap<object, QualityService>();
 
 /** The platform's quality service (one per platform), calling its gateway at the server's URL. */
 export function qualityOf(
-  platform: Pick<Platform, 'store' | 'audit' | 'clock' | 'gateway' | 'config'>,
+  // Declared here, not as the Platform type: the platform builds its rollouts on this service.
+  platform: {
+    store: Store;
+    audit: AuditService;
+    clock: Clock;
+    gateway: { forgetKey(hash: string): void };
+    config: { apiAddress?: ApiAddress };
+  },
 ): QualityService {
   let instance = instances.get(platform);
   if (!instance) {

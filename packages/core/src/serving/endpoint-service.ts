@@ -26,6 +26,8 @@ import { moveEndpoint } from '../workloads/endpoint-state.ts';
 import { hourlyRateMicros } from '../workloads/workload-meter.ts';
 import { type DeploySubject, deployRefusal, deployRequest } from './deploy-policy.ts';
 import type { ReplicaPool } from './replica-pool.ts';
+import { rolloutSteps } from './rollout-analysis.ts';
+import { latestRollout, rolloutView } from './rollout-service.ts';
 import type { RuntimeTemplate } from './runtimes.ts';
 
 type EndpointRow = Selectable<Database['endpoints']>;
@@ -82,6 +84,8 @@ export interface EndpointServiceDeps {
   publicUrl: () => string;
   /** Called when a key is revoked, so the gateway forgets it at once. */
   onKeyRevoked?: (hash: string) => void;
+  /** Called when a canary rollout starts or ends here, so the gateway routes by it at once. */
+  onRoutesChanged?: () => void;
   /** The policy engine every deployment and key is checked against. */
   authorizer: Authorizer;
 }
@@ -132,6 +136,7 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
       createdBy: row.created_by,
       createdAt: row.created_at,
       url: `${deps.publicUrl()}/v1`,
+      rollout: await latestRollout(db, row.id).then((rollout) => (rollout ? rolloutView(db, rollout) : null)),
     };
   }
 
@@ -141,6 +146,7 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
       .selectAll()
       .where('name', '=', name)
       .where('status', '!=', 'deleted')
+      .where('canary_of', 'is', null)
       .executeTakeFirst();
     if (!row || !canSeeTeam(actor.principal, row.team)) throw notFound('endpoint', name);
     return row;
@@ -165,6 +171,99 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
       details: { rule, message, policySetDigest },
     });
     throw new AppError(code, message, { details: { rule } });
+  }
+
+  /**
+   * Deploys `next` (a new version, already admitted by the deploy policy) beside `stable` as a canary: a
+   * hidden endpoint row with the stable one's scaling, and a rollout that starts at the requested share of
+   * traffic (default 10%) and doubles it at each analysis step that passes.
+   */
+  async function startCanary(
+    actor: Actor,
+    stable: EndpointRow,
+    next: EndpointRow,
+    request: ReturnType<typeof DeployModelRequest.parse>,
+  ): Promise<EndpointRow> {
+    const canary: EndpointRow = {
+      ...next,
+      name: `${stable.name}@v${next.version}`,
+      min_replicas: stable.min_replicas > 0 ? 1 : 0,
+      max_replicas: stable.max_replicas,
+      target_concurrency: stable.target_concurrency,
+      idle_timeout_s: stable.idle_timeout_s,
+      cors_origins: stable.cors_origins ?? null,
+      status: stable.min_replicas > 0 ? 'starting' : 'scaled_to_zero',
+      canary_of: stable.id,
+    };
+    const steps = rolloutSteps(request.canary ?? 10);
+    const windowSeconds = request.analysisWindow
+      ? parseDuration(request.analysisWindow, 'analysisWindow')
+      : 300;
+    const now = isoNow(clock);
+    await db.transaction().execute(async (trx) => {
+      const running = await trx
+        .selectFrom('endpoint_rollouts')
+        .select(['to_version'])
+        .where('endpoint_id', '=', stable.id)
+        .where('status', '=', 'progressing')
+        .executeTakeFirst();
+      if (running)
+        throw new AppError(
+          'conflict',
+          `endpoint ${stable.name} is rolling out version ${running.to_version}; promote or abort it first (aicloud endpoints rollout promote|abort ${stable.name})`,
+        );
+      // Names are unique: an earlier canary of this version, rolled back or aborted, makes way (as deploy does).
+      await trx
+        .deleteFrom('endpoints')
+        .where('name', '=', canary.name)
+        .where('status', '=', 'deleted')
+        .execute();
+      await trx.insertInto('endpoints').values(canary).execute();
+      const rollout = {
+        id: newId('ro'),
+        endpoint_id: stable.id,
+        canary_id: canary.id,
+        endpoint: stable.name,
+        team: stable.team,
+        model: next.model_name,
+        from_version: stable.version,
+        to_version: next.version,
+        status: 'progressing',
+        steps: JSON.stringify(steps),
+        step: 0,
+        window_s: windowSeconds,
+        min_requests: request.minRequests ?? 20,
+        max_error_rate_increase: 0.05,
+        max_latency_ratio: 1.5,
+        max_quality_drop: 0.05,
+        quality: null,
+        waiting: null,
+        step_started_at: now,
+        created_by: actor.principal.userName,
+        created_at: now,
+        ended_at: null,
+      };
+      await trx.insertInto('endpoint_rollouts').values(rollout).execute();
+      await audit.append(trx, {
+        actor: actor.principal.userName,
+        action: 'endpoint.rollout_started',
+        resource: `endpoint/${stable.name}`,
+        team: stable.team,
+        outcome: 'allow',
+        requestId: actor.requestId,
+        details: {
+          rollout: rollout.id,
+          model: next.model_name,
+          fromVersion: stable.version,
+          toVersion: next.version,
+          steps,
+          analysisWindowSeconds: windowSeconds,
+          minRequests: rollout.min_requests,
+        },
+      });
+    });
+    deps.onRoutesChanged?.();
+    return stable;
   }
 
   return {
@@ -257,20 +356,45 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
         created_at: isoNow(clock),
         deleted_at: null,
         cors_origins: request.corsOrigins?.length ? JSON.stringify(request.corsOrigins) : null,
+        canary_of: null,
         // Replicas are on-demand; their rate is fixed here, at deploy, like every workload's at admission.
         rate_micros: hourlyRateMicros(product.prices, { gpus: request.gpus, gpuType, spot: false }),
       };
+      const existing = await db
+        .selectFrom('endpoints')
+        .selectAll()
+        .where('name', '=', name)
+        .where('status', '!=', 'deleted')
+        .where('canary_of', 'is', null)
+        .executeTakeFirst();
+      // Onto an endpoint of the team that serves another version: a canary rollout beside it.
+      if (
+        existing &&
+        existing.team === team &&
+        (existing.version !== row.version || existing.model_id !== row.model_id)
+      )
+        return view(await startCanary(actor, existing, row, request));
+      const rolloutOptions = (['canary', 'analysisWindow', 'minRequests'] as const).filter(
+        (option) => request[option] !== undefined,
+      );
+      if (!existing && rolloutOptions.length > 0)
+        throw new AppError(
+          'invalid_input',
+          `${rolloutOptions.join(', ')} apply to a new version deployed onto an endpoint that serves one; ${name} does not exist yet, so deploy without them first`,
+          {
+            issues: rolloutOptions.map((option) => ({
+              path: [option],
+              message: 'no endpoint to roll out onto',
+            })),
+          },
+        );
       await db.transaction().execute(async (trx) => {
-        const existing = await trx
-          .selectFrom('endpoints')
-          .select('team')
-          .where('name', '=', name)
-          .where('status', '!=', 'deleted')
-          .executeTakeFirst();
         if (existing)
           throw new AppError(
             'conflict',
-            `an endpoint named ${name} exists; choose another --name or delete it (aicloud endpoints delete ${name})`,
+            existing.team === team
+              ? `endpoint ${name} already serves ${row.model_name} version ${row.version}; deploy another version to roll it out, or delete it (aicloud endpoints delete ${name})`
+              : `an endpoint named ${name} exists; choose another --name or delete it (aicloud endpoints delete ${name})`,
           );
         await trx.deleteFrom('endpoints').where('name', '=', name).where('status', '=', 'deleted').execute();
         await trx.insertInto('endpoints').values(row).execute();
@@ -295,7 +419,12 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
     },
 
     async list({ principal }) {
-      let query = db.selectFrom('endpoints').selectAll().where('status', '!=', 'deleted').orderBy('name');
+      let query = db
+        .selectFrom('endpoints')
+        .selectAll()
+        .where('status', '!=', 'deleted')
+        .where('canary_of', 'is', null)
+        .orderBy('name');
       if (!principal.platformAdmin) {
         const teams = [...principal.teams.keys()];
         if (teams.length === 0) return [];
@@ -335,8 +464,23 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
 
     async delete(actor, name) {
       const row = await visible(actor, name);
+      const canaries = await db
+        .selectFrom('endpoints')
+        .select('id')
+        .where('canary_of', '=', row.id)
+        .where('status', '!=', 'deleted')
+        .execute();
       await db.transaction().execute(async (trx) => {
         await moveEndpoint(trx, row.id, 'deleted', { deleted_at: isoNow(clock) });
+        // A rollout in progress ends with its endpoint.
+        for (const canary of canaries)
+          await moveEndpoint(trx, canary.id, 'deleted', { deleted_at: isoNow(clock) });
+        await trx
+          .updateTable('endpoint_rollouts')
+          .set({ status: 'aborted', ended_at: isoNow(clock), waiting: null })
+          .where('endpoint_id', '=', row.id)
+          .where('status', '=', 'progressing')
+          .execute();
         await trx
           .updateTable('endpoint_keys')
           .set({ revoked_at: isoNow(clock) })
@@ -359,6 +503,8 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
         .execute();
       for (const key of keys) deps.onKeyRevoked?.(key.hash);
       await pool.stopAll(row.id, 'endpoint_deleted');
+      for (const canary of canaries) await pool.stopAll(canary.id, 'endpoint_deleted');
+      deps.onRoutesChanged?.();
       return view({ ...row, status: 'deleted' });
     },
 

@@ -1,7 +1,8 @@
-import type { EndpointStats } from '@aicloud/contracts';
+import type { EndpointStats, RolloutFigures } from '@aicloud/contracts';
 import { DriftMonitor } from '../telemetry/drift.ts';
 
 const WINDOW = 2048;
+const RECENT = 10_000;
 
 /** Live numbers of one endpoint: counters and the last requests' latencies. */
 export class EndpointStatsRecorder {
@@ -16,6 +17,8 @@ export class EndpointStatsRecorder {
   private latencies: number[] = [];
   private firstToken: number[] = [];
   private outputRates: number[] = [];
+  /** The last requests with their time (ms since the epoch), for a canary analysis over a window. */
+  private recent: { at: number; ok: boolean; latencyMs: number }[] = [];
   /** Drift of the successful requests against this endpoint's first ones (a new version resets it). */
   readonly drift = new DriftMonitor();
 
@@ -26,8 +29,14 @@ export class EndpointStatsRecorder {
     firstTokenMs: number | null;
     tokensIn: number;
     tokensOut: number;
+    /** When it finished (ms since the epoch); omitted: not kept for window analysis. */
+    at?: number;
   }): void {
     this.requests += 1;
+    if (outcome.at !== undefined) {
+      this.recent.push({ at: outcome.at, ok: outcome.ok, latencyMs: outcome.latencyMs });
+      if (this.recent.length > RECENT) this.recent.splice(0, this.recent.length - RECENT);
+    }
     if (!outcome.ok) this.errors += 1;
     this.tokensIn += outcome.tokensIn;
     this.tokensOut += outcome.tokensOut;
@@ -42,6 +51,23 @@ export class EndpointStatsRecorder {
         latency_ms: outcome.latencyMs,
         empty_answer: outcome.tokensOut === 0 ? 1 : 0,
       });
+  }
+
+  /** Requests, errors and p99 latency of the requests that finished at or after `since` (the last 10,000 at most). */
+  window(since: number): RolloutFigures {
+    let first = this.recent.length;
+    while (first > 0 && this.recent[first - 1]!.at >= since) first -= 1;
+    const slice = this.recent.slice(first);
+    const errors = slice.filter((request) => !request.ok).length;
+    return {
+      requests: slice.length,
+      errors,
+      errorRate: slice.length ? Math.round((errors / slice.length) * 10_000) / 10_000 : null,
+      latencyP99Ms: percentile(
+        slice.map((request) => request.latencyMs),
+        99,
+      ),
+    };
   }
 
   /** The numbers as the API shows them. */

@@ -27,6 +27,9 @@ type EndpointRow = Selectable<Database['endpoints']>;
  */
 export const DEFAULT_QUOTA_MAX_TOKENS = 1024;
 
+/** The name of the short-lived keys quality evaluations call endpoints with (quality/internal-caller.ts). */
+export const INTERNAL_EVAL_KEY = 'aicloud-eval';
+
 const PATHS: Record<Operation, string> = {
   chat: '/v1/chat/completions',
   text_completion: '/v1/completions',
@@ -57,6 +60,8 @@ export interface Gateway {
    */
   preflight(origin: string, requestHeaders: string | undefined): Promise<Record<string, string> | null>;
   forgetKey(hash: string): void;
+  /** Drops the canary routes and endpoint rows it holds, so a rollout's new weight, end or promoted version applies to the next request. */
+  forgetRoutes(): void;
   /** Counts tokens a key spent at an external provider (providers/provider-gateway.ts) against its period quota. */
   countExternalUsage(keyId: string, tokens: number): void;
   /** Writes accumulated token usage into the ledger. */
@@ -102,6 +107,32 @@ export function createGateway(deps: {
   const pending = new Map<string, PendingUsage>();
   /** Tokens reserved by requests in flight, per key with a period quota; settled to actual usage at the end. */
   const reserved = new Map<string, number>();
+  /** Progressing canaries by their stable endpoint's id, with their share of traffic; reloaded every 2 s. */
+  let canaries: { byStable: Map<string, { row: EndpointRow; weight: number }>; at: number } | null = null;
+
+  /** The endpoint row that serves this request: a progressing canary takes its weight's share. */
+  async function routeOf(endpoint: EndpointRow): Promise<EndpointRow> {
+    if (!canaries || clock.now() - canaries.at > 2000) {
+      const rows = await db
+        .selectFrom('endpoint_rollouts')
+        .innerJoin('endpoints', 'endpoints.id', 'endpoint_rollouts.canary_id')
+        .selectAll('endpoints')
+        .select(['endpoint_rollouts.steps as rollout_steps', 'endpoint_rollouts.step as rollout_step'])
+        .where('endpoint_rollouts.status', '=', 'progressing')
+        .where('endpoints.status', '!=', 'deleted')
+        .execute();
+      const byStable = new Map<string, { row: EndpointRow; weight: number }>();
+      for (const { rollout_steps, rollout_step, ...row } of rows)
+        if (row.canary_of)
+          byStable.set(row.canary_of, {
+            row,
+            weight: (JSON.parse(rollout_steps) as number[])[rollout_step] ?? 0,
+          });
+      canaries = { byStable, at: clock.now() };
+    }
+    const canary = canaries.byStable.get(endpoint.id);
+    return canary && Math.random() * 100 < canary.weight ? canary.row : endpoint;
+  }
 
   // Built only when needed: an Error captures a stack trace, too costly for every request.
   const refused = () =>
@@ -410,10 +441,14 @@ export function createGateway(deps: {
         ? { ...(body as Record<string, unknown>), max_tokens: DEFAULT_QUOTA_MAX_TOKENS }
         : body;
       const hit = limiter.hit(key.id);
-      const recorder = pool.stats(endpoint.id);
+      // The version that answers: the serving one, or a canary for its share of the traffic. A quality
+      // evaluation's internal key scores the version of the row it was made for, never a split.
+      const pinned = key.created_by === 'system' && key.name === INTERNAL_EVAL_KEY;
+      const target = pinned ? endpoint : await routeOf(endpoint);
+      const recorder = pool.stats(target.id);
       let lease: Awaited<ReturnType<ReplicaPool['acquire']>>;
       try {
-        lease = await pool.acquire(endpoint);
+        lease = await pool.acquire(target);
       } catch (error) {
         reservation.release();
         recorder.record({
@@ -422,6 +457,7 @@ export function createGateway(deps: {
           firstTokenMs: null,
           tokensIn: 0,
           tokensOut: 0,
+          at: pinned ? undefined : clock.now(),
         });
         observation.end({ tokensIn: 0, tokensOut: 0, errorType: 'replica_unavailable', streamed: stream });
         throw new OpenAIError(
@@ -470,6 +506,7 @@ export function createGateway(deps: {
         const headers: Record<string, string> = {
           'content-type': String(upstream.headers['content-type'] ?? 'application/json'),
           'x-request-id': requestId,
+          'x-aicloud-model-version': String(target.version),
         };
         if (lease.coldStartMs !== null)
           headers['x-aicloud-cold-start-ms'] = String(Math.round(lease.coldStartMs));
@@ -582,6 +619,8 @@ export function createGateway(deps: {
           firstTokenMs: stream ? firstTokenMs : null,
           tokensIn,
           tokensOut,
+          // A quality evaluation's requests are not live traffic: a canary's analysis window leaves them out.
+          at: pinned ? undefined : clock.now(),
         });
         observation.end({
           tokensIn,
@@ -594,6 +633,12 @@ export function createGateway(deps: {
 
     forgetKey(hash) {
       keys.delete(hash);
+    },
+
+    forgetRoutes() {
+      canaries = null;
+      // Keys hold their endpoint's row, whose version a promotion changes.
+      keys.clear();
     },
 
     countExternalUsage(keyId, tokens) {

@@ -55,6 +55,13 @@ export interface ReplicaPool {
   /** Keeps min replicas, adds replicas under load, stops idle ones, meters their time. */
   tick(): Promise<void>;
   stopAll(endpointId: string, reason: string): Promise<void>;
+  /** Stops an endpoint's replicas once their requests in flight have finished (30 s at most). */
+  retire(endpointId: string, reason: string): Promise<void>;
+  /**
+   * Replaces an endpoint's replicas with ones of its row as it is now (a promoted version): as many new ones
+   * start as ran, and the old ones stop once the new ones are ready and their own requests are done.
+   */
+  roll(endpoint: EndpointRow): Promise<void>;
   /** Replicas' part in the workload supervisor: their `ended` events, and re-attaching the live ones after a restart. */
   readonly workload: WorkloadHandler;
   /** Stops taking events; replicas keep running and are re-attached on the next start. */
@@ -373,6 +380,15 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
     await replica.executor.cancel(replica.id, reason);
   }
 
+  /** Takes no new requests at once, then stops when the ones in flight are done (or after 30 s). */
+  async function drain(replica: Replica, reason: string): Promise<void> {
+    replica.status = 'stopping';
+    const deadline = clock.now() + 30_000;
+    while (replica.inFlight > 0 && clock.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    await replica.executor.cancel(replica.id, reason);
+  }
+
   /** Re-attaches the replicas the store believes are starting or ready (once, at start). */
   async function recover(): Promise<void> {
     const rows = await db
@@ -560,6 +576,19 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
 
     async stopAll(endpointId, reason) {
       for (const replica of poolOf(endpointId).values()) await stopReplica(replica, reason);
+    },
+
+    async retire(endpointId, reason) {
+      await Promise.all([...poolOf(endpointId).values()].map((replica) => drain(replica, reason)));
+    },
+
+    async roll(endpoint) {
+      const old = [...poolOf(endpoint.id).values()].filter((replica) => replica.status !== 'stopping');
+      const count = Math.min(endpoint.max_replicas, Math.max(endpoint.min_replicas, old.length));
+      const fresh: Replica[] = [];
+      for (let started = 0; started < count; started += 1) fresh.push(await startReplica(endpoint, false));
+      await Promise.allSettled(fresh.map((replica) => replica.ready));
+      await Promise.all(old.map((replica) => drain(replica, 'replaced')));
     },
 
     workload: {

@@ -792,6 +792,61 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0018_endpoint_rollouts': {
+    // Canary rollouts: a new version deployed beside the serving one (a hidden endpoint row, `canary_of` the
+    // stable endpoint's id) takes a share of the traffic, is analysed against it step by step, and is promoted
+    // or rolled back; every decision is kept with its figures.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('endpoints').addColumn('canary_of', 'text').execute();
+      await db.schema
+        .createTable('endpoint_rollouts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('endpoint_id', 'text', (c) => c.notNull())
+        .addColumn('canary_id', 'text', (c) => c.notNull())
+        .addColumn('endpoint', 'text', (c) => c.notNull())
+        .addColumn('team', 'text', (c) => c.notNull())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('from_version', 'integer', (c) => c.notNull())
+        .addColumn('to_version', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('steps', 'text', (c) => c.notNull())
+        .addColumn('step', 'integer', (c) => c.notNull())
+        .addColumn('window_s', 'integer', (c) => c.notNull())
+        .addColumn('min_requests', 'integer', (c) => c.notNull())
+        .addColumn('max_error_rate_increase', 'double precision', (c) => c.notNull())
+        .addColumn('max_latency_ratio', 'double precision', (c) => c.notNull())
+        .addColumn('max_quality_drop', 'double precision', (c) => c.notNull())
+        .addColumn('quality', 'text')
+        .addColumn('waiting', 'text')
+        .addColumn('step_started_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('ended_at', 'text')
+        .execute();
+      await db.schema
+        .createIndex('endpoint_rollouts_endpoint')
+        .on('endpoint_rollouts')
+        .columns(['endpoint_id', 'created_at'])
+        .execute();
+      await db.schema
+        .createTable('endpoint_rollout_decisions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('rollout_id', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('step', 'integer', (c) => c.notNull())
+        .addColumn('weight', 'integer', (c) => c.notNull())
+        .addColumn('decision', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('figures', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('endpoint_rollout_decisions_rollout')
+        .on('endpoint_rollout_decisions')
+        .columns(['rollout_id', 'at'])
+        .execute();
+    },
+  },
 };
 
 /** The hash the first audit record chains to. */

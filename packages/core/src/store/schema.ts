@@ -316,6 +316,49 @@ export interface Database {
     cors_origins?: string | null;
     /** Micro-dollars per replica GPU-hour (or instance-hour), fixed at deploy; null for endpoints before 0010. */
     rate_micros: number | null;
+    /** A canary's stable endpoint (its id): the row is a rollout's new version, hidden from lists. */
+    canary_of?: string | null;
+  };
+  /** Canary rollouts of a new version beside the serving one (migration 0018). */
+  endpoint_rollouts: {
+    id: string;
+    endpoint_id: string;
+    canary_id: string;
+    endpoint: string;
+    team: string;
+    model: string;
+    from_version: number;
+    to_version: number;
+    /** `progressing`, `promoted`, `rolled_back` or `aborted`. */
+    status: string;
+    /** The traffic weights in percent, step by step (a JSON array). */
+    steps: string;
+    step: number;
+    window_s: number;
+    min_requests: number;
+    max_error_rate_increase: number;
+    max_latency_ratio: number;
+    max_quality_drop: number;
+    /** The quality comparison (JSON) once both versions were evaluated; null: no evaluation set or not yet. */
+    quality: string | null;
+    /** Why the current step waits (too few requests), if it does. */
+    waiting: string | null;
+    step_started_at: string;
+    created_by: string;
+    created_at: string;
+    ended_at: string | null;
+  };
+  endpoint_rollout_decisions: {
+    id: string;
+    rollout_id: string;
+    at: string;
+    step: number;
+    weight: number;
+    /** `advance`, `promote`, `rollback` or `abort`. */
+    decision: string;
+    reason: string;
+    figures: string;
+    actor: string;
   };
   endpoint_keys: {
     id: string;

@@ -1,0 +1,313 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Client, createClient } from '@aicloud/client';
+import { routes } from '@aicloud/contracts';
+import { observabilityOf } from '@aicloud/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../src/repo-paths.ts';
+import { type RunningServer, startServer } from '../src/start-server.ts';
+
+// Canary analysis on deploy, end to end: a new version deployed onto a serving endpoint takes a share of the
+// real traffic through the gateway (a fixture runtime answering from a book), is scored on the endpoint's
+// evaluation set and compared with the serving version step by step; a good version is promoted in steps,
+// a worse one raises the quality alert and is rolled back; each decision is kept with its figures and audited.
+const fixtures = join(import.meta.dirname, 'fixtures');
+let server: RunningServer;
+let tokens: Record<'alice' | 'carol', { token: string }>;
+let alice: Client;
+let carol: Client;
+let work: string;
+let key: string;
+const NAME = 'contract-qa';
+const DATASET = 'projects/legal-rag/datasets/contract-qa-evals';
+const questions = {
+  'What settles disputes out of court?': 'arbitration',
+  'Which clause excuses performance in a war?': 'force majeure clause',
+  'Who signs a contract?': 'the parties',
+  'What is a breach?': 'a failure to perform',
+};
+
+function modelFolder(name: string, answers: Record<string, string>): string {
+  const folder = join(work, name);
+  mkdirSync(folder);
+  writeFileSync(join(folder, 'config.json'), '{"runtime":"answer-book"}');
+  writeFileSync(join(folder, 'answers.json'), JSON.stringify(answers));
+  return folder;
+}
+
+/** Sends `count` chat requests with the endpoint's key; answers how many each version served. */
+async function traffic(count: number): Promise<Record<string, number>> {
+  const served: Record<string, number> = {};
+  for (let sent = 0; sent < count; sent += 1) {
+    const response = await fetch(`${server.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: NAME, messages: [{ role: 'user', content: 'Who signs a contract?' }] }),
+    });
+    expect(response.status).toBe(200);
+    await response.json();
+    const version = response.headers.get('x-aicloud-model-version') ?? 'none';
+    served[version] = (served[version] ?? 0) + 1;
+  }
+  return served;
+}
+
+const rollout = (client: Client) => client.call(routes.getRollout, { params: { name: NAME } });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'aicloud-canary-'));
+  const alerts = join(work, 'alerts');
+  mkdirSync(alerts);
+  writeFileSync(
+    join(alerts, 'quality.yaml'),
+    'rules:\n  - name: endpoint_quality_low\n    kind: quality\n    below: 0.5\n    metric: f1\n    severity: critical\n',
+  );
+  const good = modelFolder('good', questions);
+  // Version 2 answers one of the four right.
+  const worse = modelFolder('worse', {
+    'Who signs a contract?': 'the parties',
+    '*': 'I do not know',
+  });
+  // Version 3 answers as well as version 1, in other words where it may.
+  const better = modelFolder('better', { ...questions });
+  server = await startServer({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir: join(work, 'data'),
+    seedFile: join(repoRoot, 'seed/demo.yaml'),
+    webRoot: null,
+    importRoots: { 'legal-rag': [work] },
+    sandboxReadOnly: [fixtures],
+    // The test drives the rollout passes itself.
+    tickIntervalMs: 3_600_000,
+    meterIntervalMs: 500,
+    alertsDir: alerts,
+    runtimes: {
+      'answer-book': {
+        name: 'answer-book',
+        command: `exec ${process.execPath} ${join(fixtures, 'answer-book.mjs')} --socket {socket} --model {model_dir}`,
+        runsHere: true,
+        healthPath: '/health',
+      },
+    },
+  });
+  tokens = JSON.parse(readFileSync(join(work, 'data/credentials.json'), 'utf8'));
+  alice = createClient({ url: server.url, token: tokens.alice.token });
+  carol = createClient({ url: server.url, token: tokens.carol.token });
+  for (const folder of [good, worse, better])
+    await alice.models.register({ name: NAME, source: `path:${folder}`, runtime: 'answer-book' });
+  await alice.endpoints.deploy({ model: NAME, version: 1, minReplicas: 1 });
+  key = (await alice.keys.create({ endpoint: NAME })).key;
+  const lake = join(work, 'data/lake/legal-rag/evals');
+  mkdirSync(lake, { recursive: true });
+  writeFileSync(
+    join(lake, 'contract-qa.jsonl'),
+    `${Object.entries(questions)
+      .map(([prompt, reference]) => JSON.stringify({ prompt, reference }))
+      .join('\n')}\n`,
+  );
+  await alice.datasets.register({
+    path: DATASET,
+    location: `file://${join(lake, 'contract-qa.jsonl')}`,
+    encrypted: false,
+    tags: {},
+  });
+  // The endpoint's evaluation set: every rollout scores its new version on it.
+  await alice.call(routes.evaluateEndpoint, { params: { name: NAME }, body: { dataset: DATASET } });
+}, 180_000);
+afterAll(async () => {
+  await alice?.endpoints.delete(NAME).catch(() => {});
+  await sleep(1500);
+  await server?.stop();
+});
+
+describe('canary analysis on deploy', () => {
+  it('promotes a good version in steps, each decision with its figures, then serves it alone', async () => {
+    const deployed = await alice.endpoints.deploy({
+      model: NAME,
+      version: 3,
+      canary: 25,
+      analysisWindow: '1s',
+      minRequests: 5,
+    });
+    expect(deployed).toMatchObject({ name: NAME, version: 1 });
+    expect(deployed.rollout).toMatchObject({
+      status: 'progressing',
+      fromVersion: 1,
+      toVersion: 3,
+      steps: [25, 50],
+      step: 0,
+      weight: 25,
+      analysisWindowSeconds: 1,
+      minRequests: 5,
+    });
+    // The canary is not an endpoint of its own in lists.
+    expect((await alice.endpoints.list()).items.map((endpoint) => endpoint.name)).toEqual([NAME]);
+
+    // The first pass scores the new version on the evaluation set (through the gateway) and decides nothing.
+    expect(await server.platform.rollouts.tick()).toBe(0);
+    const scored = await rollout(alice);
+    expect(scored.decisions).toEqual([]);
+    const served = await traffic(80);
+    expect(served['1']).toBeGreaterThan(30);
+    expect(served['3']).toBeGreaterThanOrEqual(5);
+    await sleep(1100);
+    expect(await server.platform.rollouts.tick()).toBe(1);
+    const advanced = await rollout(alice);
+    expect(advanced).toMatchObject({ status: 'progressing', step: 1, weight: 50 });
+    expect(advanced.decisions).toHaveLength(1);
+    const first = advanced.decisions[0]!;
+    expect(first).toMatchObject({ decision: 'advance', step: 0, weight: 25, actor: 'system' });
+    expect(first.figures.canary!.requests).toBe(served['3']);
+    expect(first.figures.canary!.errors).toBe(0);
+    expect(first.figures.stable!.requests).toBeGreaterThanOrEqual(served['1']!);
+    expect(first.figures.quality).toEqual({ metric: 'f1', canary: 1, stable: 1 });
+    expect(first.reason).toMatch(
+      /canary requests: error rate 0% vs 0%, p99 \d+ ms vs \d+ ms, f1 1.000 vs 1.000; next 50%/,
+    );
+
+    // Too few canary requests in the second step: it waits, and says why.
+    await sleep(1100);
+    expect(await server.platform.rollouts.tick()).toBe(0);
+    expect((await rollout(alice)).waiting).toBe('0 of 5 canary requests in this step');
+    const second = await traffic(40);
+    expect(second['3']).toBeGreaterThanOrEqual(5);
+    expect(await server.platform.rollouts.tick()).toBe(1);
+    const promoted = await rollout(alice);
+    expect(promoted).toMatchObject({ status: 'promoted', weight: 0, waiting: null });
+    expect(promoted.decisions.map((decision) => [decision.decision, decision.weight])).toEqual([
+      ['advance', 25],
+      ['promote', 50],
+    ]);
+    expect(promoted.endedAt).not.toBeNull();
+
+    // The endpoint serves version 3 alone, from replicas of its own; the canary's are stopped.
+    const endpoint = await alice.endpoints.get(NAME);
+    expect(endpoint).toMatchObject({ version: 3, status: 'ready' });
+    expect(await traffic(10)).toEqual({ '3': 10 });
+    const audit = await server.platform.store.db
+      .selectFrom('audit_records')
+      .select(['action', 'actor'])
+      .where('resource', '=', `endpoint/${NAME}`)
+      .where('action', 'like', 'endpoint.rollout_%')
+      .orderBy('seq')
+      .execute();
+    expect(audit.map((entry) => entry.action)).toEqual([
+      'endpoint.rollout_started',
+      'endpoint.rollout_advanced',
+      'endpoint.rollout_promoted',
+    ]);
+  });
+
+  it('rolls back a version whose quality drops, after the quality alert fired on it', async () => {
+    await alice.endpoints.deploy({ model: NAME, version: 2, analysisWindow: '1h' });
+    expect((await rollout(alice)).steps).toEqual([10, 20, 40, 80]);
+    expect(await server.platform.rollouts.tick()).toBe(0);
+    const scored = await rollout(alice);
+    expect(scored.status).toBe('progressing');
+    const evals = await alice.call(routes.listEndpointEvals, { params: { name: NAME } });
+    expect(evals.items[0]).toMatchObject({ version: 2, trigger: 'rollout', f1: 0.25, endpoint: NAME });
+
+    // The new version's score is on /metrics under the endpoint's name while it is a canary: the alert fires.
+    const alerts = observabilityOf(server.platform).alerts;
+    const firing = await alerts.evaluate();
+    expect(firing.map((event) => [event.rule, event.state, event.labels])).toEqual([
+      ['endpoint_quality_low', 'firing', { endpoint: NAME, version: '2', metric: 'f1', team: 'legal-rag' }],
+    ]);
+
+    // The next pass rolls it back at once, without waiting for the hour-long window.
+    expect(await server.platform.rollouts.tick()).toBe(1);
+    const rolledBack = await rollout(alice);
+    expect(rolledBack).toMatchObject({ status: 'rolled_back', weight: 0, toVersion: 2, fromVersion: 3 });
+    expect(rolledBack.decisions).toHaveLength(1);
+    expect(rolledBack.decisions[0]).toMatchObject({ decision: 'rollback', actor: 'system' });
+    expect(rolledBack.decisions[0]!.reason).toBe(
+      "quality f1 0.250 is below the stable version's 1.000 less 0.050 (0.950)",
+    );
+    expect(rolledBack.decisions[0]!.figures.quality).toEqual({ metric: 'f1', canary: 0.25, stable: 1 });
+    expect(await traffic(20)).toEqual({ '3': 20 });
+    expect((await alice.endpoints.get(NAME)).version).toBe(3);
+    expect((await alerts.evaluate()).map((event) => event.state)).toEqual(['resolved']);
+  });
+
+  it('refuses what cannot be rolled out, and hides rollouts from other teams', async () => {
+    await expect(
+      alice.endpoints.deploy({ model: NAME, version: 1, name: 'fresh-name', canary: 10 }),
+    ).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining('canary apply to a new version'),
+    });
+    await expect(alice.endpoints.deploy({ model: NAME, version: 3 })).rejects.toMatchObject({
+      status: 409,
+      message: expect.stringContaining(`endpoint ${NAME} already serves ${NAME} version 3`),
+    });
+    await expect(alice.call(routes.promoteRollout, { params: { name: NAME } })).rejects.toMatchObject({
+      status: 409,
+      message: expect.stringContaining('is rolled back, so there is nothing to promote'),
+    });
+    await expect(rollout(carol)).rejects.toMatchObject({ status: 404 });
+
+    // A rollout in progress: another deploy waits for it; the user aborts it.
+    await alice.endpoints.deploy({ model: NAME, version: 1, analysisWindow: '1h' });
+    await expect(alice.endpoints.deploy({ model: NAME, version: 2 })).rejects.toMatchObject({
+      status: 409,
+      message: expect.stringContaining('is rolling out version 1; promote or abort it first'),
+    });
+    await expect(carol.call(routes.abortRollout, { params: { name: NAME } })).rejects.toMatchObject({
+      status: 404,
+    });
+    const aborted = await alice.call(routes.abortRollout, { params: { name: NAME } });
+    expect(aborted).toMatchObject({ status: 'aborted', toVersion: 1 });
+    expect(aborted.decisions.map((decision) => [decision.decision, decision.actor])).toEqual([
+      ['abort', 'alice'],
+    ]);
+    expect(await traffic(10)).toEqual({ '3': 10 });
+  });
+
+  it('is driven by aicloud deploy model --canary and aicloud endpoints rollout', async () => {
+    const cli = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(
+          process.execPath,
+          [join(repoRoot, 'apps/cli/bin/aicloud.mjs'), ...args],
+          {
+            env: { ...process.env, AICLOUD_URL: server.url, AICLOUD_TOKEN: tokens.alice.token },
+            timeout: 60_000,
+          },
+          (error, stdout, stderr) =>
+            resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        ),
+      );
+    const deployed = await cli([
+      'deploy',
+      'model',
+      '--name',
+      NAME,
+      '--version',
+      '1',
+      '--canary',
+      '20%',
+      '--analysis-window',
+      '10m',
+    ]);
+    expect(deployed.code, deployed.stderr).toBe(0);
+    expect(deployed.stdout).toContain(`Rolling out ${NAME} version 1 onto ${NAME} (serving version 3)`);
+    expect(deployed.stdout).toContain('20% → 40% → 80% → promote');
+    const status = await cli(['endpoints', 'rollout', 'status', NAME]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain('progressing');
+    expect(status.stdout).toContain('20% of traffic');
+    const json = await cli(['endpoints', 'rollout', 'status', NAME, '-o', 'json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ status: 'progressing', toVersion: 1, weight: 20 });
+    const promoted = await cli(['endpoints', 'rollout', 'promote', NAME]);
+    expect(promoted.code, promoted.stderr).toBe(0);
+    expect(promoted.stdout).toContain(`Promoted ${NAME} to version 1`);
+    expect((await alice.endpoints.get(NAME)).version).toBe(1);
+    const again = await cli(['endpoints', 'rollout', 'abort', NAME]);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain('is promoted, so there is nothing to abort');
+  });
+});
