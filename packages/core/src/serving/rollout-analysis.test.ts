@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { judgeStep, rolloutSteps } from './rollout-analysis.ts';
 
-const thresholds = { minRequests: 20, maxErrorRateIncrease: 0.05, maxLatencyRatio: 1.5, maxQualityDrop: 0.05 };
+const thresholds = {
+  minRequests: 20,
+  maxErrorRateIncrease: 0.05,
+  maxLatencyRatio: 1.5,
+  maxQualityDrop: 0.05,
+};
 const figures = (requests: number, errors: number, latencyP99Ms: number | null) => ({
   requests,
   errors,
