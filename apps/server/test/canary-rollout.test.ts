@@ -8,12 +8,12 @@ import { observabilityOf } from '@aicloud/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../src/repo-paths.ts';
 import { type RunningServer, startServer } from '../src/start-server.ts';
+import { answerBookModel, answerBookRuntime, qualityAlertRules } from './answer-book.ts';
 
 // Canary analysis on deploy, end to end: a new version deployed onto a serving endpoint takes a share of the
 // real traffic through the gateway (a fixture runtime answering from a book), is scored on the endpoint's
 // evaluation set and compared with the serving version step by step; a good version is promoted in steps,
 // a worse one raises the quality alert and is rolled back; each decision is kept with its figures and audited.
-const fixtures = join(import.meta.dirname, 'fixtures');
 let server: RunningServer;
 let tokens: Record<'alice' | 'carol', { token: string }>;
 let alice: Client;
@@ -28,14 +28,6 @@ const questions = {
   'Who signs a contract?': 'the parties',
   'What is a breach?': 'a failure to perform',
 };
-
-function modelFolder(name: string, answers: Record<string, string>): string {
-  const folder = join(work, name);
-  mkdirSync(folder);
-  writeFileSync(join(folder, 'config.json'), '{"runtime":"answer-book"}');
-  writeFileSync(join(folder, 'answers.json'), JSON.stringify(answers));
-  return folder;
-}
 
 /** Sends `count` chat requests with the endpoint's key; answers how many each version served. */
 async function traffic(count: number): Promise<Record<string, number>> {
@@ -59,20 +51,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'aicloud-canary-'));
-  const alerts = join(work, 'alerts');
-  mkdirSync(alerts);
-  writeFileSync(
-    join(alerts, 'quality.yaml'),
-    'rules:\n  - name: endpoint_quality_low\n    kind: quality\n    below: 0.5\n    metric: f1\n    severity: critical\n',
-  );
-  const good = modelFolder('good', questions);
+  const alerts = qualityAlertRules(work);
+  const good = answerBookModel(work, 'good', questions);
   // Version 2 answers one of the four right.
-  const worse = modelFolder('worse', {
+  const worse = answerBookModel(work, 'worse', {
     'Who signs a contract?': 'the parties',
     '*': 'I do not know',
   });
   // Version 3 answers as well as version 1, in other words where it may.
-  const better = modelFolder('better', { ...questions });
+  const better = answerBookModel(work, 'better', { ...questions });
   server = await startServer({
     host: '127.0.0.1',
     port: 0,
@@ -80,19 +67,12 @@ beforeAll(async () => {
     seedFile: join(repoRoot, 'seed/demo.yaml'),
     webRoot: null,
     importRoots: { 'legal-rag': [work] },
-    sandboxReadOnly: [fixtures],
+    sandboxReadOnly: [answerBookRuntime.fixtures],
     // The test drives the rollout passes itself.
     tickIntervalMs: 3_600_000,
     meterIntervalMs: 500,
     alertsDir: alerts,
-    runtimes: {
-      'answer-book': {
-        name: 'answer-book',
-        command: `exec ${process.execPath} ${join(fixtures, 'answer-book.mjs')} --socket {socket} --model {model_dir}`,
-        runsHere: true,
-        healthPath: '/health',
-      },
-    },
+    runtimes: answerBookRuntime.runtimes,
   });
   tokens = JSON.parse(readFileSync(join(work, 'data/credentials.json'), 'utf8'));
   alice = createClient({ url: server.url, token: tokens.alice.token });

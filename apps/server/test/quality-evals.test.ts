@@ -8,11 +8,11 @@ import { observabilityOf, qualityOf } from '@aicloud/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../src/repo-paths.ts';
 import { type RunningServer, startServer } from '../src/start-server.ts';
+import { answerBookModel, answerBookRuntime, qualityAlertRules } from './answer-book.ts';
 
 // Quality evaluations end to end: an evaluation set registered as a dataset of the team's lake, each prompt
 // sent through the endpoint's own gateway path (a fixture runtime answering from a book), scores stored per
 // version, the worse version scoring lower and the quality alert firing on it; a judge endpoint grades.
-const fixtures = join(import.meta.dirname, 'fixtures');
 let server: RunningServer;
 let tokens: Record<'alice' | 'carol', { token: string }>;
 let alice: Client;
@@ -29,31 +29,18 @@ const questions = {
 const registerDataset = (dataset: { path: string; location: string }) =>
   alice.datasets.register({ ...dataset, encrypted: false, tags: {} });
 
-function modelFolder(name: string, answers: Record<string, string>): string {
-  const folder = join(work, name);
-  mkdirSync(folder);
-  writeFileSync(join(folder, 'config.json'), '{"runtime":"answer-book"}');
-  writeFileSync(join(folder, 'answers.json'), JSON.stringify(answers));
-  return folder;
-}
-
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'aicloud-quality-'));
-  const alerts = join(work, 'alerts');
-  mkdirSync(alerts);
-  writeFileSync(
-    join(alerts, 'quality.yaml'),
-    'rules:\n  - name: endpoint_quality_low\n    kind: quality\n    below: 0.5\n    metric: f1\n    severity: critical\n',
-  );
-  const good = modelFolder('good', questions);
+  const alerts = qualityAlertRules(work);
+  const good = answerBookModel(work, 'good', questions);
   // Version 2 answers one of the four right and the others wrongly.
-  const worse = modelFolder('worse', {
+  const worse = answerBookModel(work, 'worse', {
     'What settles disputes out of court?': 'arbitration',
     'Which clause excuses performance in a war?': 'the termination section',
     'Who signs a contract?': 'the lawyers',
     '*': 'I do not know',
   });
-  const judge = modelFolder('judge', { '*': 'Score: 8' });
+  const judge = answerBookModel(work, 'judge', { '*': 'Score: 8' });
   server = await startServer({
     host: '127.0.0.1',
     port: 0,
@@ -61,18 +48,11 @@ beforeAll(async () => {
     seedFile: join(repoRoot, 'seed/demo.yaml'),
     webRoot: null,
     importRoots: { 'legal-rag': [work] },
-    sandboxReadOnly: [fixtures],
+    sandboxReadOnly: [answerBookRuntime.fixtures],
     tickIntervalMs: 250,
     meterIntervalMs: 500,
     alertsDir: alerts,
-    runtimes: {
-      'answer-book': {
-        name: 'answer-book',
-        command: `exec ${process.execPath} ${join(fixtures, 'answer-book.mjs')} --socket {socket} --model {model_dir}`,
-        runsHere: true,
-        healthPath: '/health',
-      },
-    },
+    runtimes: answerBookRuntime.runtimes,
   });
   tokens = JSON.parse(readFileSync(join(work, 'data/credentials.json'), 'utf8'));
   alice = createClient({ url: server.url, token: tokens.alice.token });

@@ -29,6 +29,7 @@ import type { ReplicaPool } from './replica-pool.ts';
 import { rolloutSteps } from './rollout-analysis.ts';
 import { latestRollout, rolloutView } from './rollout-service.ts';
 import type { RuntimeTemplate } from './runtimes.ts';
+import { visibleEndpoint } from './visible-endpoint.ts';
 
 type EndpointRow = Selectable<Database['endpoints']>;
 type KeyRow = Selectable<Database['endpoint_keys']>;
@@ -140,17 +141,7 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
     };
   }
 
-  async function visible(actor: Actor, name: string): Promise<EndpointRow> {
-    const row = await db
-      .selectFrom('endpoints')
-      .selectAll()
-      .where('name', '=', name)
-      .where('status', '!=', 'deleted')
-      .where('canary_of', 'is', null)
-      .executeTakeFirst();
-    if (!row || !canSeeTeam(actor.principal, row.team)) throw notFound('endpoint', name);
-    return row;
-  }
+  const visible = (actor: Actor, name: string) => visibleEndpoint(db, actor, name);
 
   async function refuse(
     actor: Actor,

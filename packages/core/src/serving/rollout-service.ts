@@ -1,15 +1,16 @@
 import type { Rollout, RolloutDecision, RolloutFigures } from '@aicloud/contracts';
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import { AppError, notFound } from '../app-error.ts';
+import { AppError } from '../app-error.ts';
 import type { AuditService } from '../audit/audit-service.ts';
 import { type Clock, isoNow } from '../clock.ts';
-import { type Actor, canSeeTeam } from '../identity/principal.ts';
+import type { Actor } from '../identity/principal.ts';
 import { newId } from '../ids.ts';
 import type { Store } from '../store/open-store.ts';
 import type { Database } from '../store/schema.ts';
 import { moveEndpoint } from '../workloads/endpoint-state.ts';
 import type { ReplicaPool } from './replica-pool.ts';
 import { judgeStep, type QualityComparison } from './rollout-analysis.ts';
+import { visibleEndpoint } from './visible-endpoint.ts';
 
 type RolloutRow = Selectable<Database['endpoint_rollouts']>;
 type EndpointRow = Selectable<Database['endpoints']>;
@@ -106,14 +107,7 @@ export function createRolloutService(deps: RolloutServiceDeps): RolloutService {
     actor: Actor,
     name: string,
   ): Promise<{ row: RolloutRow; stable: EndpointRow }> {
-    const stable = await db
-      .selectFrom('endpoints')
-      .selectAll()
-      .where('name', '=', name)
-      .where('status', '!=', 'deleted')
-      .where('canary_of', 'is', null)
-      .executeTakeFirst();
-    if (!stable || !canSeeTeam(actor.principal, stable.team)) throw notFound('endpoint', name);
+    const stable = await visibleEndpoint(db, actor, name);
     const row = await latestRollout(db, stable.id);
     if (!row)
       throw new AppError(
@@ -129,6 +123,14 @@ export function createRolloutService(deps: RolloutServiceDeps): RolloutService {
         'conflict',
         `the rollout of ${row.endpoint} to version ${row.to_version} is ${row.status.replace('_', ' ')}, so there is nothing to ${verb}`,
       );
+  }
+
+  /** A rollout as it is now in the store, as the API shows it. */
+  async function reread(id: string): Promise<Rollout> {
+    return rolloutView(
+      db,
+      await db.selectFrom('endpoint_rollouts').selectAll().where('id', '=', id).executeTakeFirstOrThrow(),
+    );
   }
 
   async function canaryOf(row: RolloutRow): Promise<EndpointRow> {
@@ -343,14 +345,7 @@ export function createRolloutService(deps: RolloutServiceDeps): RolloutService {
         { canary, stable, ...(quality ? { quality } : {}) },
         actor.principal.userName,
       );
-      return rolloutView(
-        db,
-        await db
-          .selectFrom('endpoint_rollouts')
-          .selectAll()
-          .where('id', '=', row.id)
-          .executeTakeFirstOrThrow(),
-      );
+      return reread(row.id);
     },
 
     async abort(actor, name) {
@@ -367,14 +362,7 @@ export function createRolloutService(deps: RolloutServiceDeps): RolloutService {
         },
         actor.principal.userName,
       );
-      return rolloutView(
-        db,
-        await db
-          .selectFrom('endpoint_rollouts')
-          .selectAll()
-          .where('id', '=', row.id)
-          .executeTakeFirstOrThrow(),
-      );
+      return reread(row.id);
     },
 
     async tick() {

@@ -1,0 +1,40 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const fixtures = join(import.meta.dirname, 'fixtures');
+
+/**
+ * The answer-book runtime (fixtures/answer-book.mjs): answers each chat prompt from its model folder's book, so
+ * a test knows what each version says. The sandbox must be given `fixtures` read-only (`sandboxReadOnly`).
+ */
+export const answerBookRuntime = {
+  fixtures,
+  runtimes: {
+    'answer-book': {
+      name: 'answer-book',
+      command: `exec ${process.execPath} ${join(fixtures, 'answer-book.mjs')} --socket {socket} --model {model_dir}`,
+      runsHere: true,
+      healthPath: '/health',
+    },
+  },
+};
+
+/** A model folder under `work` whose version answers `answers` (`"*"` for any other prompt). */
+export function answerBookModel(work: string, name: string, answers: Record<string, string>): string {
+  const folder = join(work, name);
+  mkdirSync(folder);
+  writeFileSync(join(folder, 'config.json'), '{"runtime":"answer-book"}');
+  writeFileSync(join(folder, 'answers.json'), JSON.stringify(answers));
+  return folder;
+}
+
+/** An alerts folder under `work` with one rule: F1 quality below 0.5 is critical. */
+export function qualityAlertRules(work: string): string {
+  const alerts = join(work, 'alerts');
+  mkdirSync(alerts);
+  writeFileSync(
+    join(alerts, 'quality.yaml'),
+    'rules:\n  - name: endpoint_quality_low\n    kind: quality\n    below: 0.5\n    metric: f1\n    severity: critical\n',
+  );
+  return alerts;
+}
