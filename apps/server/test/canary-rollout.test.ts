@@ -245,6 +245,19 @@ describe('canary analysis on deploy', () => {
       ['abort', 'alice'],
     ]);
     expect(await traffic(10)).toEqual({ '3': 10 });
+
+    // A quality check that cannot run (its dataset is gone) rolls the canary back: it is not let through.
+    const evalSet = () =>
+      server.platform.store.db.updateTable('endpoint_eval_sets').where('endpoint', '=', NAME);
+    await evalSet().set({ dataset: 'projects/legal-rag/datasets/gone' }).execute();
+    await alice.endpoints.deploy({ model: NAME, version: 2, analysisWindow: '1h' });
+    expect(await server.platform.rollouts.tick()).toBe(1);
+    const unchecked = await rollout(alice);
+    expect(unchecked).toMatchObject({ status: 'rolled_back', toVersion: 2 });
+    expect(unchecked.decisions[0]!.reason).toBe(
+      'the quality check could not run: dataset projects/legal-rag/datasets/gone is not a registered dataset of team legal-rag',
+    );
+    await evalSet().set({ dataset: DATASET }).execute();
   });
 
   it('is driven by aicloud deploy model --canary and aicloud endpoints rollout', async () => {

@@ -202,6 +202,10 @@ export function createRolloutService(deps: RolloutServiceDeps): RolloutService {
           version: canary.version,
           runtime: canary.runtime,
           artifact_dir: canary.artifact_dir,
+          // What the new version was deployed on (and admitted for) comes with it.
+          product: canary.product,
+          gpus: canary.gpus,
+          gpu_type: canary.gpu_type,
           rate_micros: canary.rate_micros,
         })
         .where('id', '=', row.endpoint_id)
@@ -281,7 +285,19 @@ export function createRolloutService(deps: RolloutServiceDeps): RolloutService {
     // The pass that evaluates the canary's quality only records it: alerts see the new version's score
     // before the next pass acts on it.
     if (!row.quality && deps.compareQuality) {
-      await figuresOf(row);
+      try {
+        await figuresOf(row);
+      } catch (error) {
+        // A guardrail that cannot run does not let the version through.
+        await end(
+          row,
+          'rolled_back',
+          `the quality check could not run: ${(error as Error).message}`,
+          {},
+          'system',
+        );
+        return true;
+      }
       return false;
     }
     const { canary, stable, quality } = await figuresOf(row);
@@ -372,7 +388,21 @@ export function createRolloutService(deps: RolloutServiceDeps): RolloutService {
         .where('status', '=', 'progressing')
         .execute();
       let moved = 0;
-      for (const row of rows) if (await judge(row)) moved += 1;
+      for (const row of rows) {
+        try {
+          if (await judge(row)) moved += 1;
+        } catch (error) {
+          // One rollout's failure neither stops the others nor the controller pass it runs in.
+          await audit.record({
+            actor: 'system',
+            action: 'endpoint.rollout_judged',
+            resource: `endpoint/${row.endpoint}`,
+            team: row.team,
+            outcome: 'failure',
+            details: { rollout: row.id, error: (error as Error).message },
+          });
+        }
+      }
       return moved;
     },
   };
