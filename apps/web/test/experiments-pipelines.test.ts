@@ -92,7 +92,11 @@ beforeAll(async () => {
     ],
   });
   const deadline = Date.now() + 90_000;
-  while (pipeline.status === 'running' && Date.now() < deadline) {
+  // Until every step has ended: the pipeline fails when boom does, and use, its sibling, may still be running.
+  const unsettled = () =>
+    pipeline.status === 'running' ||
+    pipeline.steps.some((step) => step.status === 'running' || step.status === 'retrying');
+  while (unsettled() && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 500));
     pipeline = await alice.pipelines.get(pipeline.id);
   }

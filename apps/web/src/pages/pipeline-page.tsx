@@ -59,7 +59,13 @@ export function PipelinePage({ client, id }: { client: Client; id: string }) {
   const pipeline = useQuery({
     queryKey: ['pipelines', 'one', id],
     queryFn: () => client.pipelines.get(id),
-    refetchInterval: (query) => (query.state.data && query.state.data.status !== 'running' ? false : 2000),
+    // Live while it runs, and while a step still runs after the pipeline failed (a sibling of the failed step).
+    refetchInterval: (query) =>
+      query.state.data &&
+      query.state.data.status !== 'running' &&
+      !query.state.data.steps.some((step) => step.status === 'running' || step.status === 'retrying')
+        ? false
+        : 2000,
   });
   return (
     <section data-testid="pipeline-page">

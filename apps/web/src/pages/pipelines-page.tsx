@@ -22,7 +22,13 @@ export function PipelinesPage({ client }: { client: Client }) {
     queryKey: ['pipelines', 'list'],
     queryFn: () => client.pipelines.list(),
     refetchInterval: (query) =>
-      query.state.data?.items.some((pipeline) => pipeline.status === 'running') ? 5000 : 15_000,
+      query.state.data?.items.some(
+        (pipeline) =>
+          pipeline.status === 'running' ||
+          pipeline.steps.some((step) => step.status === 'running' || step.status === 'retrying'),
+      )
+        ? 5000
+        : 15_000,
   });
   return (
     <section>
