@@ -37,6 +37,7 @@ const exported = { metrics: [] as OtlpMetric[], spans: [] as OtlpSpan[] };
 let server: RunningServer;
 let alice: Client;
 let admin: string;
+let aliceToken: string;
 let key: string;
 let work: string;
 const fixtures = join(import.meta.dirname, 'fixtures');
@@ -89,7 +90,8 @@ beforeAll(async () => {
   });
   const tokens = JSON.parse(readFileSync(join(work, 'data/credentials.json'), 'utf8'));
   admin = tokens.admin.token;
-  alice = createClient({ url: server.url, token: tokens.alice.token });
+  aliceToken = tokens.alice.token;
+  alice = createClient({ url: server.url, token: aliceToken });
   await alice.models.register({ name: 'legal-answerer', source: `path:${join(work, 'model')}` });
   await alice.endpoints.deploy({ model: 'legal-answerer', version: 1, minReplicas: 1 });
   await alice.models.register({
@@ -361,5 +363,91 @@ describe('GenAI telemetry of the gateway', () => {
       'process.exit.code': 0,
     });
     expect(attributesOf(run.attributes)['error.type']).toBeUndefined();
+  });
+
+  it('traces a pipeline: one pipeline.run, a pipeline.step per step under it, each step’s job under its step', async () => {
+    const created = await alice.pipelines.create({
+      name: 'traced-pipeline',
+      steps: [
+        { name: 'prep', product: 'batch-inference', command: 'echo "traceparent=$TRACEPARENT"' },
+        {
+          name: 'train',
+          product: 'batch-inference',
+          command: 'echo "traceparent=$TRACEPARENT"',
+          dependsOn: ['prep'],
+        },
+      ],
+    });
+    const deadline = Date.now() + 90_000;
+    let pipeline = created;
+    while (pipeline.status === 'running' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      pipeline = await alice.pipelines.get(created.id);
+    }
+    expect(pipeline.status, JSON.stringify(pipeline.steps)).toBe('succeeded');
+    const hex = (id: string) => (/^[0-9a-f]+$/.test(id) ? id : Buffer.from(id, 'base64').toString('hex'));
+    const named = (name: string, key: string, value: string) =>
+      exported.spans.find((span) => span.name === name && attributesOf(span.attributes)[key] === value);
+    const until = Date.now() + 15_000;
+    while (!named('pipeline.run', 'aicloud.pipeline.id', pipeline.id) && Date.now() < until)
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    const run = named('pipeline.run', 'aicloud.pipeline.id', pipeline.id)!;
+    expect(run, JSON.stringify(exported.spans.map((span) => span.name))).toBeDefined();
+    expect(run.parentSpanId ?? '').toBe('');
+    expect(attributesOf(run.attributes)).toMatchObject({
+      'aicloud.pipeline.name': 'traced-pipeline',
+      'aicloud.team': 'legal-rag',
+      'aicloud.pipeline.steps': 2,
+      'aicloud.pipeline.status': 'succeeded',
+    });
+    for (const step of pipeline.steps) {
+      const stepSpan = exported.spans.find(
+        (span) =>
+          span.name === 'pipeline.step' &&
+          attributesOf(span.attributes)['aicloud.pipeline.id'] === pipeline.id &&
+          attributesOf(span.attributes)['aicloud.pipeline.step'] === step.name,
+      )!;
+      expect(stepSpan, step.name).toBeDefined();
+      expect(hex(stepSpan.traceId)).toBe(hex(run.traceId));
+      expect(hex(stepSpan.parentSpanId!)).toBe(hex(run.spanId));
+      expect(attributesOf(stepSpan.attributes)).toMatchObject({
+        'aicloud.job.id': step.jobId,
+        'aicloud.pipeline.attempt': 1,
+        'aicloud.pipeline.status': 'succeeded',
+      });
+      // The step's job: its submission under the step's span, its TRACEPARENT that submission's.
+      const submit = named('job.submit', 'aicloud.job.id', step.jobId!)!;
+      expect(hex(submit.traceId)).toBe(hex(run.traceId));
+      expect(hex(submit.parentSpanId!)).toBe(hex(stepSpan.spanId));
+      const log = readFileSync(jobPaths(join(work, 'data'), step.jobId!).logFile, 'utf8');
+      expect(log).toContain(`traceparent=00-${hex(submit.traceId)}-${hex(submit.spanId)}-01`);
+    }
+  });
+
+  it('a job submitted with a traceparent header continues the caller’s trace', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const callerSpan = '00f067aa0ba902b7';
+    const answer = await fetch(`${server.url}/v1/jobs`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${aliceToken}`,
+        'content-type': 'application/json',
+        traceparent: `00-${traceId}-${callerSpan}-01`,
+      },
+      body: JSON.stringify({ product: 'batch-inference', name: 'caller-traced', command: 'true' }),
+    });
+    expect(answer.status).toBe(201);
+    const { job } = (await answer.json()) as { job: { id: string } };
+    const hex = (id: string) => (/^[0-9a-f]+$/.test(id) ? id : Buffer.from(id, 'base64').toString('hex'));
+    const until = Date.now() + 15_000;
+    const find = () =>
+      exported.spans.find(
+        (span) => span.name === 'job.submit' && attributesOf(span.attributes)['aicloud.job.id'] === job.id,
+      );
+    while (!find() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 200));
+    const submit = find()!;
+    expect(submit).toBeDefined();
+    expect(hex(submit.traceId)).toBe(traceId);
+    expect(hex(submit.parentSpanId!)).toBe(callerSpan);
   });
 });

@@ -39,6 +39,7 @@ import { createRolloutService, type RolloutService } from './serving/rollout-ser
 import { type RuntimeTemplate, runtimeTemplates } from './serving/runtimes.ts';
 import { ensureDataDir, openStore, type Store } from './store/open-store.ts';
 import { recordJobSpan } from './telemetry/job-span.ts';
+import { createPipelineTracing } from './telemetry/pipeline-tracing.ts';
 import { createTelemetry, type Telemetry, type TelemetryOptions } from './telemetry/telemetry.ts';
 import { traceJobSubmissions } from './telemetry/traced-job-service.ts';
 import { recordJobRuns } from './tracking/job-run-recorder.ts';
@@ -302,6 +303,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       actorOf: (name) => ownerActor(store, name),
       retryBaseMs: config.pipelineRetryBaseMs,
       models,
+      tracing: createPipelineTracing(telemetry),
     });
     const lineage = createLineageService({ store, clock, models });
     const seed = config.seedFile

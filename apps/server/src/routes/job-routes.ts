@@ -5,7 +5,11 @@ import { implement, type RouteDeps } from '../route.ts';
 export function jobRoutes({ jobs }: RouteDeps) {
   return [
     implement(routes.submitJob, async ({ actor, body, reply }) => {
-      const result = await jobs.submit(actor, body);
+      // A caller's W3C trace context: its trace continues through admission into the job.
+      const traceparent = reply.request.headers.traceparent;
+      const result = await jobs.submit(actor, body, {
+        traceparent: typeof traceparent === 'string' ? traceparent : undefined,
+      });
       if (result.job) reply.status(result.admission.outcome === 'pending_approval' ? 202 : 201);
       return result;
     }),

@@ -51,7 +51,12 @@ export interface JobServiceDeps {
 
 /** Jobs: submission through admission (policy, approvals, quota, budget), listing, cancelling. */
 export interface JobService {
-  submit(actor: Actor, request: SubmitJobRequest): Promise<SubmitJobResponse>;
+  /** `traceparent`: the trace the submission continues (a caller's, or its pipeline step's). */
+  submit(
+    actor: Actor,
+    request: SubmitJobRequest,
+    options?: { traceparent?: string | undefined },
+  ): Promise<SubmitJobResponse>;
   list(actor: Actor, query: JobQuery): Promise<Job[]>;
   get(actor: Actor, id: string): Promise<Job>;
   cancel(actor: Actor, id: string): Promise<Job>;

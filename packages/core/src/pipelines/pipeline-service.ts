@@ -17,6 +17,7 @@ import { hashDataset } from '../lineage/dataset-hash.ts';
 import type { ModelService } from '../registry/model-service.ts';
 import { jobPaths } from '../runner/job-paths.ts';
 import type { Store } from '../store/open-store.ts';
+import { noPipelineTracing, type PipelineTracing } from '../telemetry/pipeline-tracing.ts';
 import { checkDag } from './check-dag.ts';
 import { stepEndOf } from './step-end.ts';
 import { readStepRegistration } from './step-registration.ts';
@@ -39,6 +40,8 @@ export interface PipelineServiceDeps {
   retryBaseMs?: number | undefined;
   /** The registry a step's output is registered in when it asks to be (`aicloud-register.json`). */
   models?: Pick<ModelService, 'register'>;
+  /** `pipeline.run` and `pipeline.step` spans (default: none). */
+  tracing?: PipelineTracing | undefined;
 }
 
 export interface PipelineService {
@@ -94,6 +97,7 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
   const { store, clock, jobs, dataDir } = deps;
   const db = store.db;
   const retryBaseMs = deps.retryBaseMs ?? 10_000;
+  const tracing = deps.tracing ?? noPipelineTracing;
 
   async function load(id: string): Promise<Pipeline | null> {
     const row = await db.selectFrom('pipelines').selectAll().where('id', '=', id).executeTakeFirst();
@@ -131,6 +135,8 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
       .where('pipeline_id', '=', pipelineId)
       .where('name', '=', name)
       .execute();
+    if (values.status && values.status !== 'running' && values.status !== 'pending')
+      tracing.stepEnded(pipelineId, name, values.status, values.reason);
   }
 
   async function finish(pipeline: Pipeline, status: PipelineStatus, reason: string | null): Promise<void> {
@@ -139,6 +145,7 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
       .set({ status, reason, ended_at: isoNow(clock) })
       .where('id', '=', pipeline.id)
       .execute();
+    tracing.pipelineEnded(pipeline.id, status, reason);
   }
 
   function cacheKeyOf(
@@ -183,6 +190,7 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
         .where('pipeline_steps.pipeline_id', '!=', pipeline.id)
         .executeTakeFirst();
       if (hit) {
+        tracing.stepCached(pipeline.id, step.name, hit.job_id);
         await setStep(pipeline.id, step.name, {
           status: 'cached',
           cache_key: cacheKey,
@@ -220,20 +228,28 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
           .execute()
       ).find((job) => job.command === command)?.id ?? null;
     if (!jobId) {
+      const traceparent = tracing.stepStarted(pipeline.id, step.name, attempt);
       try {
-        const answer = await jobs.submit(actor, {
-          product: spec.product,
-          team: pipeline.team,
-          name,
-          gpus: spec.gpus,
-          datasets: spec.datasets,
-          command,
-          // Every step's run lands in the pipeline's one experiment.
-          experiment: pipeline.experiment,
-        });
+        const answer = await jobs.submit(
+          actor,
+          {
+            product: spec.product,
+            team: pipeline.team,
+            name,
+            gpus: spec.gpus,
+            datasets: spec.datasets,
+            command,
+            // Every step's run lands in the pipeline's one experiment.
+            experiment: pipeline.experiment,
+          },
+          { traceparent },
+        );
         if (answer.admission.outcome === 'rejected' || !answer.job) {
           reason = answer.admission.reasons.map((r) => r.message).join('; ') || 'refused by admission';
-        } else jobId = answer.job.id;
+        } else {
+          jobId = answer.job.id;
+          tracing.stepJob(pipeline.id, step.name, jobId);
+        }
       } catch (error) {
         reason = error instanceof Error ? error.message : String(error);
       }
@@ -394,6 +410,7 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
           .execute();
       });
       const created = (await load(id))!;
+      tracing.pipelineStarted({ id, name: created.name, team, steps: created.steps.length });
       await advance(created);
       return (await load(id))!;
     },
@@ -447,6 +464,12 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
         .set({ status: 'running', reason: null, ended_at: null })
         .where('id', '=', id)
         .execute();
+      tracing.pipelineStarted({
+        id,
+        name: pipeline.name,
+        team: pipeline.team,
+        steps: pipeline.steps.length,
+      });
       await advance((await load(id))!);
       return visible(actor, id);
     },
