@@ -5,7 +5,8 @@
 // p50/p99 at c=1 and c=32, requests/s, the ratio to direct, and the gateway process's CPU per request from
 // /proc/PID/stat (utime+stime delta over requests served, its idle rate subtracted); the control plane's p50
 // (GET /v1/whoami, 200 sequential requests from curl) idle and while wrk saturates the gateway; a second
-// platform with telemetry off for the telemetry's share; and Portkey's open-source gateway against the same
+// platform with telemetry off for the telemetry's share, and the telemetry's recording alone against the SDK's
+// own instruments (bench/telemetry-recording.ts); and Portkey's open-source gateway against the same
 // stub when `@portkey-ai/gateway` is installed (or PORTKEY_GATEWAY names its start-server.js).
 // Options: --seconds N (each wrk run, default 5), --rounds N (default 2), --cpu-prof DIR (profile the
 // gateway process under c=32 only, with node --cpu-prof; written when it stops).
@@ -16,6 +17,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createClient } from '@aicloud/client';
 import { request } from 'undici';
+import { telemetryRecordingCost } from './telemetry-recording.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
 const stub = join(repoRoot, 'bench/stub-upstream.mjs');
@@ -402,6 +404,11 @@ const onCpu = median(telemetryRounds.map((r) => r.on));
 const offCpu = median(telemetryRounds.map((r) => r.off));
 console.log(
   `gateway CPU per request at c=1, median of ${rounds}: telemetry on ${onCpu.toFixed(0)} µs, off ${offCpu.toFixed(0)} µs; telemetry ${(onCpu - offCpu).toFixed(0)} µs = ${(((onCpu - offCpu) / onCpu) * 100).toFixed(1)} % (goal ≤ 10 %)`,
+);
+const recording = telemetryRecordingCost();
+const c32Cpu = acrossRounds((r) => r.c32.gateway.cpuPerRequest!);
+console.log(
+  `telemetry recording alone per request (this process, median of 5 × 50,000): ${recording.aicloud.toFixed(1)} µs (span + histogram series) vs ${recording.sdk.toFixed(1)} µs with the OpenTelemetry SDK's instruments (${(recording.sdk / recording.aicloud).toFixed(1)}×); ${((recording.aicloud / c32Cpu) * 100).toFixed(1)} % of the gateway's ${c32Cpu.toFixed(0)} µs CPU per request at c=32 (goal ≤ 10 %)`,
 );
 console.log(`load average at end: ${loadAverage()}`);
 

@@ -80,34 +80,32 @@ export function createGatewayMetrics(telemetry: Telemetry) {
     labelNames: ['endpoint'] as const,
     registers: [registry],
   });
-  const { meter, tracer } = telemetry;
-  const histogram = (name: string, unit: string, description: string, buckets: number[]) =>
-    meter.createHistogram(name, { unit, description, advice: { explicitBucketBoundaries: buckets } });
-  const requestDuration = histogram(
+  const { tracer } = telemetry;
+  const requestDuration = telemetry.histogram(
     METRIC_GEN_AI_SERVER_REQUEST_DURATION,
     's',
     'GenAI server request duration: from the request received to the last byte of the answer, refusals included',
     DURATION_BUCKETS,
   );
-  const operationDuration = histogram(
+  const operationDuration = telemetry.histogram(
     METRIC_GEN_AI_CLIENT_OPERATION_DURATION,
     's',
     'GenAI operation duration: the gateway’s call to the model replica',
     DURATION_BUCKETS,
   );
-  const tokenUsage = histogram(
+  const tokenUsage = telemetry.histogram(
     METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
     '{token}',
     'Tokens used per request',
     TOKEN_BUCKETS,
   );
-  const timeToFirstToken = histogram(
+  const timeToFirstToken = telemetry.histogram(
     METRIC_GEN_AI_SERVER_TIME_TO_FIRST_TOKEN,
     's',
     'Time to generate the first content token (streamed requests)',
     TTFT_BUCKETS,
   );
-  const timePerOutputToken = histogram(
+  const timePerOutputToken = telemetry.histogram(
     METRIC_GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN,
     's',
     'Time per output token after the first (streamed requests)',
@@ -117,28 +115,37 @@ export function createGatewayMetrics(telemetry: Telemetry) {
   function begin(operation: Operation, response: ServerResponse): GatewayObservation {
     if (!telemetry.enabled) return NOTHING;
     const started = performance.now();
-    const attributes: Attributes = {
-      [ATTR_GEN_AI_OPERATION_NAME]: operation,
-      [ATTR_GEN_AI_PROVIDER_NAME]: GATEWAY_PROVIDER,
-    };
     // The address this request reached the gateway on: bounded, unlike the client's Host header.
     const socket = response.socket;
-    if (socket?.localAddress) attributes[ATTR_SERVER_ADDRESS] = socket.localAddress;
-    if (socket?.localPort) attributes[ATTR_SERVER_PORT] = socket.localPort;
+    const address = socket?.localAddress;
+    const port = socket?.localPort;
+    let requestModel: string | undefined;
+    let responseModel: string | undefined;
+    /** The request's attributes; built only for a new series or a recording span. */
+    const attributes = (extra?: Attributes): Attributes => ({
+      [ATTR_GEN_AI_OPERATION_NAME]: operation,
+      [ATTR_GEN_AI_PROVIDER_NAME]: GATEWAY_PROVIDER,
+      ...(address ? { [ATTR_SERVER_ADDRESS]: address } : {}),
+      ...(port ? { [ATTR_SERVER_PORT]: port } : {}),
+      ...(requestModel === undefined ? {} : { [ATTR_GEN_AI_REQUEST_MODEL]: requestModel }),
+      ...(responseModel === undefined ? {} : { [ATTR_GEN_AI_RESPONSE_MODEL]: responseModel }),
+      ...extra,
+    });
     const span: Span = tracer.startSpan(
       operation,
-      { kind: SpanKind.SERVER, attributes },
+      { kind: SpanKind.SERVER },
       contextOfTraceparent(response.req?.headers.traceparent),
     );
     let upstreamAt: number | null = null;
     let firstTokenAt: number | null = null;
     return {
       requestModel(model) {
-        attributes[ATTR_GEN_AI_REQUEST_MODEL] = model;
+        requestModel = model;
         span.updateName(`${operation} ${model}`);
       },
       responseModel(model) {
-        attributes[ATTR_GEN_AI_RESPONSE_MODEL] = model;
+        // The replica names it: a \0 of its own must not reach another series' key.
+        responseModel = model.includes('\0') ? model.replaceAll('\0', '\uFFFD') : model;
       },
       upstreamStarted() {
         upstreamAt = performance.now();
@@ -149,31 +156,40 @@ export function createGatewayMetrics(telemetry: Telemetry) {
       traceparent: () => traceparentOf(span),
       end({ tokensIn, tokensOut, errorType, streamed }) {
         const now = performance.now();
-        const failed = errorType ? { ...attributes, [ATTR_ERROR_TYPE]: errorType } : attributes;
-        requestDuration.record((now - started) / 1000, failed);
-        if (upstreamAt !== null) operationDuration.record((now - upstreamAt) / 1000, failed);
-        if (tokensIn > 0 || (upstreamAt !== null && !errorType))
-          tokenUsage.record(tokensIn, {
-            ...attributes,
-            [ATTR_GEN_AI_TOKEN_TYPE]: GEN_AI_TOKEN_TYPE_VALUE_INPUT,
-          });
-        if (operation !== 'embeddings' && (tokensOut > 0 || (upstreamAt !== null && !errorType)))
-          tokenUsage.record(tokensOut, {
-            ...attributes,
-            [ATTR_GEN_AI_TOKEN_TYPE]: GEN_AI_TOKEN_TYPE_VALUE_OUTPUT,
-          });
-        if (streamed && firstTokenAt !== null) {
-          timeToFirstToken.record((firstTokenAt - started) / 1000, attributes);
-          if (!errorType && tokensOut > 1)
-            timePerOutputToken.record((now - firstTokenAt) / 1000 / (tokensOut - 1), attributes);
-        }
-        span.setAttributes(failed);
+        // The series key: every attribute that varies between requests, \0-separated (none contains one).
+        const key = `${operation}\0${requestModel ?? '\u0001'}\0${responseModel ?? '\u0001'}\0${address}\0${port}`;
+        const failedKey = `${key}\0${errorType ?? ''}`;
+        const failed = () => attributes(errorType ? { [ATTR_ERROR_TYPE]: errorType } : undefined);
+        requestDuration.series(failedKey, failed).record((now - started) / 1000);
         if (upstreamAt !== null)
-          span.setAttributes({
-            [ATTR_GEN_AI_USAGE_INPUT_TOKENS]: tokensIn,
-            [ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: tokensOut,
-          });
-        if (errorType) span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
+          operationDuration.series(failedKey, failed).record((now - upstreamAt) / 1000);
+        if (tokensIn > 0 || (upstreamAt !== null && !errorType))
+          tokenUsage
+            .series(`${key}\0input`, () =>
+              attributes({ [ATTR_GEN_AI_TOKEN_TYPE]: GEN_AI_TOKEN_TYPE_VALUE_INPUT }),
+            )
+            .record(tokensIn);
+        if (operation !== 'embeddings' && (tokensOut > 0 || (upstreamAt !== null && !errorType)))
+          tokenUsage
+            .series(`${key}\0output`, () =>
+              attributes({ [ATTR_GEN_AI_TOKEN_TYPE]: GEN_AI_TOKEN_TYPE_VALUE_OUTPUT }),
+            )
+            .record(tokensOut);
+        if (streamed && firstTokenAt !== null) {
+          timeToFirstToken.series(key, attributes).record((firstTokenAt - started) / 1000);
+          if (!errorType && tokensOut > 1)
+            timePerOutputToken.series(key, attributes).record((now - firstTokenAt) / 1000 / (tokensOut - 1));
+        }
+        // Without a collector spans are not sampled: nothing more to give them.
+        if (span.isRecording()) {
+          span.setAttributes(failed());
+          if (upstreamAt !== null)
+            span.setAttributes({
+              [ATTR_GEN_AI_USAGE_INPUT_TOKENS]: tokensIn,
+              [ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: tokensOut,
+            });
+          if (errorType) span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
+        }
         span.end();
       },
     };

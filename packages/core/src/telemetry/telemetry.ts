@@ -12,6 +12,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { AppError } from '../app-error.ts';
+import { createSeriesHistograms, type SeriesHistogram } from './series-histogram.ts';
 import { traceparentOf } from './traceparent.ts';
 
 /** How the platform's OpenTelemetry runs. */
@@ -32,6 +33,11 @@ export interface Telemetry {
   enabled: boolean;
   meter: Meter;
   tracer: Tracer;
+  /**
+   * An explicit-bucket histogram recorded per series (an attribute set resolved once per key), for the gateway's
+   * per-request instruments; exported beside the meter's instruments, to the same readers.
+   */
+  histogram(name: string, unit: string, description: string, boundaries: number[]): SeriesHistogram;
   /** The OpenTelemetry metrics in the Prometheus text format (what `/metrics` serves beside prom-client's). */
   prometheusText(): Promise<string>;
   /** Remembers the trace a job's submission belongs to, for the job's `TRACEPARENT` when it starts. */
@@ -41,6 +47,9 @@ export interface Telemetry {
   /** Exports what is pending and stops the providers. */
   shutdown(): Promise<void>;
 }
+
+const NO_SERIES = { record() {} };
+const NO_HISTOGRAM: SeriesHistogram = { series: () => NO_SERIES, record() {} };
 
 /** Job traces kept in memory until their jobs start; the oldest are forgotten beyond this many. */
 const MAX_JOB_TRACES = 10_000;
@@ -61,6 +70,7 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
     return {
       enabled: false,
       meter: createNoopMeter(),
+      histogram: () => NO_HISTOGRAM,
       // A provider with no delegate: the API's no-op tracer, whose spans cost nothing.
       tracer: new ProxyTracerProvider().getTracer('aicloud'),
       prometheusText: async () => '',
@@ -69,7 +79,9 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
     };
   }
   const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: 'aicloud' });
-  const prometheus = new PrometheusExporter({ preventServerStart: true });
+  const histograms = createSeriesHistograms(resource, { name: 'aicloud' });
+  const metricProducers = [histograms.producer];
+  const prometheus = new PrometheusExporter({ preventServerStart: true, metricProducers });
   const serializer = new PrometheusSerializer();
   const readers: MetricReader[] = [prometheus];
   const endpoint = otlpBase(options.otlpEndpoint);
@@ -78,6 +90,7 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       new PeriodicExportingMetricReader({
         exporter: new OTLPMetricExporter({ url: `${endpoint}/v1/metrics` }),
         exportIntervalMillis: options.exportIntervalMs ?? 15_000,
+        metricProducers,
       }),
     );
   const meterProvider = new MeterProvider({ resource, readers });
@@ -92,6 +105,8 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
     enabled: true,
     meter: meterProvider.getMeter('aicloud'),
     tracer: tracerProvider.getTracer('aicloud'),
+    histogram: (name, unit, description, boundaries) =>
+      histograms.histogram({ name, unit, description, boundaries }),
     async prometheusText() {
       const { resourceMetrics } = await prometheus.collect();
       return serializer.serialize(resourceMetrics);
