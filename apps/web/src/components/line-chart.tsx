@@ -1,10 +1,14 @@
 import { useLayoutEffect, useRef, useState } from 'react';
 import './line-chart.css';
 
-/** One line of a chart: its name (the legend) and its points, in any order. */
+/**
+ * One line of a chart: its name (the legend) and its points, in any order. A point with a `label` or a `color`
+ * is also drawn as a dot of that colour (the line's by default) with the label as its tooltip, e.g. to mark
+ * which model version each point belongs to.
+ */
 export interface ChartSeries {
   name: string;
-  points: { x: number; y: number }[];
+  points: { x: number; y: number; label?: string; color?: string }[];
   color?: string;
 }
 
@@ -187,7 +191,25 @@ export function LineChart({
               <path className="line-chart-line" data-series={line.name} d={d} stroke={color}>
                 <title>{line.name}</title>
               </path>
-              {points.length === 1 && <circle cx={x(points[0]!.x)} cy={y(points[0]!.y)} r={3} fill={color} />}
+              {points.map((point) =>
+                point.label !== undefined || point.color !== undefined ? (
+                  <circle
+                    key={`${point.x},${point.y},${point.label}`}
+                    className="line-chart-point"
+                    data-series={line.name}
+                    data-label={point.label}
+                    cx={x(point.x)}
+                    cy={y(point.y)}
+                    r={4}
+                    fill={point.color ?? color}
+                    stroke="#fff"
+                  >
+                    {point.label !== undefined && <title>{point.label}</title>}
+                  </circle>
+                ) : points.length === 1 ? (
+                  <circle key="only" cx={x(point.x)} cy={y(point.y)} r={3} fill={color} />
+                ) : null,
+              )}
             </g>
           );
         })}

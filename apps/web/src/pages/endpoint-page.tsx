@@ -2,11 +2,16 @@ import type { Client } from '@aicloud/client';
 import { useQuery } from '@tanstack/react-query';
 import { EndpointDashboard } from '../components/endpoint-dashboard.tsx';
 import { EndpointDetails } from '../components/endpoint-details.tsx';
+import { EndpointQuality } from '../components/endpoint-quality.tsx';
+import { EndpointRollout } from '../components/endpoint-rollout.tsx';
 import { Link } from '../components/link.tsx';
 import { paths } from '../use-route.ts';
 import { QueryState } from './query-state.tsx';
 
-/** An endpoint at its own URL (`/endpoints/NAME`): dashboard (traffic, latency, drift, economics, GPUs), replicas, keys, scale, delete. */
+/**
+ * An endpoint at its own URL (`/endpoints/NAME`): dashboard (traffic, latency, drift, economics, GPUs), its
+ * canary rollout (promote, abort), its quality runs by version, replicas, keys, scale, delete.
+ */
 export function EndpointPage({ client, name }: { client: Client; name: string }) {
   const endpoint = useQuery({
     queryKey: ['endpoints', 'one', name],
@@ -27,6 +32,8 @@ export function EndpointPage({ client, name }: { client: Client; name: string })
         {(data) => (
           <>
             <EndpointDashboard client={client} endpoint={data} />
+            <EndpointRollout client={client} endpoint={data} />
+            <EndpointQuality client={client} endpoint={data} />
             <EndpointDetails key={data.name} client={client} endpoint={data} />
           </>
         )}
