@@ -116,7 +116,14 @@ export const EndpointStats = z.object({
     baselineSize: z.number(),
     windowSize: z.number(),
     features: z.partialRecord(
-      z.enum(['prompt_tokens', 'completion_tokens', 'latency_ms', 'empty_answer']),
+      // embedding_centroid_distance: endpoints that answer /v1/embeddings only.
+      z.enum([
+        'prompt_tokens',
+        'completion_tokens',
+        'latency_ms',
+        'empty_answer',
+        'embedding_centroid_distance',
+      ]),
       z.object({ psi: z.number(), ks: z.number(), ksPValue: z.number() }),
     ),
   }),

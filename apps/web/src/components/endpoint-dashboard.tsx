@@ -15,6 +15,7 @@ const featureLabels: Record<string, string> = {
   completion_tokens: 'completion tokens',
   latency_ms: 'latency',
   empty_answer: 'empty answers',
+  embedding_centroid_distance: 'embedding distance to the baseline centroid',
 };
 
 /** PSI bands as drift monitors read them: < 0.1 stable, < 0.25 moderate, else shifted. */

@@ -31,6 +31,8 @@ export class EndpointStatsRecorder {
     tokensOut: number;
     /** When it finished (ms since the epoch); omitted: not kept for window analysis. */
     at?: number;
+    /** An embeddings answer's `data` as parsed (its first vector feeds drift; anything unusable is skipped). */
+    embeddings?: unknown;
   }): void {
     this.requests += 1;
     if (outcome.at !== undefined) {
@@ -45,12 +47,15 @@ export class EndpointStatsRecorder {
     if (outcome.tokensOut > 0 && outcome.latencyMs > 0)
       push(this.outputRates, outcome.tokensOut / (outcome.latencyMs / 1000));
     if (outcome.ok)
-      this.drift.observe({
-        prompt_tokens: outcome.tokensIn,
-        completion_tokens: outcome.tokensOut,
-        latency_ms: outcome.latencyMs,
-        empty_answer: outcome.tokensOut === 0 ? 1 : 0,
-      });
+      this.drift.observe(
+        {
+          prompt_tokens: outcome.tokensIn,
+          completion_tokens: outcome.tokensOut,
+          latency_ms: outcome.latencyMs,
+          empty_answer: outcome.tokensOut === 0 ? 1 : 0,
+        },
+        outcome.embeddings,
+      );
   }
 
   /** Requests, errors and p99 latency of the requests that finished at or after `since` (the last 10,000 at most). */

@@ -475,6 +475,8 @@ export function createGateway(deps: {
       let firstTokenMs: number | null = null;
       let ok = false;
       let errorType: string | undefined;
+      /** An embeddings answer's `data`, for the endpoint's embedding drift (endpoint-stats.ts). */
+      let embeddings: unknown;
       // A client that goes away cancels the upstream request: the replica stops generating, and only
       // what was delivered is metered.
       const abort = new AbortController();
@@ -576,7 +578,9 @@ export function createGateway(deps: {
               const parsed = JSON.parse(text) as {
                 model?: unknown;
                 usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number };
+                data?: unknown;
               };
+              if (operation === 'embeddings') embeddings = parsed.data;
               if (typeof parsed.model === 'string') observation.responseModel(parsed.model);
               tokensIn = parsed.usage?.prompt_tokens ?? countTokens(promptText);
               tokensOut = parsed.usage?.completion_tokens ?? 0;
@@ -621,6 +625,7 @@ export function createGateway(deps: {
           tokensOut,
           // A quality evaluation's requests are not live traffic: a canary's analysis window leaves them out.
           at: pinned ? undefined : clock.now(),
+          embeddings,
         });
         observation.end({
           tokensIn,
