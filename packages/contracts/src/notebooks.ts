@@ -69,7 +69,7 @@ export const Notebook = z.object({
   snoozedUntil: z.string().nullable(),
   warning: NotebookWarning.nullable(),
   stoppedAt: z.string().nullable(),
-  /** `user`, `idle`, `max_lifetime`, `exited`, `start_failed`, `lost`. */
+  /** `user`, `idle`, `idle_gpu` (its GPUs stayed idle; policy), `max_lifetime`, `exited`, `start_failed`, `lost`. */
   stopReason: z.string().nullable(),
   stopMessage: z.string().nullable(),
   /** USD per hour while it runs. */

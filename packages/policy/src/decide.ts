@@ -13,14 +13,14 @@ export const defaultDeny: PolicyHit = {
 
 /** Turns the policies Cedar found satisfied into an outcome: deny > require_approval > warn > allow. */
 export function decide(policySet: LoadedPolicySet, satisfied: string[]): PolicyDecision {
-  let permitted = false;
+  const permits: { policyId: string; index: number }[] = [];
   const found: { hit: PolicyHit; index: number }[] = [];
   for (const policyId of satisfied) {
     const entry = policySet.byId.get(policyId);
     if (!entry)
       return engineFailure(policySet.digest, [`the engine reported an unknown policy "${policyId}"`]);
     if (entry.info.effect === 'permit') {
-      permitted = true;
+      permits.push({ policyId, index: entry.index });
       continue;
     }
     const { reason, outcome, enforcement } = entry.info;
@@ -29,6 +29,7 @@ export function decide(policySet: LoadedPolicySet, satisfied: string[]): PolicyD
   }
   // Cedar reports satisfied policies in no fixed order; file order keeps decisions and audit lines stable.
   found.sort((left, right) => left.index - right.index);
+  permits.sort((left, right) => left.index - right.index);
   const denies: PolicyHit[] = [];
   const approvals: PolicyHit[] = [];
   const warnings: PolicyHit[] = [];
@@ -40,9 +41,15 @@ export function decide(policySet: LoadedPolicySet, satisfied: string[]): PolicyD
     else approvals.push(hit);
   }
   const policySetDigest = policySet.digest;
-  const rest = { warnings, dryRun, policySetDigest, errors: [] };
+  const rest = {
+    permits: permits.map((permit) => permit.policyId),
+    warnings,
+    dryRun,
+    policySetDigest,
+    errors: [],
+  };
   if (denies.length > 0) return { outcome: 'deny', determining: denies, ...rest };
-  if (!permitted) return { outcome: 'deny', determining: [defaultDeny], ...rest };
+  if (permits.length === 0) return { outcome: 'deny', determining: [defaultDeny], ...rest };
   if (approvals.length > 0) return { outcome: 'require_approval', determining: approvals, ...rest };
   if (warnings.length > 0) return { outcome: 'warn', determining: warnings, ...rest };
   return { outcome: 'allow', determining: [], ...rest };

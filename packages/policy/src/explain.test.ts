@@ -22,6 +22,7 @@ describe('explain', () => {
         hit('gpu-max-per-product', 'deny', 'deny'),
         hit('budget-covers-estimate', 'deny', 'deny'),
       ],
+      permits: [],
       warnings: [hit('spot-recommended', 'warn', 'warn')],
       dryRun: [hit('gpu-type-allowed', 'deny', 'dryrun')],
       policySetDigest: 'sha256:abc',
@@ -43,6 +44,7 @@ describe('explain', () => {
     const held = explain({
       outcome: 'require_approval',
       determining: [hit('gpu-approval-above-4', 'require_approval', 'deny')],
+      permits: [],
       warnings: [],
       dryRun: [],
       policySetDigest: 'sha256:abc',
@@ -55,6 +57,7 @@ describe('explain', () => {
     const warned = explain({
       outcome: 'warn',
       determining: [warning],
+      permits: [],
       warnings: [warning],
       dryRun: [],
       policySetDigest: 'sha256:abc',

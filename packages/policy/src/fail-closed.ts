@@ -11,7 +11,15 @@ export const engineError: PolicyHit = {
 
 /** A deny that carries the engine's errors: what every failure of the engine turns into. */
 export function engineFailure(policySetDigest: string, errors: string[]): PolicyDecision {
-  return { outcome: 'deny', determining: [engineError], warnings: [], dryRun: [], policySetDigest, errors };
+  return {
+    outcome: 'deny',
+    determining: [engineError],
+    permits: [],
+    warnings: [],
+    dryRun: [],
+    policySetDigest,
+    errors,
+  };
 }
 
 function messageOf(error: unknown): string {

@@ -13,6 +13,7 @@ export type {
   CreateKeyContext,
   DeployContext,
   DeploymentAttributes,
+  IdleGpuNotebookContext,
   JobAttributes,
   ModelVersionAttributes,
   NotebookAttributes,

@@ -10,6 +10,8 @@ export interface PolicyDecision {
   outcome: Outcome;
   /** The hits that set the outcome; empty for a plain allow. */
   determining: PolicyHit[];
+  /** Ids of the satisfied `permit` policies, in file order: which rules allowed it (for the record). */
+  permits: string[];
   /** Satisfied policies that only warn, whatever the outcome. */
   warnings: PolicyHit[];
   /** Satisfied policies in dry-run: what they would have done, never enforced. */

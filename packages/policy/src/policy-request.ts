@@ -6,6 +6,7 @@ export type PolicyAction =
   | 'create_notebook'
   | 'snooze_notebook'
   | 'stop_notebook'
+  | 'stop_idle_gpu_notebook'
   | 'deploy_endpoint'
   | 'register_model'
   | 'create_key'
@@ -98,6 +99,21 @@ export type DeployContext = Pick<SubmitJobContext, 'role' | 'product' | 'budget'
 
 /** The facts gathered before cancelling a job or stopping a notebook. */
 export type CancelJobContext = { role: TeamRole };
+
+/**
+ * The facts the GPU sampler gathers when a notebook's GPUs stay idle, before the platform (principal
+ * `system`) asks whether to stop the notebook early (`stop_idle_gpu_notebook`).
+ */
+export type IdleGpuNotebookContext = {
+  /** Whole minutes every GPU the notebook holds has been under `thresholdPercent`. */
+  idleMinutes: number;
+  /** How many of its GPUs are idle (all it holds that the sampler sees). */
+  gpus: number;
+  /** The highest utilisation among them in the last sample, in percent. */
+  utilizationPercent: number;
+  /** The utilisation under which a GPU counts as idle, in percent. */
+  thresholdPercent: number;
+};
 
 /** The facts gathered before registering a model version. */
 export type RegisterModelContext = { role: TeamRole };

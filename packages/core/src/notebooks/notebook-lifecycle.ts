@@ -23,7 +23,7 @@ export interface NotebookLifecycleDeps {
 }
 
 /** Why the platform asks a notebook to stop. */
-export type NotebookStopReason = 'user' | 'idle' | 'max_lifetime' | 'shutdown';
+export type NotebookStopReason = 'user' | 'idle' | 'idle_gpu' | 'max_lifetime' | 'shutdown';
 
 /** Who asks for a stop, as the audit record names them. */
 export interface NotebookStopRequest {
@@ -31,6 +31,8 @@ export interface NotebookStopRequest {
   requestId: string | null;
   action: string;
   details?: Record<string, unknown>;
+  /** What the notebook's status says about the stop (`stop_message`); by default one line per reason. */
+  message?: string;
 }
 
 /** A Jupyter's end as the executor reports it. */
@@ -79,6 +81,7 @@ function stopMessage(row: NotebookRow, reason: NotebookStopReason, actor: string
   if (reason === 'idle') {
     return `stopped after ${formatDuration(row.idle_timeout_s)} without activity; files are kept`;
   }
+  if (reason === 'idle_gpu') return 'stopped because its GPUs stayed idle; files are kept';
   if (reason === 'max_lifetime') {
     return `stopped at its max lifetime of ${formatDuration(row.max_lifetime_s)}; files are kept`;
   }
@@ -226,7 +229,7 @@ export function createNotebookLifecycle(deps: NotebookLifecycleDeps): NotebookLi
         if (!current) return null;
         const moved = await transitionNotebook(trx, id, current.status as NotebookStatus, 'stopping', {
           stop_reason: reason,
-          stop_message: stopMessage(current, reason, by.actor),
+          stop_message: by.message ?? stopMessage(current, reason, by.actor),
         });
         if (!moved) return null;
         await audit.append(trx, {

@@ -12,6 +12,7 @@ import {
   decide,
   type NotebookPolicySubject,
   notebookAdmissionRequest,
+  notebookIdleGpuStopRequest,
   notebookStopRequest,
 } from './notebook-policy.ts';
 
@@ -129,6 +130,28 @@ describe('notebook admission asks Cedar about notebooks, not jobs', () => {
     const bob = actor('bob', [['legal', 'member']]);
     expect(ids(notebookStopRequest(bob, subject(1)))).toEqual(['default-deny']);
     expect(decide(authorizer, notebookStopRequest(alice, subject(1))).outcome).toBe('allow');
+  });
+
+  it('asks stop_idle_gpu_notebook as the platform, and the shipped rule permits it from 60 idle minutes', () => {
+    const authorizer = recording(defaultPoliciesDir);
+    const idle = (idleMinutes: number, gpus = 1) =>
+      decide(
+        authorizer,
+        notebookIdleGpuStopRequest(subject(gpus), {
+          idleMinutes,
+          gpus,
+          utilizationPercent: 0,
+          thresholdPercent: 5,
+        }),
+      );
+    expect(idle(60)).toMatchObject({ outcome: 'allow', permits: ['notebook-idle-gpu-stop'], errors: [] });
+    expect(authorizer.asked[0]).toMatchObject({
+      principal: { name: 'system', platformAdmin: false, teams: [] },
+      action: 'stop_idle_gpu_notebook',
+      resource: { type: 'Notebook', id: 'nb_test', attrs: { team: 'legal', product: 'notebook-gpu' } },
+    });
+    expect(idle(59).determining.map((hit) => hit.policyId)).toEqual(['default-deny']);
+    expect(idle(120, 0).outcome).toBe('deny');
   });
 
   it('fails closed through the one wrapper when the authorizer throws', () => {

@@ -5,6 +5,7 @@ import { microsToCents } from '../money.ts';
 import {
   type Authorizer,
   failClosed,
+  type IdleGpuNotebookContext,
   type NotebookContext,
   type PolicyDecision,
   type PolicyRequest,
@@ -97,6 +98,29 @@ export function notebookStopRequest(actor: Actor, subject: NotebookPolicySubject
     action: 'stop_notebook',
     resource: resourceOf(subject),
     context: { role: actor.principal.teams.get(subject.team) ?? 'none' },
+  };
+}
+
+/**
+ * The platform as the policies see it when it acts on its own (as in the audit log's `system` actor): a
+ * User entity named `system`, no platform admin, in no team.
+ */
+const SYSTEM_PRINCIPAL: PolicyRequest['principal'] = {
+  name: 'system',
+  platformAdmin: false,
+  teams: [],
+};
+
+/** The platform's question whether a notebook whose GPUs sit idle stops now (`stop_idle_gpu_notebook`). */
+export function notebookIdleGpuStopRequest(
+  subject: NotebookPolicySubject,
+  context: IdleGpuNotebookContext,
+): PolicyRequest {
+  return {
+    principal: SYSTEM_PRINCIPAL,
+    action: 'stop_idle_gpu_notebook',
+    resource: resourceOf(subject),
+    context,
   };
 }
 

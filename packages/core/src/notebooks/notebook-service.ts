@@ -25,6 +25,11 @@ import {
 } from './notebook-access.ts';
 import { admitNotebook } from './notebook-admission.ts';
 import { createNotebookCuller } from './notebook-culler.ts';
+import {
+  createNotebookGpuIdleStop,
+  type NotebookGpuIdle,
+  type NotebookGpuIdleOutcome,
+} from './notebook-gpu-idle.ts';
 import { createNotebookLifecycle } from './notebook-lifecycle.ts';
 import { meterDueNotebooks } from './notebook-metering.ts';
 import { namespaceSupport } from './notebook-netns.ts';
@@ -79,6 +84,12 @@ export interface NotebookService {
   authorizeProxy(id: string, credentials: NotebookCredentials): Promise<NotebookProxyTarget>;
   /** Records activity seen by the proxy (HTTP requests, websocket frames). */
   touch(id: string): void;
+  /**
+   * The GPU sampler found every GPU of a notebook idle: asks the policies (`stop_idle_gpu_notebook`) whether
+   * it stops now, and stops it (reason `idle_gpu`, audited `notebook.gpu_idle_stop`) when they permit it.
+   * Never throws for a refusal or a policy engine failure (the notebook keeps running).
+   */
+  stopIfGpuIdle(idle: NotebookGpuIdle): Promise<NotebookGpuIdleOutcome>;
   /** One controller pass: reattach once, poll Jupyter, warn, stop idle or expired notebooks (metering is the supervisor's pass). */
   tick(): Promise<void>;
   /** Stops every active notebook (tests and maintenance); waits until they ended. */
@@ -102,6 +113,13 @@ export function createNotebookService(deps: NotebookServiceDeps): NotebookServic
   const launch = { ...jupyter, db, audit, lifecycle, startTimeoutMs };
   const recovery = createNotebookRecovery({ ...jupyter, db, audit, catalog, lifecycle, startTimeoutMs });
   const culler = createNotebookCuller({ db, audit, clock, lifecycle });
+  const gpuIdleStop = createNotebookGpuIdleStop({
+    audit,
+    catalog,
+    authorizer: deps.authorizer,
+    lifecycle,
+    reattached: () => recovery.ensure(),
+  });
   const access = createNotebookAccess({
     db,
     audit,
@@ -228,6 +246,11 @@ export function createNotebookService(deps: NotebookServiceDeps): NotebookServic
 
     touch(id) {
       culler.touch(id);
+    },
+
+    async stopIfGpuIdle(idle) {
+      if (closed) return 'not_running';
+      return gpuIdleStop(idle);
     },
 
     async tick() {

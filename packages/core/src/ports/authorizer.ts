@@ -4,6 +4,7 @@ export type {
   Authorizer,
   DeployContext,
   DeploymentAttributes,
+  IdleGpuNotebookContext,
   NotebookContext,
   PolicyDecision,
   PolicyHit,

@@ -115,6 +115,7 @@ describe.each(storeTargets(pgUrl))('GPU sampler on %s', (target) => {
     await insertJob('job_pid', [], `${shell.pid}:1`);
     const registry = new Registry();
     const notices: string[] = [];
+    const notebookAsks: unknown[] = [];
     const sampler = createGpuSampler({
       store: platform.store,
       audit: platform.audit,
@@ -122,6 +123,10 @@ describe.each(storeTargets(pgUrl))('GPU sampler on %s', (target) => {
       registry,
       idleMinutes: 10,
       log: (message) => notices.push(message),
+      onNotebookIdle: async (idle) => {
+        notebookAsks.push(idle);
+        return 'kept';
+      },
     });
     const idleEvents = async () =>
       platform.audit.list({ action: 'gpu.idle', limit: 100 }, { all: true, teams: [], actor: '' });
@@ -185,6 +190,8 @@ describe.each(storeTargets(pgUrl))('GPU sampler on %s', (target) => {
       points: [expect.objectContaining({ memoryUsedMiB: 1386, utilizationPercent: null })],
     });
     expect(notices).toEqual([]);
+    // Idle jobs are only reported: the early stop is asked about notebooks alone.
+    expect(notebookAsks).toEqual([]);
   });
 
   it('is off and says so once when there is no nvidia-smi', async () => {

@@ -2,6 +2,7 @@ import type { CommandRunner } from '@aicloud/executors';
 import { Gauge, type Registry } from 'prom-client';
 import type { AuditService } from '../audit/audit-service.ts';
 import type { Clock } from '../clock.ts';
+import type { NotebookGpuIdle, NotebookGpuIdleOutcome } from '../notebooks/notebook-gpu-idle.ts';
 import type { Store } from '../store/open-store.ts';
 import { attributeGpus, type GpuSample, type ParentOf } from './gpu-attribution.ts';
 import { localGpuHolders, procParentOf, runOnPath } from './gpu-holders.ts';
@@ -28,9 +29,19 @@ export interface GpuSamplerDeps {
   retentionDays?: number;
   /** Where the one-line notices go (sampler off, nvidia-smi failing). */
   log?: (message: string) => void;
+  /**
+   * Asked about a notebook whose GPUs have all been idle for `idleMinutes` or more: once when `gpu.idle` is
+   * raised, then again each new whole idle minute until it answers `stopped` or a GPU is used again (the
+   * platform asks the policies whether to stop it: `NotebookService.stopIfGpuIdle`). Jobs and replicas
+   * are only reported.
+   */
+  onNotebookIdle?: (idle: NotebookGpuIdle) => Promise<NotebookGpuIdleOutcome>;
 }
 
-/** Samples nvidia-smi, stores figures per workload, exports gauges and raises `gpu.idle` events. */
+/**
+ * Samples nvidia-smi, stores figures per workload, exports gauges, raises `gpu.idle` events and asks
+ * whether idle notebooks stop early.
+ */
 export interface GpuSampler {
   /** One sample now; null when nvidia-smi gave nothing (the sampler is then off, or the sample failed). */
   sample(): Promise<GpuSample[] | null>;
@@ -80,6 +91,8 @@ export function createGpuSampler(deps: GpuSamplerDeps): GpuSampler {
   let lastPrune = 0;
   /** Idle periods by GPU and holder: when utilisation fell under the line, and whether the event was raised. */
   const idlePeriods = new Map<string, { since: number; raised: boolean }>();
+  /** Per notebook: the idle period last asked about (by its start) and the idle minute it was asked at. */
+  const notebookAsks = new Map<string, { since: number; minute: number }>();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
 
@@ -88,7 +101,7 @@ export function createGpuSampler(deps: GpuSamplerDeps): GpuSampler {
     for (const sample of samples) {
       if (!sample.workload || sample.attributedBy !== 'assignment' || sample.utilizationPercent === null)
         continue;
-      const key = `${sample.gpuUuid}\u0000${sample.workload.kind}/${sample.workload.id}`;
+      const key = periodKey(sample.gpuUuid, sample.workload);
       seen.add(key);
       const labels = labelsOf(sample);
       if (sample.utilizationPercent >= idlePercent) {
@@ -118,6 +131,52 @@ export function createGpuSampler(deps: GpuSamplerDeps): GpuSampler {
       });
     }
     for (const key of idlePeriods.keys()) if (!seen.has(key)) idlePeriods.delete(key);
+    await askAboutNotebooks(samples, now);
+  }
+
+  /**
+   * A notebook is idle when every GPU it holds (that the sample shows) is in an idle period; from the idle
+   * line on, `onNotebookIdle` is asked once per new whole idle minute, so a "no" is not asked again every
+   * sample, and a stopped notebook is not asked again in the same period.
+   */
+  async function askAboutNotebooks(samples: GpuSample[], now: number): Promise<void> {
+    const notebooks = new Map<string, NotebookGpuIdle | null>();
+    for (const sample of samples) {
+      const workload = sample.workload;
+      if (workload?.kind !== 'notebook' || sample.attributedBy !== 'assignment') continue;
+      const period =
+        sample.utilizationPercent === null ? undefined : idlePeriods.get(periodKey(sample.gpuUuid, workload));
+      const known = notebooks.get(workload.id);
+      if (!period || known === null) {
+        notebooks.set(workload.id, null);
+        continue;
+      }
+      const since = Math.max(period.since, known?.idleSince ?? 0);
+      notebooks.set(workload.id, {
+        notebookId: workload.id,
+        idleSince: since,
+        idleMinutes: Math.floor((now - since) / 60_000),
+        gpus: [...(known?.gpus ?? []), sample.gpuIndex],
+        utilizationPercent: Math.max(known?.utilizationPercent ?? 0, sample.utilizationPercent ?? 0),
+        thresholdPercent: idlePercent,
+      });
+    }
+    for (const id of notebookAsks.keys()) if (!notebooks.get(id)) notebookAsks.delete(id);
+    if (!deps.onNotebookIdle) return;
+    for (const idle of notebooks.values()) {
+      if (!idle || now - idle.idleSince < idleMs) continue;
+      const asked = notebookAsks.get(idle.notebookId);
+      if (asked && asked.since === idle.idleSince && asked.minute >= idle.idleMinutes) continue;
+      notebookAsks.set(idle.notebookId, { since: idle.idleSince, minute: idle.idleMinutes });
+      try {
+        const outcome = await deps.onNotebookIdle(idle);
+        // Stopped: nothing more to ask in this idle period.
+        if (outcome === 'stopped')
+          notebookAsks.set(idle.notebookId, { since: idle.idleSince, minute: Number.POSITIVE_INFINITY });
+      } catch (error) {
+        log(`GPU telemetry: idle notebook ${idle.notebookId}: ${(error as Error).message}`);
+      }
+    }
   }
 
   async function saveSamples(samples: GpuSample[], now: number): Promise<void> {
@@ -220,6 +279,11 @@ export function createGpuSampler(deps: GpuSamplerDeps): GpuSampler {
       return state;
     },
   };
+}
+
+/** The idle period of one GPU for one holder. */
+function periodKey(gpuUuid: string, workload: { kind: string; id: string }): string {
+  return `${gpuUuid}\u0000${workload.kind}/${workload.id}`;
 }
 
 function labelsOf(sample: GpuSample): Record<(typeof WORKLOAD_LABELS)[number], string> {

@@ -20,7 +20,10 @@ export interface ObservabilityOptions {
   webhookAllowedHosts?: readonly string[];
   /** Between two GPU samples (default 5 s). */
   gpuSampleIntervalMs?: number;
-  /** A held GPU under 5 % for this many minutes raises `gpu.idle` (default 30). */
+  /**
+   * A held GPU under 5 % for this many minutes raises `gpu.idle` (default 30); from then on the policies are
+   * asked each idle minute whether an idle notebook stops (`stop_idle_gpu_notebook`).
+   */
   gpuIdleMinutes?: number;
   /** Runs nvidia-smi (default: the one on PATH). */
   gpuCommand?: CommandRunner;
@@ -48,13 +51,13 @@ export interface Observability {
   stop(): Promise<void>;
 }
 
-type Deps = Pick<Platform, 'store' | 'audit' | 'clock' | 'gateway' | 'replicas' | 'config'>;
+type Deps = Pick<Platform, 'store' | 'audit' | 'clock' | 'gateway' | 'replicas' | 'config' | 'notebooks'>;
 
 const instances = new WeakMap<object, Observability>();
 
 /** Creates the observability of a platform; nothing runs until `start()`. */
 export function createObservability(platform: Deps, options: ObservabilityOptions = {}): Observability {
-  const { store, audit, gateway, replicas } = platform;
+  const { store, audit, gateway, replicas, notebooks } = platform;
   const clock = options.clock ?? platform.clock;
   const log = options.log ?? (() => {});
   const allowedHosts = options.webhookAllowedHosts ?? [];
@@ -73,6 +76,8 @@ export function createObservability(platform: Deps, options: ObservabilityOption
     intervalMs: options.gpuSampleIntervalMs,
     idleMinutes: options.gpuIdleMinutes,
     log,
+    // Idle notebooks may be stopped early, as the policies decide; jobs and replicas are only reported.
+    onNotebookIdle: (idle) => notebooks.stopIfGpuIdle(idle),
   });
   const metricsText = async () => `${await gateway.metrics.text()}${await registry.metrics()}`;
   const alerts = createAlertEvaluator({

@@ -12,6 +12,7 @@ import pg from 'pg';
 import { createApiAddress } from '../api-address.ts';
 import type { Clock } from '../clock.ts';
 import { createPlatform, type Platform } from '../platform.ts';
+import type { Authorizer } from '../ports/authorizer.ts';
 
 /** The engines the same service tests run on. */
 export type StoreTarget = 'sqlite' | 'postgres';
@@ -42,6 +43,8 @@ export async function createTestPlatform(
     /** Reuse this data directory (and its SQLite file): a restarted server on the same state. */
     dataDir?: string;
     pipelineRetryBaseMs?: number;
+    /** The policy engine (default: Cedar over the repository's policies/). */
+    authorizer?: Authorizer;
   } = {},
 ): Promise<Platform & { dataDir: string; dispose(): Promise<void> }> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'aicloud-test-'));
@@ -95,7 +98,7 @@ export async function createTestPlatform(
     importRoots: options.importRoots,
     importMaxBytes: options.importMaxBytes,
     pipelineRetryBaseMs: options.pipelineRetryBaseMs,
-    authorizer: createCedarAuthorizer({ policiesDir: join(repoRoot, 'policies') }),
+    authorizer: options.authorizer ?? createCedarAuthorizer({ policiesDir: join(repoRoot, 'policies') }),
   });
   return Object.assign(platform, {
     dataDir,
