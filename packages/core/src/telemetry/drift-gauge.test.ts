@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAlertRules } from '../alerts/alert-rules.ts';
 import { parseExposition } from '../alerts/exposition.ts';
 import { createTestPlatform, storeTargets } from '../testing/test-platform.ts';
+import { seededRandom } from '../testing/tiny-model.ts';
 import { createObservability } from './observability.ts';
 
 /**
@@ -12,18 +13,6 @@ import { createObservability } from './observability.ts';
  * generated traffic goes through the endpoint stats the gateway records into, then the prompts get longer.
  */
 const shipped = readFileSync(join(import.meta.dirname, '../../../../alerts/drift.yaml'), 'utf8');
-
-/** A seeded generator (mulberry32): the same traffic on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function promtoolCheckMetrics(text: string): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
@@ -77,7 +66,7 @@ describe.each(storeTargets(pgUrl))('drift gauges and the drift alert on %s', (ta
   it('exports PSI and KS per feature once the window is full, and fires when prompts get longer', async () => {
     const rules = parseAlertRules(shipped, 'alerts/drift.yaml');
     const observability = createObservability(platform, { rules, clock });
-    const next = random(11);
+    const next = seededRandom(11);
     // Prompt lengths log-normal around `median` tokens; answers of 40–60 tokens in 200–400 ms.
     const request = (median: number) => {
       const normal = Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());

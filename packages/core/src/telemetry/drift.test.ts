@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../testing/tiny-model.ts';
 import { DriftMonitor, ks, PSI_MODERATE, PSI_SIGNIFICANT, psi } from './drift.ts';
-
-/** A seeded generator (mulberry32), so that the samples and the scores are the same on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Prompt lengths as chat traffic has them: log-normal around `median` tokens. */
 function promptLengths(next: () => number, count: number, median: number): number[] {
@@ -23,7 +12,7 @@ function promptLengths(next: () => number, count: number, median: number): numbe
 
 describe('psi and ks', () => {
   it('are near zero for two samples of one distribution and large for a shifted one', () => {
-    const next = random(7);
+    const next = seededRandom(7);
     const reference = promptLengths(next, 2000, 120);
     const same = promptLengths(next, 2000, 120);
     const longer = promptLengths(next, 2000, 300);
@@ -61,7 +50,7 @@ describe('DriftMonitor', () => {
   });
 
   it('collects a baseline first, stays stable on the same traffic, and says shifted when prompts change', () => {
-    const next = random(11);
+    const next = seededRandom(11);
     const monitor = new DriftMonitor(400, 400);
     for (const length of promptLengths(next, 400, 100)) monitor.observe(sample(length));
     expect(monitor.report()).toMatchObject({ status: 'collecting', baselineSize: 400, windowSize: 0 });
@@ -104,7 +93,7 @@ describe('embedding drift (cosine distance to the baseline centroid)', () => {
 
   for (const dims of [32, 384, 1536]) {
     it(`is stable on the same topics and shifted when they move (${dims} dimensions${dims > 64 ? ', projected to 64' : ''})`, () => {
-      const next = random(dims);
+      const next = seededRandom(dims);
       const legal = direction(next, dims);
       const medical = direction(next, dims);
       // Mostly legal questions, a fifth of them on a second topic: the centroid lies between the two.
@@ -133,7 +122,7 @@ describe('embedding drift (cosine distance to the baseline centroid)', () => {
   }
 
   it('sees traffic narrowing onto its main topic (distances get smaller)', () => {
-    const next = random(5);
+    const next = seededRandom(5);
     const [main, second, third] = Array.from({ length: 3 }, () => direction(next, 384)) as [
       number[],
       number[],
@@ -152,7 +141,7 @@ describe('embedding drift (cosine distance to the baseline centroid)', () => {
   });
 
   it('skips unusable vectors without failing: broken base64, non-numbers, another dimension, empty, zero', () => {
-    const next = random(21);
+    const next = seededRandom(21);
     const topic = direction(next, 384);
     const valid = Array.from({ length: 1000 }, () => answer(next, topic));
     const clean = new DriftMonitor();
@@ -203,7 +192,7 @@ describe('embedding drift (cosine distance to the baseline centroid)', () => {
   });
 
   it('keeps its own baseline per reset, and chat traffic never gets the feature', () => {
-    const next = random(3);
+    const next = seededRandom(3);
     const monitor = new DriftMonitor();
     for (let n = 0; n < 1000; n += 1) monitor.observe(request);
     expect(Object.keys(monitor.report().features)).toEqual([

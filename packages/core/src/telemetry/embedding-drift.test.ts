@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +10,7 @@ import { parseExposition } from '../alerts/exposition.ts';
 import type { Actor } from '../identity/principal.ts';
 import { OpenAIError } from '../serving/openai-error.ts';
 import { createTestPlatform, storeTargets } from '../testing/test-platform.ts';
+import { seededRandom, trainTinyModel } from '../testing/tiny-model.ts';
 import { createObservability } from './observability.ts';
 
 /**
@@ -18,38 +18,13 @@ import { createObservability } from './observability.ts';
  * the mean of its token embeddings) on an embeddings endpoint and a chat endpoint, generated requests go
  * through the gateway over HTTP, and the prompts of the embeddings traffic move to another vocabulary.
  */
-const repoRoot = join(import.meta.dirname, '../../../..');
 const pgUrl = inject('pgUrl');
-
-/** A seeded generator (mulberry32): the same traffic on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const work = mkdtempSync(join(tmpdir(), 'aicloud-embedding-drift-'));
 
 beforeAll(() => {
   // A small real model: the example fine-tune, trained for a few steps (its embeddings need no quality).
-  execFileSync(
-    process.execPath,
-    [
-      join(repoRoot, 'examples/fine-tune/train.mjs'),
-      '--data',
-      join(repoRoot, 'seed/datasets/legal-rag-v2'),
-      '--output',
-      join(work, 'model'),
-      '--checkpoint-dir',
-      join(work, 'checkpoints'),
-    ],
-    { env: { ...process.env, STEPS: '5', LOG_EVERY: '5', EVAL_EVERY: '5' }, stdio: 'ignore' },
-  );
+  trainTinyModel(work, 5);
 }, 60_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -137,7 +112,7 @@ describe.each(storeTargets(pgUrl))('embedding drift through the gateway on %s', 
     ).vocab.filter((word) => /^[a-z]{3,}$/.test(word));
     const contracts = vocabulary.slice(0, 16);
     const privacy = vocabulary.slice(-16);
-    const next = random(17);
+    const next = seededRandom(17);
     const prompt = (words: string[]) =>
       Array.from({ length: 3 + Math.floor(next() * 6) }, () => words[Math.floor(next() * words.length)]).join(
         ' ',

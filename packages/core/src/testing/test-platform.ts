@@ -109,3 +109,5 @@ export async function createTestPlatform(
     },
   });
 }
+
+export { seededRandom, trainTinyModel } from './tiny-model.ts';

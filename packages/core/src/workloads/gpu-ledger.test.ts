@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../identity/principal.ts';
 import { JUPYTER_BINARY } from '../notebooks/notebook-service.ts';
 import { createTestPlatform } from '../testing/test-platform.ts';
+import { trainTinyModel } from '../testing/tiny-model.ts';
 
 /**
  * Submits as many one-GPU jobs of a type as the machine has GPUs of it, runs a tick, and returns how each was
@@ -93,24 +93,11 @@ describe('the GPU ledger across notebooks and jobs', () => {
 describe('the GPU ledger across replicas and jobs', () => {
   let platform: Awaited<ReturnType<typeof createTestPlatform>>;
   let alice: Actor;
-  const repoRoot = join(import.meta.dirname, '../../../..');
   const work = mkdtempSync(join(tmpdir(), 'aicloud-ledger-'));
 
   beforeAll(async () => {
     // A small real model: the example fine-tune, trained for a few steps.
-    execFileSync(
-      process.execPath,
-      [
-        join(repoRoot, 'examples/fine-tune/train.mjs'),
-        '--data',
-        join(repoRoot, 'seed/datasets/legal-rag-v2'),
-        '--output',
-        join(work, 'model'),
-        '--checkpoint-dir',
-        join(work, 'checkpoints'),
-      ],
-      { env: { ...process.env, STEPS: '5', LOG_EVERY: '5', EVAL_EVERY: '5' }, stdio: 'ignore' },
-    );
+    trainTinyModel(work, 5);
     platform = await createTestPlatform('sqlite', null, { importRoots: { 'legal-rag': [work] } });
     const credentials = JSON.parse(readFileSync(join(platform.dataDir, 'credentials.json'), 'utf8'));
     alice = { principal: await platform.identity.authenticate(credentials.alice.token), requestId: 'req_r' };
