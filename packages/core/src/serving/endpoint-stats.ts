@@ -14,11 +14,16 @@ export class EndpointStatsRecorder {
   lastColdStartMs: number | null = null;
   inFlight = 0;
   lastRequestAt = 0;
-  private latencies: number[] = [];
-  private firstToken: number[] = [];
-  private outputRates: number[] = [];
-  /** The last requests with their time (ms since the epoch), for a canary analysis over a window. */
-  private recent: { at: number; ok: boolean; latencyMs: number }[] = [];
+  private readonly latencies = new Ring(WINDOW);
+  private readonly firstToken = new Ring(WINDOW);
+  private readonly outputRates = new Ring(WINDOW);
+  /**
+   * The last requests, for a canary analysis over a window: when each finished (ms since the epoch), its
+   * latency, and whether it failed (as 1). Rings, so that a full one costs no more per request than an empty one.
+   */
+  private readonly recentAt = new Ring(RECENT);
+  private readonly recentLatency = new Ring(RECENT);
+  private readonly recentFailed = new Ring(RECENT);
   /** Drift of the successful requests against this endpoint's first ones (a new version resets it). */
   readonly drift = new DriftMonitor();
 
@@ -36,16 +41,17 @@ export class EndpointStatsRecorder {
   }): void {
     this.requests += 1;
     if (outcome.at !== undefined) {
-      this.recent.push({ at: outcome.at, ok: outcome.ok, latencyMs: outcome.latencyMs });
-      if (this.recent.length > RECENT) this.recent.splice(0, this.recent.length - RECENT);
+      this.recentAt.push(outcome.at);
+      this.recentLatency.push(outcome.latencyMs);
+      this.recentFailed.push(outcome.ok ? 0 : 1);
     }
     if (!outcome.ok) this.errors += 1;
     this.tokensIn += outcome.tokensIn;
     this.tokensOut += outcome.tokensOut;
-    push(this.latencies, outcome.latencyMs);
-    if (outcome.firstTokenMs !== null) push(this.firstToken, outcome.firstTokenMs);
+    this.latencies.push(outcome.latencyMs);
+    if (outcome.firstTokenMs !== null) this.firstToken.push(outcome.firstTokenMs);
     if (outcome.tokensOut > 0 && outcome.latencyMs > 0)
-      push(this.outputRates, outcome.tokensOut / (outcome.latencyMs / 1000));
+      this.outputRates.push(outcome.tokensOut / (outcome.latencyMs / 1000));
     if (outcome.ok)
       this.drift.observe(
         {
@@ -60,18 +66,20 @@ export class EndpointStatsRecorder {
 
   /** Requests, errors and p99 latency of the requests that finished at or after `since` (the last 10,000 at most). */
   window(since: number): RolloutFigures {
-    let first = this.recent.length;
-    while (first > 0 && this.recent[first - 1]!.at >= since) first -= 1;
-    const slice = this.recent.slice(first);
-    const errors = slice.filter((request) => !request.ok).length;
+    // Newest first, back to the first request that finished before `since`.
+    let requests = 0;
+    while (requests < this.recentAt.length && this.recentAt.fromEnd(requests) >= since) requests += 1;
+    const latencies: number[] = [];
+    let errors = 0;
+    for (let back = 0; back < requests; back += 1) {
+      latencies.push(this.recentLatency.fromEnd(back));
+      errors += this.recentFailed.fromEnd(back);
+    }
     return {
-      requests: slice.length,
+      requests,
       errors,
-      errorRate: slice.length ? Math.round((errors / slice.length) * 10_000) / 10_000 : null,
-      latencyP99Ms: percentile(
-        slice.map((request) => request.latencyMs),
-        99,
-      ),
+      errorRate: requests ? Math.round((errors / requests) * 10_000) / 10_000 : null,
+      latencyP99Ms: percentile(latencies, 99),
     };
   }
 
@@ -80,10 +88,10 @@ export class EndpointStatsRecorder {
     return {
       requests: this.requests,
       errors: this.errors,
-      latencyP50Ms: percentile(this.latencies, 50),
-      latencyP99Ms: percentile(this.latencies, 99),
-      timeToFirstTokenP50Ms: percentile(this.firstToken, 50),
-      tokensPerSecond: percentile(this.outputRates, 50),
+      latencyP50Ms: percentile(this.latencies.values(), 50),
+      latencyP99Ms: percentile(this.latencies.values(), 99),
+      timeToFirstTokenP50Ms: percentile(this.firstToken.values(), 50),
+      tokensPerSecond: percentile(this.outputRates.values(), 50),
       tokensIn: this.tokensIn,
       tokensOut: this.tokensOut,
       coldStarts: this.coldStarts,
@@ -94,9 +102,32 @@ export class EndpointStatsRecorder {
   }
 }
 
-function push(values: number[], value: number): void {
-  values.push(value);
-  if (values.length > WINDOW) values.shift();
+/** The last `capacity` numbers: a push overwrites the oldest once full. */
+class Ring {
+  private readonly items: Float64Array;
+  /** Where the next push goes. */
+  private next = 0;
+  length = 0;
+
+  constructor(private readonly capacity: number) {
+    this.items = new Float64Array(capacity);
+  }
+
+  push(value: number): void {
+    this.items[this.next] = value;
+    this.next = (this.next + 1) % this.capacity;
+    if (this.length < this.capacity) this.length += 1;
+  }
+
+  /** The value `back` pushes before the newest (0: the newest). */
+  fromEnd(back: number): number {
+    return this.items[(this.next - 1 - back + 2 * this.capacity) % this.capacity]!;
+  }
+
+  /** The values, in no particular order. */
+  values(): number[] {
+    return Array.from(this.items.subarray(0, this.length));
+  }
 }
 
 function percentile(values: number[], p: number): number | null {
