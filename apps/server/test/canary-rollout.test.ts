@@ -47,6 +47,27 @@ async function traffic(count: number): Promise<Record<string, number>> {
 }
 
 const rollout = (client: Client) => client.call(routes.getRollout, { params: { name: NAME } });
+/** The real `aicloud` command, as alice. */
+const cli = (args: string[]) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    execFile(
+      process.execPath,
+      [join(repoRoot, 'apps/cli/bin/aicloud.mjs'), ...args],
+      {
+        env: { ...process.env, AICLOUD_URL: server.url, AICLOUD_TOKEN: tokens.alice.token },
+        timeout: 60_000,
+      },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
+/** What a deploy that sets no thresholds is judged against. */
+const DEFAULT_THRESHOLDS = {
+  maxErrorRateIncrease: 0.05,
+  maxLatencyRatio: 1.5,
+  latencyAllowanceMs: 50,
+  maxQualityDrop: 0.05,
+};
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
@@ -123,6 +144,7 @@ describe('canary analysis on deploy', () => {
       weight: 25,
       analysisWindowSeconds: 1,
       minRequests: 5,
+      thresholds: DEFAULT_THRESHOLDS,
     });
     // The canary is not an endpoint of its own in lists.
     expect((await alice.endpoints.list()).items.map((endpoint) => endpoint.name)).toEqual([NAME]);
@@ -145,6 +167,7 @@ describe('canary analysis on deploy', () => {
     expect(first.figures.canary!.errors).toBe(0);
     expect(first.figures.stable!.requests).toBeGreaterThanOrEqual(served['1']!);
     expect(first.figures.quality).toEqual({ metric: 'f1', canary: 1, stable: 1 });
+    expect(first.figures.thresholds).toEqual(DEFAULT_THRESHOLDS);
     expect(first.reason).toMatch(
       /canary requests: error rate 0% vs 0%, p99 \d+ ms vs \d+ ms, f1 1.000 vs 1.000; next 50%/,
     );
@@ -208,6 +231,7 @@ describe('canary analysis on deploy', () => {
       "quality f1 0.250 is below the stable version's 1.000 less 0.050 (0.950)",
     );
     expect(rolledBack.decisions[0]!.figures.quality).toEqual({ metric: 'f1', canary: 0.25, stable: 1 });
+    expect(rolledBack.decisions[0]!.figures.thresholds).toEqual(DEFAULT_THRESHOLDS);
     expect(await traffic(20)).toEqual({ '3': 20 });
     expect((await alice.endpoints.get(NAME)).version).toBe(3);
     expect((await alerts.evaluate()).map((event) => event.state)).toEqual(['resolved']);
@@ -261,19 +285,6 @@ describe('canary analysis on deploy', () => {
   });
 
   it('is driven by aicloud deploy model --canary and aicloud endpoints rollout', async () => {
-    const cli = (args: string[]) =>
-      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-        execFile(
-          process.execPath,
-          [join(repoRoot, 'apps/cli/bin/aicloud.mjs'), ...args],
-          {
-            env: { ...process.env, AICLOUD_URL: server.url, AICLOUD_TOKEN: tokens.alice.token },
-            timeout: 60_000,
-          },
-          (error, stdout, stderr) =>
-            resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-        ),
-      );
     const deployed = await cli([
       'deploy',
       'model',
@@ -302,5 +313,180 @@ describe('canary analysis on deploy', () => {
     const again = await cli(['endpoints', 'rollout', 'abort', NAME]);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toContain('is promoted, so there is nothing to abort');
+  });
+
+  it('refuses thresholds out of range, and on a deploy that starts no rollout', async () => {
+    const refused = (changes: Record<string, unknown>) =>
+      alice.endpoints.deploy({ model: NAME, version: 2, ...changes });
+    await expect(refused({ maxLatencyRatio: 0.5 })).rejects.toMatchObject({
+      status: 400,
+      message:
+        "invalid request: maxLatencyRatio: 0.5 is out of range: must be from 1 to 100 (1.5: the canary's p99 may be 1.5x the serving version's)",
+    });
+    await expect(refused({ maxQualityDrop: 1.5 })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining(
+        'maxQualityDrop: 1.5 is out of range: must be a score drop from 0 to 1',
+      ),
+    });
+    await expect(refused({ maxErrorRateIncrease: 5 })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining(
+        'maxErrorRateIncrease: 5 is out of range: must be a fraction from 0 to 1 (0.05 = 5 points',
+      ),
+    });
+    await expect(refused({ latencyAllowanceMs: 12.5 })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining('latencyAllowanceMs: 12.5 is not whole: must be whole milliseconds'),
+    });
+    await expect(refused({ canarySteps: [40, 20] })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining('canarySteps: [40,20] does not rise'),
+    });
+    await expect(refused({ canary: 10, canarySteps: [10, 50] })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining('give canary (the first share, doubling each step) or canarySteps'),
+    });
+    // A first deploy is never a canary: its thresholds are refused like --canary is.
+    await expect(
+      refused({ version: 1, name: 'fresh-name', maxQualityDrop: 0.8, maxLatencyRatio: 2 }),
+    ).rejects.toMatchObject({
+      status: 400,
+      message:
+        'maxLatencyRatio, maxQualityDrop apply to a new version deployed onto an endpoint that serves one; fresh-name does not exist yet, so deploy without them first',
+    });
+    // Nothing was started by any of them.
+    expect((await rollout(alice)).status).toBe('promoted');
+  });
+
+  it("judges by the deploy's own thresholds: a loose quality limit promotes the version the default rolls back", async () => {
+    // Version 2 (F1 0.25 against the serving version's 1.0) was rolled back above under the default 0.05.
+    const deployed = await alice.endpoints.deploy({
+      model: NAME,
+      version: 2,
+      canarySteps: [50],
+      analysisWindow: '1s',
+      minRequests: 5,
+      maxQualityDrop: 0.8,
+      maxErrorRateIncrease: 0.1,
+      maxLatencyRatio: 4,
+      latencyAllowanceMs: 500,
+    });
+    const thresholds = {
+      maxErrorRateIncrease: 0.1,
+      maxLatencyRatio: 4,
+      latencyAllowanceMs: 500,
+      maxQualityDrop: 0.8,
+    };
+    expect(deployed.rollout).toMatchObject({ status: 'progressing', steps: [50], weight: 50, thresholds });
+    expect((await rollout(alice)).thresholds).toEqual(thresholds);
+    expect(await server.platform.rollouts.tick()).toBe(0);
+    const served = await traffic(40);
+    expect(served['2']).toBeGreaterThanOrEqual(5);
+    await sleep(1100);
+    expect(await server.platform.rollouts.tick()).toBe(1);
+    const promoted = await rollout(alice);
+    expect(promoted).toMatchObject({ status: 'promoted', toVersion: 2, thresholds });
+    expect(promoted.decisions).toHaveLength(1);
+    const decision = promoted.decisions[0]!;
+    expect(decision).toMatchObject({ decision: 'promote', step: 0, weight: 50, actor: 'system' });
+    expect(decision.figures.quality).toEqual({ metric: 'f1', canary: 0.25, stable: 1 });
+    expect(decision.figures.thresholds).toEqual(thresholds);
+    expect(decision.reason).toContain('f1 0.250 vs 1.000');
+    expect((await alice.endpoints.get(NAME)).version).toBe(2);
+  });
+
+  it('takes the thresholds and steps as aicloud deploy model flags, and shows them in rollout status', async () => {
+    const deployed = await cli([
+      'deploy',
+      'model',
+      '--name',
+      NAME,
+      '--version',
+      '1',
+      '--canary-steps',
+      '25,50',
+      '--analysis-window',
+      '1h',
+      '--max-error-rate-increase',
+      '2.5',
+      '--max-latency-ratio',
+      '2',
+      '--latency-allowance',
+      '20ms',
+      '--max-quality-drop',
+      '0.1',
+    ]);
+    expect(deployed.code, deployed.stderr).toBe(0);
+    expect(deployed.stdout).toContain(
+      `Rolling out ${NAME} version 1 onto ${NAME} (serving version 2): 25% → 50% → promote.`,
+    );
+    expect(deployed.stdout).toContain(
+      'error rate at most +2.5 points, p99 at most 2x + 20 ms, quality at most -0.100 on the evaluation set',
+    );
+    const status = await cli(['endpoints', 'rollout', 'status', NAME]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain(
+      '  thresholds   error rate at most +2.5 points, p99 at most 2x + 20 ms, quality at most -0.100 (vs the serving version)',
+    );
+    expect(status.stdout).toContain('25% → 50% → promote, 1h each');
+    const json = await cli(['endpoints', 'rollout', 'status', NAME, '-o', 'json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      status: 'progressing',
+      steps: [25, 50],
+      thresholds: {
+        maxErrorRateIncrease: 0.025,
+        maxLatencyRatio: 2,
+        latencyAllowanceMs: 20,
+        maxQualityDrop: 0.1,
+      },
+    });
+    const aborted = await cli(['endpoints', 'rollout', 'abort', NAME]);
+    expect(aborted.code, aborted.stderr).toBe(0);
+
+    // Out of range, the flag is refused before anything is sent; on a first deploy, the server refuses it.
+    const ratio = await cli([
+      'deploy',
+      'model',
+      '--name',
+      NAME,
+      '--version',
+      '1',
+      '--max-latency-ratio',
+      '0.5',
+    ]);
+    expect(ratio.code).not.toBe(0);
+    expect(ratio.stderr).toContain(
+      "option '--max-latency-ratio <ratio>' argument '0.5' is invalid. a ratio from 1 to 100",
+    );
+    const points = await cli([
+      'deploy',
+      'model',
+      '--name',
+      NAME,
+      '--version',
+      '1',
+      '--max-error-rate-increase',
+      '150',
+    ]);
+    expect(points.code).not.toBe(0);
+    expect(points.stderr).toContain('percentage points from 0 to 100');
+    const fresh = await cli([
+      'deploy',
+      'model',
+      '--name',
+      NAME,
+      '--version',
+      '1',
+      '--endpoint',
+      'fresh-name',
+      '--max-quality-drop',
+      '0.2',
+    ]);
+    expect(fresh.code).not.toBe(0);
+    expect(fresh.stderr).toContain(
+      'maxQualityDrop apply to a new version deployed onto an endpoint that serves one',
+    );
+    expect((await rollout(alice)).status).toBe('aborted');
   });
 });

@@ -233,7 +233,7 @@ describe("an endpoint's quality runs and canary rollout in the portal (headless 
     );
     expect(await panel.getByTestId('rollout-step').locator('strong').textContent()).toBe('10%');
     expect(await panel.getByTestId('rollout-thresholds').textContent()).toBe(
-      'against the serving version: error rate at most +5.0 points, p99 at most 1.5×, quality at most −0.050',
+      'against the serving version: error rate at most +5.0 points, p99 at most 1.5× + 50 ms, quality at most −0.050',
     );
     expect(await panel.getByTestId('rollout-decisions').count()).toBe(0);
     await page.screenshot({ path: join(work, 'endpoint-quality-rollout.png'), fullPage: true });
@@ -282,13 +282,27 @@ describe("an endpoint's quality runs and canary rollout in the portal (headless 
   });
 
   it("shows the API's refusal when the rollout ended before the promote arrived", async () => {
-    await alice.endpoints.deploy({ model: NAME, version: 2, analysisWindow: '1h' });
+    // This rollout sets thresholds and steps of its own: the panel shows them as set.
+    await alice.endpoints.deploy({
+      model: NAME,
+      version: 2,
+      analysisWindow: '1h',
+      canarySteps: [5, 50],
+      maxErrorRateIncrease: 0.125,
+      maxLatencyRatio: 2.25,
+      latencyAllowanceMs: 0,
+      maxQualityDrop: 0.8,
+    });
     const page = await signIn('alice');
     await page.goto(`${server.url}/endpoints/${NAME}`);
     const panel = page.getByTestId('endpoint-rollout');
     await eventually(() => panel.getByTestId('rollout-state').getAttribute('data-status')).toBe(
       'progressing',
     );
+    expect(await panel.getByTestId('rollout-thresholds').textContent()).toBe(
+      'against the serving version: error rate at most +12.5 points, p99 at most 2.25× + 0 ms, quality at most −0.800',
+    );
+    expect(await panel.getByTestId('rollout-step').textContent()).toBe('1 of 2: 5% → 50% → promote');
     expect(await panel.getByTestId('rollout-decisions').count()).toBe(0);
     // Someone else aborts it while this promote is on its way: the real server refuses the promote.
     await page.route(`**/v1/endpoints/${NAME}/rollout/promote`, async (route) => {

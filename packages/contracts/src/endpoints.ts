@@ -2,6 +2,22 @@ import { z } from 'zod';
 import { Duration } from './duration.ts';
 import { endpointStatuses } from './status-values.ts';
 
+/**
+ * A number from `min` to `max` (a whole one when `whole`); out of range, the message says what was given and
+ * what is allowed.
+ */
+function between(min: number, max: number, allowed: string, whole = false) {
+  const error = (issue: { input?: unknown }) =>
+    `${JSON.stringify(issue.input)} is out of range: must be ${allowed}`;
+  const number = z
+    .number({ error: () => `must be a number: ${allowed}` })
+    .min(min, { error })
+    .max(max, { error });
+  return whole
+    ? number.int({ error: (issue) => `${JSON.stringify(issue.input)} is not whole: must be ${allowed}` })
+    : number;
+}
+
 /** Deploy a model version as a private OpenAI-compatible endpoint. */
 export const DeployModelRequest = z.strictObject({
   model: z.string().min(1),
@@ -38,6 +54,45 @@ export const DeployModelRequest = z.strictObject({
   analysisWindow: Duration.optional(),
   /** Requests the canary must answer in a step before it is judged (default 20). */
   minRequests: z.number().int().min(1).max(1_000_000).optional(),
+  /**
+   * Instead of `canary`: every step's share of traffic (percent, rising), e.g. `[10, 20, 40, 80]`; the version
+   * is promoted after the last.
+   */
+  canarySteps: z
+    .array(
+      z
+        .number()
+        .int()
+        .min(1, 'each step must be from 1 to 100 (percent)')
+        .max(100, 'each step must be from 1 to 100 (percent)'),
+    )
+    .min(1, 'give from 1 to 10 steps')
+    .max(10, 'give from 1 to 10 steps')
+    .refine((steps) => steps.every((weight, index) => index === 0 || weight > steps[index - 1]!), {
+      error: (issue) =>
+        `${JSON.stringify(issue.input)} does not rise: each step must take more traffic than the one before`,
+    })
+    .optional(),
+  /** How much higher (a fraction: 0.05 = 5 points) the canary's error rate may be than the serving one's (default 0.05). */
+  maxErrorRateIncrease: between(
+    0,
+    1,
+    'a fraction from 0 to 1 (0.05 = 5 points above the serving version)',
+  ).optional(),
+  /** How many times the serving version's p99 latency the canary's may reach (default 1.5), plus the allowance. */
+  maxLatencyRatio: between(
+    1,
+    100,
+    "from 1 to 100 (1.5: the canary's p99 may be 1.5x the serving version's)",
+  ).optional(),
+  /** Milliseconds the canary's p99 may exceed the ratio by: noise on fast answers is no regression (default 50). */
+  latencyAllowanceMs: between(0, 60_000, 'whole milliseconds from 0 to 60000', true).optional(),
+  /** How much lower (absolute, 0–1) the canary's quality score (F1 or judge) may be than the serving one's (default 0.05). */
+  maxQualityDrop: between(
+    0,
+    1,
+    'a score drop from 0 to 1 (0.05: F1 or judge score at most 0.05 lower)',
+  ).optional(),
 });
 export type DeployModelRequest = z.input<typeof DeployModelRequest>;
 
@@ -49,6 +104,18 @@ export const RolloutFigures = z.object({
   latencyP99Ms: z.number().nullable(),
 });
 export type RolloutFigures = z.infer<typeof RolloutFigures>;
+
+/**
+ * What each step of a rollout is judged against, set at deploy: the canary's error rate at most
+ * `maxErrorRateIncrease` (a fraction) above the serving version's, its p99 at most `maxLatencyRatio` times the
+ * serving one's plus `latencyAllowanceMs`, its quality score at most `maxQualityDrop` below.
+ */
+const RolloutThresholds = z.object({
+  maxErrorRateIncrease: z.number(),
+  maxLatencyRatio: z.number(),
+  latencyAllowanceMs: z.number(),
+  maxQualityDrop: z.number(),
+});
 
 /** One decision of a canary rollout, with the figures it was taken on. */
 export const RolloutDecision = z.object({
@@ -64,6 +131,8 @@ export const RolloutDecision = z.object({
     quality: z
       .object({ metric: z.string(), canary: z.number().nullable(), stable: z.number().nullable() })
       .optional(),
+    /** The thresholds the analysis applied (none on a person's promote or abort, nor on older decisions). */
+    thresholds: RolloutThresholds.optional(),
   }),
 });
 export type RolloutDecision = z.infer<typeof RolloutDecision>;
@@ -83,11 +152,7 @@ export const Rollout = z.object({
   step: z.number(),
   analysisWindowSeconds: z.number(),
   minRequests: z.number(),
-  thresholds: z.object({
-    maxErrorRateIncrease: z.number(),
-    maxLatencyRatio: z.number(),
-    maxQualityDrop: z.number(),
-  }),
+  thresholds: RolloutThresholds,
   /** Why the current step is not judged yet, if it is not. */
   waiting: z.string().nullable(),
   stepStartedAt: z.string(),

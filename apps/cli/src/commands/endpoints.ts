@@ -19,6 +19,53 @@ function percent(value: string): number {
   return parsed;
 }
 
+/** A number from `min` to `max` with an optional unit suffix (`5%`, `1.5x`): what a threshold flag takes. */
+function bounded(min: number, max: number, allowed: string, suffix?: RegExp) {
+  return (value: string): number => {
+    const text = suffix ? value.trim().replace(suffix, '') : value.trim();
+    const parsed = text === '' ? Number.NaN : Number(text);
+    if (!Number.isFinite(parsed) || parsed < min || parsed > max) throw new InvalidArgumentError(allowed);
+    return parsed;
+  };
+}
+
+/** `--max-error-rate-increase 5` (points, `5%` too) as the API's fraction, 0.05. */
+const errorPoints = (value: string) =>
+  Number((bounded(0, 100, 'percentage points from 0 to 100, e.g. 5', /%$/)(value) / 100).toPrecision(12));
+
+/** `50ms`, `0.2s` or `50` (milliseconds): the latency allowance, whole milliseconds up to 60 s. */
+function milliseconds(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value.trim());
+  const parsed = match ? Number(match[1]) * (match[2] === 's' ? 1000 : 1) : Number.NaN;
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 60_000)
+    throw new InvalidArgumentError('whole milliseconds from 0 to 60000, e.g. 50ms or 0.2s');
+  return parsed;
+}
+
+/** `10,20,40,80` (a `%` on each allowed): every step's share of traffic, rising. */
+function weights(value: string): number[] {
+  const steps = value.split(',').map((part) => Number(part.trim().replace(/%$/, '')));
+  if (
+    steps.length > 10 ||
+    steps.some(
+      (weight, index) =>
+        !Number.isInteger(weight) || weight < 1 || weight > 100 || weight <= (steps[index - 1] ?? 0),
+    )
+  )
+    throw new InvalidArgumentError('1 to 10 rising whole percentages from 1 to 100, e.g. 10,20,40,80');
+  return steps;
+}
+
+/** `+5.0 points`, `+12.5 points`: an error-rate fraction as points, as precise as it was set. */
+const points = (rate: number) => {
+  const value = Math.round(rate * 10_000) / 100;
+  return Number.isInteger(value * 10) ? value.toFixed(1) : value.toString();
+};
+
+/** What each step is judged against: the rollout's thresholds, in words. */
+const thresholdsText = ({ thresholds }: Rollout) =>
+  `error rate at most +${points(thresholds.maxErrorRateIncrease)} points, p99 at most ${thresholds.maxLatencyRatio}x + ${thresholds.latencyAllowanceMs} ms, quality at most -${thresholds.maxQualityDrop.toFixed(3)}`;
+
 /** `20% → 40% → 80% → promote`. */
 const stepsText = (rollout: Rollout) =>
   `${rollout.steps.map((weight) => `${weight}%`).join(' → ')} → promote`;
@@ -29,7 +76,6 @@ function rolloutText(rollout: Rollout): string {
     rollout.status === 'progressing'
       ? `progressing (step ${rollout.step + 1} of ${rollout.steps.length}, ${rollout.weight}% of traffic)`
       : `${rollout.status.replace('_', ' ')} ${ago(rollout.endedAt) ?? ''}`.trim();
-  const { thresholds } = rollout;
   const figures = (
     side: { requests: number; errorRate: number | null; latencyP99Ms: number | null } | undefined,
   ) =>
@@ -39,7 +85,7 @@ function rolloutText(rollout: Rollout): string {
   return [
     `${rollout.endpoint}: ${rollout.model} version ${rollout.fromVersion} → ${rollout.toVersion}, ${state}`,
     `  steps        ${stepsText(rollout)}, ${duration(rollout.analysisWindowSeconds)} each, at least ${rollout.minRequests} canary requests`,
-    `  thresholds   error rate at most +${(thresholds.maxErrorRateIncrease * 100).toFixed(1)} points, p99 at most ${thresholds.maxLatencyRatio}x (+50 ms), quality at most -${thresholds.maxQualityDrop.toFixed(3)} (vs the serving version)`,
+    `  thresholds   ${thresholdsText(rollout)} (vs the serving version)`,
     ...(rollout.waiting ? [`  waiting      ${rollout.waiting}`] : []),
     `  started      by ${rollout.createdBy} ${ago(rollout.createdAt)}`,
     ...(rollout.decisions.length
@@ -124,12 +170,42 @@ export function deployCommand(): Command {
     )
     .option('--analysis-window <duration>', 'how long each canary step is analysed (default 5m)')
     .option('--min-requests <n>', 'canary requests a step needs before it is judged (default 20)', count)
+    .option(
+      '--canary-steps <weights>',
+      "instead of --canary: every step's share of traffic, rising (e.g. 10,20,40,80; promoted after the last)",
+      weights,
+    )
+    .option(
+      '--max-error-rate-increase <points>',
+      "how many percentage points the canary's error rate may exceed the serving version's (default 5)",
+      errorPoints,
+    )
+    .option(
+      '--max-latency-ratio <ratio>',
+      "how many times the serving version's p99 latency the canary's may reach, at least 1 (default 1.5)",
+      bounded(1, 100, 'a ratio from 1 to 100, e.g. 1.5', /x$/i),
+    )
+    .option(
+      '--latency-allowance <duration>',
+      'milliseconds the canary p99 may exceed that ratio by: noise, not a regression (default 50ms)',
+      milliseconds,
+    )
+    .option(
+      '--max-quality-drop <score>',
+      "how much lower the canary's F1 or judge score (0-1) may be than the serving version's (default 0.05)",
+      bounded(0, 1, 'a score drop from 0 to 1, e.g. 0.05'),
+    )
     .addOption(outputOption())
     .action(
       async (options: {
         canary?: number;
+        canarySteps?: number[];
         analysisWindow?: string;
         minRequests?: number;
+        maxErrorRateIncrease?: number;
+        maxLatencyRatio?: number;
+        latencyAllowance?: number;
+        maxQualityDrop?: number;
         name: string;
         version: string;
         endpoint?: string;
@@ -155,13 +231,21 @@ export function deployCommand(): Command {
           ...(options.canary ? { canary: options.canary } : {}),
           ...(options.analysisWindow ? { analysisWindow: options.analysisWindow } : {}),
           ...(options.minRequests ? { minRequests: options.minRequests } : {}),
+          ...(options.canarySteps ? { canarySteps: options.canarySteps } : {}),
+          // Thresholds may be 0 (no error-rate increase, no quality drop): passed whenever given.
+          ...(options.maxErrorRateIncrease === undefined
+            ? {}
+            : { maxErrorRateIncrease: options.maxErrorRateIncrease }),
+          ...(options.maxLatencyRatio === undefined ? {} : { maxLatencyRatio: options.maxLatencyRatio }),
+          ...(options.latencyAllowance === undefined ? {} : { latencyAllowanceMs: options.latencyAllowance }),
+          ...(options.maxQualityDrop === undefined ? {} : { maxQualityDrop: options.maxQualityDrop }),
         });
         const rollout = endpoint.rollout;
         if (rollout?.status === 'progressing' && rollout.toVersion !== endpoint.version) {
           print(format, endpoint, () =>
             [
               `Rolling out ${rollout.model} version ${rollout.toVersion} onto ${endpoint.name} (serving version ${rollout.fromVersion}): ${stepsText(rollout)}.`,
-              `Each step is analysed for ${duration(rollout.analysisWindowSeconds)} against the serving version (at least ${rollout.minRequests} canary requests; error rate, p99 latency, quality on the evaluation set); a failing step rolls back.`,
+              `Each step is analysed for ${duration(rollout.analysisWindowSeconds)} against the serving version (at least ${rollout.minRequests} canary requests; ${thresholdsText(rollout)} on the evaluation set); a failing step rolls back.`,
               'Next:',
               `  aicloud endpoints rollout status ${endpoint.name}`,
               `  aicloud endpoints rollout promote ${endpoint.name}   (or abort)`,

@@ -13,6 +13,12 @@ import './endpoint-rollout.css';
 /** A share 0–1 as a percentage with one decimal, or a dash. */
 const percent = (value: number | null) => (value === null ? '—' : `${(value * 100).toFixed(1)} %`);
 
+/** An error-rate threshold (a fraction) in percentage points, as precise as it was set: `5.0`, `12.5`, `0.25`. */
+function points(rate: number): string {
+  const value = Math.round(rate * 10_000) / 100;
+  return Number.isInteger(value * 10) ? value.toFixed(1) : value.toString();
+}
+
 /** One version's figures over a step: requests, errors, error rate, p99. */
 function Figures({ figures }: { figures: RolloutFigures | undefined }) {
   if (!figures) return <>—</>;
@@ -209,9 +215,9 @@ function RolloutView({ client, rollout }: { client: Client; rollout: Rollout }) 
         </dd>
         <dt>Thresholds</dt>
         <dd data-testid="rollout-thresholds">
-          against the serving version: error rate at most +
-          {(thresholds.maxErrorRateIncrease * 100).toFixed(1)} points, p99 at most{' '}
-          {thresholds.maxLatencyRatio}×, quality at most −{thresholds.maxQualityDrop.toFixed(3)}
+          against the serving version: error rate at most +{points(thresholds.maxErrorRateIncrease)} points,
+          p99 at most {thresholds.maxLatencyRatio}× + {thresholds.latencyAllowanceMs} ms, quality at most −
+          {thresholds.maxQualityDrop.toFixed(3)}
         </dd>
         {rollout.waiting && (
           <>

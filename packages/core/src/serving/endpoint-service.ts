@@ -26,7 +26,7 @@ import { moveEndpoint } from '../workloads/endpoint-state.ts';
 import { hourlyRateMicros } from '../workloads/workload-meter.ts';
 import { type DeploySubject, deployRefusal, deployRequest } from './deploy-policy.ts';
 import type { ReplicaPool } from './replica-pool.ts';
-import { rolloutSteps } from './rollout-analysis.ts';
+import { DEFAULT_ROLLOUT_THRESHOLDS, type RolloutThresholds, rolloutSteps } from './rollout-analysis.ts';
 import { latestRollout, rolloutView } from './rollout-service.ts';
 import type { RuntimeTemplate } from './runtimes.ts';
 import { visibleEndpoint } from './visible-endpoint.ts';
@@ -90,6 +90,18 @@ export interface EndpointServiceDeps {
   /** The policy engine every deployment and key is checked against. */
   authorizer: Authorizer;
 }
+
+/** What only a canary rollout takes: refused on a deploy that does not start one. */
+const ROLLOUT_OPTIONS = [
+  'canary',
+  'canarySteps',
+  'analysisWindow',
+  'minRequests',
+  'maxErrorRateIncrease',
+  'maxLatencyRatio',
+  'latencyAllowanceMs',
+  'maxQualityDrop',
+] as const;
 
 /** Creates the endpoint service. */
 export function createEndpointService(deps: EndpointServiceDeps): EndpointService {
@@ -186,7 +198,16 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
       status: stable.min_replicas > 0 ? 'starting' : 'scaled_to_zero',
       canary_of: stable.id,
     };
-    const steps = rolloutSteps(request.canary ?? 10);
+    // The weights as asked, or from the first share doubling; the thresholds as asked, or the defaults.
+    const steps = request.canarySteps ?? rolloutSteps(request.canary ?? 10);
+    const defaults = DEFAULT_ROLLOUT_THRESHOLDS;
+    const thresholds: RolloutThresholds = {
+      minRequests: request.minRequests ?? defaults.minRequests,
+      maxErrorRateIncrease: request.maxErrorRateIncrease ?? defaults.maxErrorRateIncrease,
+      maxLatencyRatio: request.maxLatencyRatio ?? defaults.maxLatencyRatio,
+      latencyAllowanceMs: request.latencyAllowanceMs ?? defaults.latencyAllowanceMs,
+      maxQualityDrop: request.maxQualityDrop ?? defaults.maxQualityDrop,
+    };
     const windowSeconds = request.analysisWindow
       ? parseDuration(request.analysisWindow, 'analysisWindow')
       : 300;
@@ -223,10 +244,11 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
         steps: JSON.stringify(steps),
         step: 0,
         window_s: windowSeconds,
-        min_requests: request.minRequests ?? 20,
-        max_error_rate_increase: 0.05,
-        max_latency_ratio: 1.5,
-        max_quality_drop: 0.05,
+        min_requests: thresholds.minRequests,
+        max_error_rate_increase: thresholds.maxErrorRateIncrease,
+        max_latency_ratio: thresholds.maxLatencyRatio,
+        latency_allowance_ms: thresholds.latencyAllowanceMs,
+        max_quality_drop: thresholds.maxQualityDrop,
         quality: null,
         waiting: null,
         step_started_at: now,
@@ -250,6 +272,12 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
           steps,
           analysisWindowSeconds: windowSeconds,
           minRequests: rollout.min_requests,
+          thresholds: {
+            maxErrorRateIncrease: rollout.max_error_rate_increase,
+            maxLatencyRatio: rollout.max_latency_ratio,
+            latencyAllowanceMs: rollout.latency_allowance_ms,
+            maxQualityDrop: rollout.max_quality_drop,
+          },
         },
       });
     });
@@ -260,6 +288,12 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
   return {
     async deploy(actor, input) {
       const request = DeployModelRequest.parse(input);
+      if (request.canary !== undefined && request.canarySteps !== undefined)
+        throw new AppError(
+          'invalid_input',
+          `canary ${request.canary} and canarySteps ${JSON.stringify(request.canarySteps)} both set the canary's weights: give canary (the first share, doubling each step) or canarySteps (every step's share), not both`,
+          { issues: [{ path: ['canarySteps'], message: 'give canary or canarySteps, not both' }] },
+        );
       const version = await models.version(
         actor,
         request.model,
@@ -365,9 +399,7 @@ export function createEndpointService(deps: EndpointServiceDeps): EndpointServic
         (existing.version !== row.version || existing.model_id !== row.model_id)
       )
         return view(await startCanary(actor, existing, row, request));
-      const rolloutOptions = (['canary', 'analysisWindow', 'minRequests'] as const).filter(
-        (option) => request[option] !== undefined,
-      );
+      const rolloutOptions = ROLLOUT_OPTIONS.filter((option) => request[option] !== undefined);
       if (!existing && rolloutOptions.length > 0)
         throw new AppError(
           'invalid_input',

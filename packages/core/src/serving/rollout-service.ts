@@ -65,11 +65,7 @@ export async function rolloutView(db: Kysely<Database>, row: RolloutRow): Promis
     step: row.step,
     analysisWindowSeconds: row.window_s,
     minRequests: row.min_requests,
-    thresholds: {
-      maxErrorRateIncrease: row.max_error_rate_increase,
-      maxLatencyRatio: row.max_latency_ratio,
-      maxQualityDrop: row.max_quality_drop,
-    },
+    thresholds: thresholdsOf(row),
     waiting: row.waiting,
     stepStartedAt: row.step_started_at,
     createdBy: row.created_by,
@@ -84,6 +80,16 @@ export async function rolloutView(db: Kysely<Database>, row: RolloutRow): Promis
       actor: decision.actor,
       figures: JSON.parse(decision.figures) as RolloutDecision['figures'],
     })),
+  };
+}
+
+/** The thresholds a rollout's steps are judged against, as the API shows them. */
+function thresholdsOf(row: RolloutRow): Rollout['thresholds'] {
+  return {
+    maxErrorRateIncrease: row.max_error_rate_increase,
+    maxLatencyRatio: row.max_latency_ratio,
+    latencyAllowanceMs: row.latency_allowance_ms,
+    maxQualityDrop: row.max_quality_drop,
   };
 }
 
@@ -301,18 +307,15 @@ export function createRolloutService(deps: RolloutServiceDeps): RolloutService {
       return false;
     }
     const { canary, stable, quality } = await figuresOf(row);
+    const thresholds = thresholdsOf(row);
+    // Each decision keeps the thresholds it applied beside the figures it was taken on.
     const figures: RolloutDecision['figures'] = {
       canary,
       stable,
       ...(quality ? { quality } : {}),
+      thresholds,
     };
-    const thresholds = {
-      minRequests: row.min_requests,
-      maxErrorRateIncrease: row.max_error_rate_increase,
-      maxLatencyRatio: row.max_latency_ratio,
-      maxQualityDrop: row.max_quality_drop,
-    };
-    const verdict = judgeStep(canary, stable, quality, thresholds);
+    const verdict = judgeStep(canary, stable, quality, { minRequests: row.min_requests, ...thresholds });
     if (verdict.verdict === 'fail') {
       await end(row, 'rolled_back', verdict.reason, figures, 'system');
       return true;

@@ -847,6 +847,16 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0019_rollout_thresholds': {
+    // A rollout's thresholds are set per deploy (0018 stored the error-rate, latency-ratio and quality ones
+    // with fixed values); the latency check's allowance joins them, 50 ms for the rollouts before, as judged.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('endpoint_rollouts')
+        .addColumn('latency_allowance_ms', 'integer', (c) => c.notNull().defaultTo(50))
+        .execute();
+    },
+  },
 };
 
 /** The hash the first audit record chains to. */

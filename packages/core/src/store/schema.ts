@@ -338,6 +338,8 @@ export interface Database {
     min_requests: number;
     max_error_rate_increase: number;
     max_latency_ratio: number;
+    /** Milliseconds the canary's p99 may exceed the ratio by (migration 0019; 50 for the rollouts before). */
+    latency_allowance_ms: number;
     max_quality_drop: number;
     /** The quality comparison (JSON) once both versions were evaluated; null: no evaluation set or not yet. */
     quality: string | null;
