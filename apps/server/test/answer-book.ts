@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Client } from '@aicloud/client';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
 
@@ -37,4 +38,39 @@ export function qualityAlertRules(work: string): string {
     'rules:\n  - name: endpoint_quality_low\n    kind: quality\n    below: 0.5\n    metric: f1\n    severity: critical\n',
   );
   return alerts;
+}
+
+/** Registers each folder as the next version of model `name`, deploys version 1 (one warm replica), and answers a key for it. */
+export async function deployAnswerBook(client: Client, name: string, folders: string[]): Promise<string> {
+  for (const folder of folders)
+    await client.models.register({ name, source: `path:${folder}`, runtime: 'answer-book' });
+  await client.endpoints.deploy({ model: name, version: 1, minReplicas: 1 });
+  return (await client.keys.create({ endpoint: name })).key;
+}
+
+/**
+ * Writes `questions` as an evaluation set (JSONL, one `{prompt, reference}` per line) into legal-rag's part of
+ * the lake under `dataDir`, and registers it as the dataset `path`.
+ */
+export async function registerEvalSet(
+  client: Client,
+  dataDir: string,
+  path: string,
+  file: string,
+  questions: Record<string, string>,
+): Promise<void> {
+  const lake = join(dataDir, 'lake/legal-rag/evals');
+  mkdirSync(lake, { recursive: true });
+  writeFileSync(
+    join(lake, file),
+    `${Object.entries(questions)
+      .map(([prompt, reference]) => JSON.stringify({ prompt, reference }))
+      .join('\n')}\n`,
+  );
+  await client.datasets.register({
+    path,
+    location: `file://${join(lake, file)}`,
+    encrypted: false,
+    tags: {},
+  });
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Client, createClient } from '@aicloud/client';
@@ -8,7 +8,13 @@ import { observabilityOf } from '@aicloud/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../src/repo-paths.ts';
 import { type RunningServer, startServer } from '../src/start-server.ts';
-import { answerBookModel, answerBookRuntime, qualityAlertRules } from './answer-book.ts';
+import {
+  answerBookModel,
+  answerBookRuntime,
+  deployAnswerBook,
+  qualityAlertRules,
+  registerEvalSet,
+} from './answer-book.ts';
 
 // Canary analysis on deploy, end to end: a new version deployed onto a serving endpoint takes a share of the
 // real traffic through the gateway (a fixture runtime answering from a book), is scored on the endpoint's
@@ -98,24 +104,8 @@ beforeAll(async () => {
   tokens = JSON.parse(readFileSync(join(work, 'data/credentials.json'), 'utf8'));
   alice = createClient({ url: server.url, token: tokens.alice.token });
   carol = createClient({ url: server.url, token: tokens.carol.token });
-  for (const folder of [good, worse, better])
-    await alice.models.register({ name: NAME, source: `path:${folder}`, runtime: 'answer-book' });
-  await alice.endpoints.deploy({ model: NAME, version: 1, minReplicas: 1 });
-  key = (await alice.keys.create({ endpoint: NAME })).key;
-  const lake = join(work, 'data/lake/legal-rag/evals');
-  mkdirSync(lake, { recursive: true });
-  writeFileSync(
-    join(lake, 'contract-qa.jsonl'),
-    `${Object.entries(questions)
-      .map(([prompt, reference]) => JSON.stringify({ prompt, reference }))
-      .join('\n')}\n`,
-  );
-  await alice.datasets.register({
-    path: DATASET,
-    location: `file://${join(lake, 'contract-qa.jsonl')}`,
-    encrypted: false,
-    tags: {},
-  });
+  key = await deployAnswerBook(alice, NAME, [good, worse, better]);
+  await registerEvalSet(alice, join(work, 'data'), DATASET, 'contract-qa.jsonl', questions);
   // The endpoint's evaluation set: every rollout scores its new version on it.
   await alice.call(routes.evaluateEndpoint, { params: { name: NAME }, body: { dataset: DATASET } });
 }, 180_000);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Client, createClient } from '@aicloud/client';
@@ -8,7 +8,7 @@ import { observabilityOf, qualityOf } from '@aicloud/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../src/repo-paths.ts';
 import { type RunningServer, startServer } from '../src/start-server.ts';
-import { answerBookModel, answerBookRuntime, qualityAlertRules } from './answer-book.ts';
+import { answerBookModel, answerBookRuntime, qualityAlertRules, registerEvalSet } from './answer-book.ts';
 
 // Quality evaluations end to end: an evaluation set registered as a dataset of the team's lake, each prompt
 // sent through the endpoint's own gateway path (a fixture runtime answering from a book), scores stored per
@@ -66,15 +66,7 @@ beforeAll(async () => {
   await alice.endpoints.deploy({ model: 'legal-answerer', version: 1, minReplicas: 1 });
   await alice.endpoints.deploy({ model: 'legal-judge', version: 1, minReplicas: 1 });
   // The evaluation set: a JSONL file in the team's part of the lake, registered as a dataset.
-  const lake = join(work, 'data/lake/legal-rag/evals');
-  mkdirSync(lake, { recursive: true });
-  writeFileSync(
-    join(lake, 'legal-qa.jsonl'),
-    `${Object.entries(questions)
-      .map(([prompt, reference]) => JSON.stringify({ prompt, reference }))
-      .join('\n')}\n`,
-  );
-  await registerDataset({ path: DATASET, location: `file://${join(lake, 'legal-qa.jsonl')}` });
+  await registerEvalSet(alice, join(work, 'data'), DATASET, 'legal-qa.jsonl', questions);
 }, 180_000);
 afterAll(async () => {
   await alice?.endpoints.delete('legal-answerer').catch(() => {});

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Client, createClient } from '@aicloud/client';
@@ -7,7 +7,12 @@ import { type RunningServer, startServer, webRoot } from '@aicloud/server';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The server tests' fixture runtime (a model that answers from a book), so each version's scores are known.
-import { answerBookModel, answerBookRuntime } from '../../server/test/answer-book.ts';
+import {
+  answerBookModel,
+  answerBookRuntime,
+  deployAnswerBook,
+  registerEvalSet,
+} from '../../server/test/answer-book.ts';
 import { launchChromium } from './browser.ts';
 
 // The endpoint page's quality and canary panels against a real platform: version 1 answers the evaluation set
@@ -53,24 +58,8 @@ beforeAll(async () => {
   });
   tokens = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8'));
   alice = createClient({ url: server.url, token: tokens.alice!.token });
-  for (const folder of [good, worse])
-    await alice.models.register({ name: NAME, source: `path:${folder}`, runtime: 'answer-book' });
-  await alice.endpoints.deploy({ model: NAME, version: 1, minReplicas: 1 });
-  key = (await alice.keys.create({ endpoint: NAME })).key;
-  const lake = join(dataDir, 'lake/legal-rag/evals');
-  mkdirSync(lake, { recursive: true });
-  writeFileSync(
-    join(lake, 'contract-qa.jsonl'),
-    `${Object.entries(questions)
-      .map(([prompt, reference]) => JSON.stringify({ prompt, reference }))
-      .join('\n')}\n`,
-  );
-  await alice.datasets.register({
-    path: DATASET,
-    location: `file://${join(lake, 'contract-qa.jsonl')}`,
-    encrypted: false,
-    tags: {},
-  });
+  key = await deployAnswerBook(alice, NAME, [good, worse]);
+  await registerEvalSet(alice, dataDir, DATASET, 'contract-qa.jsonl', questions);
   browser = await launchChromium();
 }, 180_000);
 afterAll(async () => {
