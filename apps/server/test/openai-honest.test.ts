@@ -371,10 +371,11 @@ describe('the gateway refuses what it cannot honour, as OpenAI does', () => {
 
   it('answers other routes and methods with OpenAI’s 404 and 405 once the key is valid, and 401 before', async () => {
     for (const [method, path, status] of [
-      ['POST', '/v1/responses', 404],
+      ['POST', '/v1/audio/speech', 404],
       ['POST', '/v1/moderations', 404],
       ['GET', '/v1/jobs', 404],
       ['GET', '/v1/chat/completions', 405],
+      ['GET', '/v1/responses', 405],
       ['POST', '/v1/models', 405],
       ['DELETE', '/v1/models/legal-answerer', 405],
     ] as const) {
@@ -395,8 +396,8 @@ describe('the gateway refuses what it cannot honour, as OpenAI does', () => {
       expect(bad.status).toBe(401);
       expect((await bad.json()).error.code).toBe('invalid_api_key');
     }
-    // The SDK's Responses API call gets a clear refusal, not a 401.
-    await expect(openai().responses.create({ model: 'legal-answerer', input: 'hi' })).rejects.toMatchObject({
+    // The SDK's call of an API not served gets a clear refusal, not a 401.
+    await expect(openai().moderations.create({ input: 'hi' })).rejects.toMatchObject({
       status: 404,
       code: 'unknown_url',
     });
@@ -410,7 +411,7 @@ describe('the gateway refuses what it cannot honour, as OpenAI does', () => {
     expect(slash.body.object).toBe('chat.completion');
     // A user's token still reads the platform's own 404.
     const tokens = JSON.parse(readFileSync(join(work, 'data/credentials.json'), 'utf8'));
-    const user = await fetch(`${server.url}/v1/responses`, {
+    const user = await fetch(`${server.url}/v1/moderations`, {
       method: 'POST',
       headers: { authorization: `Bearer ${tokens.alice.token}`, 'content-type': 'application/json' },
       body: '{}',
@@ -429,7 +430,7 @@ describe('the gateway refuses what it cannot honour, as OpenAI does', () => {
           'access-control-request-headers': 'authorization, content-type',
         },
       });
-    for (const path of ['/v1/chat/completions', '/v1/models', '/v1/models/legal-answerer']) {
+    for (const path of ['/v1/chat/completions', '/v1/responses', '/v1/models', '/v1/models/legal-answerer']) {
       const allowed = await preflight(ORIGIN, path);
       expect(allowed.status, path).toBe(204);
       expect(allowed.headers.get('access-control-allow-origin')).toBe(ORIGIN);

@@ -47,11 +47,12 @@ const SERVED: Record<string, string> = {
   '/v1/chat/completions': 'POST',
   '/v1/completions': 'POST',
   '/v1/embeddings': 'POST',
+  '/v1/responses': 'POST',
   '/v1/models': 'GET',
 };
 
 const SERVED_LIST =
-  'POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings, GET /v1/models and GET /v1/models/{id}';
+  'POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings, POST /v1/responses, GET /v1/models and GET /v1/models/{id}';
 
 function openAIFailure(
   status: number,
@@ -81,7 +82,8 @@ export function isEndpointKeyElsewhere(request: FastifyRequest): boolean {
 
 /**
  * Answers an endpoint key outside the data plane's routes, after authenticating it: `GET /v1/models/{id}`
- * (`models.retrieve`), else OpenAI's 405 for a served path with another method and 404 for any other path.
+ * (`models.retrieve`), OpenAI's 404 for a stored response (`/v1/responses/resp_…`: none is kept), else
+ * OpenAI's 405 for a served path with another method and 404 for any other path.
  */
 export async function answerEndpointKey(platform: Platform, request: FastifyRequest, reply: FastifyReply) {
   reply.hijack();
@@ -98,8 +100,23 @@ export async function answerEndpointKey(platform: Platform, request: FastifyRequ
       reply.raw.end(body);
       return;
     }
+    // A stored response (retrieve, delete, cancel, input items): none is ever kept.
+    const stored = /^\/v1\/responses\/(resp_[^/]+)(?:\/|$)/.exec(path)?.[1];
+    if (stored !== undefined) {
+      sendOpenAIError(
+        reply,
+        openAIFailure(
+          404,
+          `Response with id '${stored}' not found: aicloud endpoints store no responses (store: true is accepted, nothing is kept); keep the output items you need and send them back as input.`,
+          null,
+        ),
+      );
+      return;
+    }
     const allowed = model !== undefined ? 'GET' : SERVED[path];
     if (allowed && request.method !== allowed) {
+      // Before the answer's head is written: a header set after it is lost.
+      reply.raw.setHeader('allow', allowed);
       sendOpenAIError(
         reply,
         openAIFailure(
@@ -108,7 +125,6 @@ export async function answerEndpointKey(platform: Platform, request: FastifyRequ
           'method_not_allowed',
         ),
       );
-      reply.raw.setHeader('allow', allowed);
       return;
     }
     sendOpenAIError(
@@ -184,6 +200,22 @@ export function registerOpenAIRoutes(app: FastifyInstance, platform: Platform): 
       });
     }
   }
+  // OpenAI's Responses API, translated to the endpoint's chat completions by the gateway.
+  for (const url of ['/v1/responses', '/v1/responses/'])
+    app.post(url, async (request, reply) => {
+      reply.hijack();
+      try {
+        await gateway.handleResponses(
+          request.headers.authorization,
+          request.body,
+          reply.raw,
+          request.id,
+          originOf(request),
+        );
+      } catch (error) {
+        sendOpenAIError(reply, error);
+      }
+    });
   for (const url of [...Object.keys(SERVED).flatMap((path) => [path, `${path}/`]), '/v1/models/:id'])
     app.options(url, (request, reply) => preflight(platform, request, reply));
   // GET /v1/models: the registry for a user token (authenticated by the API hook), the endpoints a key may

@@ -12,6 +12,7 @@ import { allowedOrigin, corsHeaders, preflightHeaders } from './gateway-cors.ts'
 import { createGatewayMetrics, type GatewayObservation } from './gateway-metrics.ts';
 import { checkContextLength, checkRequestFeatures, countTokens } from './gateway-request-check.ts';
 import { OpenAIError } from './openai-error.ts';
+import { type ChatAnswer, ResponsesTranslation } from './openai-responses.ts';
 import { type Operation, validateOpenAIRequest } from './openai-validation.ts';
 import { SlidingWindowLimiter } from './rate-limiter.ts';
 import type { ReplicaPool } from './replica-pool.ts';
@@ -46,6 +47,18 @@ export interface Gateway {
     response: ServerResponse,
     requestId: string,
     /** The browser's `Origin`: answered with CORS headers when the key's endpoint allows it. */
+    origin?: string,
+  ): Promise<void>;
+  /**
+   * `POST /v1/responses` (a subset of OpenAI's Responses API): translated to the chat completion request
+   * that answers it and served as one, answered as a Response object (or its SSE events); throws
+   * OpenAIError before anything is written.
+   */
+  handleResponses(
+    authorization: string | undefined,
+    body: unknown,
+    response: ServerResponse,
+    requestId: string,
     origin?: string,
   ): Promise<void>;
   /** `GET /v1/models` for a key: the endpoint it may call. */
@@ -255,11 +268,15 @@ export function createGateway(deps: {
     response: ServerResponse,
     origin: string | undefined,
     observation: GatewayObservation,
+    translate: ((body: unknown) => ResponsesTranslation) | undefined,
   ) {
     const { key, endpoint } = await authenticate(authorization);
     // From here on a browser the endpoint allows may read the answer, refusals included.
     if (origin && allowedOrigin(endpoint, origin))
       for (const [name, value] of Object.entries(corsHeaders(origin))) response.setHeader(name, value);
+    // A Responses API request: from here on, the chat completion request that answers it.
+    const translation = translate?.(body);
+    if (translation) body = translation.chat;
     const { model, promptText, stream } = validateOpenAIRequest(operation, body);
     if (model !== endpoint.name) throw modelNotFound(model);
     observation.requestModel(endpoint.name);
@@ -301,7 +318,7 @@ export function createGateway(deps: {
     }
     // Last: nothing may refuse the request once its tokens are reserved.
     const reservation = await reserveQuota(operation, key, endpoint, body, promptText);
-    return { key, endpoint, promptText, stream, reservation };
+    return { key, endpoint, body, promptText, stream, reservation, translation };
   }
 
   /** What a request may use at most: its prompt's estimate plus its output cap (× n choices). */
@@ -380,6 +397,249 @@ export function createGateway(deps: {
     };
   }
 
+  /** Serves one request (see `Gateway.handle`); `translate` makes a Responses API request its chat request. */
+  async function serve(
+    operation: Operation,
+    authorization: string | undefined,
+    body: unknown,
+    response: ServerResponse,
+    requestId: string,
+    origin: string | undefined,
+    translate: ((body: unknown) => ResponsesTranslation) | undefined,
+  ): Promise<void> {
+    const started = performance.now();
+    const observation = metrics.begin(operation, response);
+    let admitted: Awaited<ReturnType<typeof admit>>;
+    try {
+      admitted = await admit(operation, authorization, body, response, origin, observation, translate);
+    } catch (error) {
+      // A refusal is counted too, with the client's error code (never an upstream one).
+      observation.end({ tokensIn: 0, tokensOut: 0, errorType: refusalType(error), streamed: false });
+      throw error;
+    }
+    const { key, endpoint, promptText, stream, reservation, translation } = admitted;
+    // A key with a quota: the answer may not use more than was reserved.
+    const forwarded = reservation.injectCap
+      ? { ...(admitted.body as Record<string, unknown>), max_tokens: DEFAULT_QUOTA_MAX_TOKENS }
+      : admitted.body;
+    const hit = limiter.hit(key.id);
+    // The version that answers: the serving one, or a canary for its share of the traffic. A quality
+    // evaluation's internal key scores the version of the row it was made for, never a split.
+    const pinned = key.created_by === 'system' && key.name === INTERNAL_EVAL_KEY;
+    const target = pinned ? endpoint : await routeOf(endpoint);
+    const recorder = pool.stats(target.id);
+    let lease: Awaited<ReturnType<ReplicaPool['acquire']>>;
+    try {
+      lease = await pool.acquire(target);
+    } catch (error) {
+      reservation.release();
+      recorder.record({
+        ok: false,
+        latencyMs: performance.now() - started,
+        firstTokenMs: null,
+        tokensIn: 0,
+        tokensOut: 0,
+        at: pinned ? undefined : clock.now(),
+      });
+      observation.end({ tokensIn: 0, tokensOut: 0, errorType: 'replica_unavailable', streamed: stream });
+      throw new OpenAIError(
+        503,
+        `${(error as Error).message}; try again shortly`,
+        'server_error',
+        'replica_unavailable',
+        null,
+        30,
+      );
+    }
+    if (lease.coldStartMs !== null) metrics.coldStarts.inc({ endpoint: endpoint.name });
+    let tokensIn = 0;
+    let tokensOut = 0;
+    let firstTokenMs: number | null = null;
+    let ok = false;
+    let errorType: string | undefined;
+    /** An embeddings answer's `data`, for the endpoint's embedding drift (endpoint-stats.ts). */
+    let embeddings: unknown;
+    // A client that goes away cancels the upstream request: the replica stops generating, and only
+    // what was delivered is metered.
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!response.writableFinished) abort.abort();
+    };
+    response.once('close', onClose);
+    // Gone already (while a replica started): its close event has passed.
+    if (gone(response)) abort.abort();
+    let delivered = { text: '', deltas: 0 };
+    try {
+      observation.upstreamStarted();
+      const traceparent = observation.traceparent();
+      // The lease's own dispatcher: no URL to parse, no global dispatcher lookup, per request.
+      const upstream = await lease.dispatcher.request({
+        origin: lease.origin,
+        path: PATHS[operation],
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-request-id': requestId,
+          ...(traceparent ? { traceparent } : {}),
+        },
+        body: JSON.stringify(forwarded),
+        headersTimeout: 300_000,
+        bodyTimeout: 300_000,
+        signal: abort.signal,
+      });
+      const headers: Record<string, string> = {
+        'content-type': String(upstream.headers['content-type'] ?? 'application/json'),
+        'x-request-id': requestId,
+        'x-aicloud-model-version': String(target.version),
+      };
+      if (lease.coldStartMs !== null)
+        headers['x-aicloud-cold-start-ms'] = String(Math.round(lease.coldStartMs));
+      if (stream && upstream.statusCode === 200) {
+        headers['cache-control'] = 'no-cache';
+        if (translation) headers['content-type'] = 'text/event-stream; charset=utf-8';
+        response.writeHead(200, headers);
+        if (translation) response.write(translation.open());
+        let buffered = '';
+        const seen: { usage: { prompt_tokens?: number; completion_tokens?: number } | null } = {
+          usage: null,
+        };
+        let responseModel = false;
+        for await (const chunk of upstream.body) {
+          if (abort.signal.aborted) break;
+          // Backpressure: read on from the replica only as fast as the client takes the answer.
+          if (!translation && !response.write(chunk)) await drained(response);
+          buffered += (chunk as Buffer).toString('utf8');
+          let newline = buffered.indexOf('\n');
+          while (newline >= 0) {
+            const line = buffered.slice(0, newline).trim();
+            buffered = buffered.slice(newline + 1);
+            if (line.startsWith('data: {')) {
+              try {
+                const event = JSON.parse(line.slice(6)) as {
+                  model?: unknown;
+                  usage?: typeof seen.usage;
+                  choices?: {
+                    delta?: { content?: string; tool_calls?: { function?: { arguments?: string } }[] };
+                    text?: string;
+                  }[];
+                };
+                if (event.usage) seen.usage = event.usage;
+                translation?.chunk(event);
+                if (!responseModel && typeof event.model === 'string') {
+                  responseModel = true;
+                  observation.responseModel(event.model);
+                }
+                for (const choice of event.choices ?? []) {
+                  let text = choice.delta?.content ?? choice.text ?? '';
+                  for (const call of choice.delta?.tool_calls ?? []) text += call.function?.arguments ?? '';
+                  if (!text) continue;
+                  // Time to first token ends at the first content, not at the role-only chunk before it.
+                  if (firstTokenMs === null) {
+                    firstTokenMs = performance.now() - started;
+                    observation.firstToken();
+                  }
+                  delivered = { text: delivered.text + text, deltas: delivered.deltas + 1 };
+                }
+              } catch {
+                // Not JSON: pass it through untouched.
+              }
+            }
+            newline = buffered.indexOf('\n');
+          }
+          if (translation) {
+            const events = translation.take();
+            if (events && !response.write(events)) await drained(response);
+          }
+        }
+        if (abort.signal.aborted) throw abort.signal.reason;
+        if (!translation) response.end();
+        tokensIn = seen.usage?.prompt_tokens ?? countTokens(promptText);
+        tokensOut = seen.usage?.completion_tokens ?? deliveredTokens(delivered);
+        // The Response's last event carries the usage metered.
+        if (translation) response.end(translation.finish(tokensIn, tokensOut, clock.now()));
+        ok = true;
+      } else if (translation && upstream.statusCode === 200) {
+        // A Response object, made of the chat completion, with the usage metered.
+        const answer = JSON.parse(await upstream.body.text()) as ChatAnswer;
+        firstTokenMs = performance.now() - started;
+        if (typeof answer.model === 'string') observation.responseModel(answer.model);
+        tokensIn = answer.usage?.prompt_tokens ?? countTokens(promptText);
+        tokensOut = answer.usage?.completion_tokens ?? 0;
+        const text = translation.complete(answer, tokensIn, tokensOut, clock.now());
+        response.writeHead(200, headers);
+        response.end(text);
+        ok = true;
+      } else {
+        const text = await upstream.body.text();
+        firstTokenMs = performance.now() - started;
+        response.writeHead(upstream.statusCode, headers);
+        response.end(text);
+        ok = upstream.statusCode < 400;
+        if (ok) {
+          try {
+            const parsed = JSON.parse(text) as {
+              model?: unknown;
+              usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number };
+              data?: unknown;
+            };
+            if (operation === 'embeddings') embeddings = parsed.data;
+            if (typeof parsed.model === 'string') observation.responseModel(parsed.model);
+            tokensIn = parsed.usage?.prompt_tokens ?? countTokens(promptText);
+            tokensOut = parsed.usage?.completion_tokens ?? 0;
+          } catch {
+            tokensIn = countTokens(promptText);
+          }
+        } else errorType = upstreamErrorType(upstream.statusCode, text);
+      }
+    } catch (error) {
+      if (abort.signal.aborted) {
+        // The client left: the prompt was read, and only the output it received is billed.
+        tokensIn = countTokens(promptText);
+        tokensOut = deliveredTokens(delivered);
+        metrics.clientAborts.inc({ endpoint: endpoint.name });
+        return;
+      }
+      errorType = isTimeout(error) ? 'timeout' : 'upstream_error';
+      if (!response.headersSent)
+        throw new OpenAIError(
+          502,
+          `the model server failed: ${(error as Error).message}`,
+          'server_error',
+          'upstream_error',
+        );
+      // Mid-stream failure: tell the client in the stream, as OpenAI does.
+      response.end(
+        translation
+          ? translation.fail('the model server failed mid-stream')
+          : `data: ${JSON.stringify(new OpenAIError(502, 'the model server failed mid-stream', 'server_error', 'upstream_error').body())}\n\n`,
+      );
+    } finally {
+      response.off('close', onClose);
+      lease.release();
+      const seconds = (performance.now() - started) / 1000;
+      hit.addTokens(tokensIn + tokensOut);
+      // Settle: the reservation goes, the actual usage counts.
+      if (tokensIn + tokensOut > 0) account(key, endpoint, tokensIn, tokensOut);
+      reservation.release();
+      recorder.record({
+        ok,
+        latencyMs: seconds * 1000,
+        firstTokenMs: stream ? firstTokenMs : null,
+        tokensIn,
+        tokensOut,
+        // A quality evaluation's requests are not live traffic: a canary's analysis window leaves them out.
+        at: pinned ? undefined : clock.now(),
+        embeddings,
+      });
+      observation.end({
+        tokensIn,
+        tokensOut,
+        errorType: ok ? undefined : abort.signal.aborted ? 'client_abort' : (errorType ?? 'upstream_error'),
+        streamed: stream,
+      });
+    }
+  }
+
   const modelObject = (endpoint: EndpointRow) => ({
     id: endpoint.name,
     object: 'model',
@@ -424,215 +684,20 @@ export function createGateway(deps: {
         : null;
     },
 
-    async handle(operation, authorization, body, response, requestId, origin) {
-      const started = performance.now();
-      const observation = metrics.begin(operation, response);
-      let admitted: Awaited<ReturnType<typeof admit>>;
+    handle(operation, authorization, body, response, requestId, origin) {
+      return serve(operation, authorization, body, response, requestId, origin, undefined);
+    },
+
+    async handleResponses(authorization, body, response, requestId, origin) {
+      const translated: { translation?: ResponsesTranslation } = {};
       try {
-        admitted = await admit(operation, authorization, body, response, origin, observation);
+        await serve('chat', authorization, body, response, requestId, origin, (request) => {
+          translated.translation = new ResponsesTranslation(request, clock.now());
+          return translated.translation;
+        });
       } catch (error) {
-        // A refusal is counted too, with the client's error code (never an upstream one).
-        observation.end({ tokensIn: 0, tokensOut: 0, errorType: refusalType(error), streamed: false });
-        throw error;
-      }
-      const { key, endpoint, promptText, stream, reservation } = admitted;
-      // A key with a quota: the answer may not use more than was reserved.
-      const forwarded = reservation.injectCap
-        ? { ...(body as Record<string, unknown>), max_tokens: DEFAULT_QUOTA_MAX_TOKENS }
-        : body;
-      const hit = limiter.hit(key.id);
-      // The version that answers: the serving one, or a canary for its share of the traffic. A quality
-      // evaluation's internal key scores the version of the row it was made for, never a split.
-      const pinned = key.created_by === 'system' && key.name === INTERNAL_EVAL_KEY;
-      const target = pinned ? endpoint : await routeOf(endpoint);
-      const recorder = pool.stats(target.id);
-      let lease: Awaited<ReturnType<ReplicaPool['acquire']>>;
-      try {
-        lease = await pool.acquire(target);
-      } catch (error) {
-        reservation.release();
-        recorder.record({
-          ok: false,
-          latencyMs: performance.now() - started,
-          firstTokenMs: null,
-          tokensIn: 0,
-          tokensOut: 0,
-          at: pinned ? undefined : clock.now(),
-        });
-        observation.end({ tokensIn: 0, tokensOut: 0, errorType: 'replica_unavailable', streamed: stream });
-        throw new OpenAIError(
-          503,
-          `${(error as Error).message}; try again shortly`,
-          'server_error',
-          'replica_unavailable',
-          null,
-          30,
-        );
-      }
-      if (lease.coldStartMs !== null) metrics.coldStarts.inc({ endpoint: endpoint.name });
-      let tokensIn = 0;
-      let tokensOut = 0;
-      let firstTokenMs: number | null = null;
-      let ok = false;
-      let errorType: string | undefined;
-      /** An embeddings answer's `data`, for the endpoint's embedding drift (endpoint-stats.ts). */
-      let embeddings: unknown;
-      // A client that goes away cancels the upstream request: the replica stops generating, and only
-      // what was delivered is metered.
-      const abort = new AbortController();
-      const onClose = () => {
-        if (!response.writableFinished) abort.abort();
-      };
-      response.once('close', onClose);
-      // Gone already (while a replica started): its close event has passed.
-      if (gone(response)) abort.abort();
-      let delivered = { text: '', deltas: 0 };
-      try {
-        observation.upstreamStarted();
-        const traceparent = observation.traceparent();
-        // The lease's own dispatcher: no URL to parse, no global dispatcher lookup, per request.
-        const upstream = await lease.dispatcher.request({
-          origin: lease.origin,
-          path: PATHS[operation],
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'x-request-id': requestId,
-            ...(traceparent ? { traceparent } : {}),
-          },
-          body: JSON.stringify(forwarded),
-          headersTimeout: 300_000,
-          bodyTimeout: 300_000,
-          signal: abort.signal,
-        });
-        const headers: Record<string, string> = {
-          'content-type': String(upstream.headers['content-type'] ?? 'application/json'),
-          'x-request-id': requestId,
-          'x-aicloud-model-version': String(target.version),
-        };
-        if (lease.coldStartMs !== null)
-          headers['x-aicloud-cold-start-ms'] = String(Math.round(lease.coldStartMs));
-        if (stream && upstream.statusCode === 200) {
-          headers['cache-control'] = 'no-cache';
-          response.writeHead(200, headers);
-          let buffered = '';
-          const seen: { usage: { prompt_tokens?: number; completion_tokens?: number } | null } = {
-            usage: null,
-          };
-          let responseModel = false;
-          for await (const chunk of upstream.body) {
-            if (abort.signal.aborted) break;
-            // Backpressure: read on from the replica only as fast as the client takes the answer.
-            if (!response.write(chunk)) await drained(response);
-            buffered += (chunk as Buffer).toString('utf8');
-            let newline = buffered.indexOf('\n');
-            while (newline >= 0) {
-              const line = buffered.slice(0, newline).trim();
-              buffered = buffered.slice(newline + 1);
-              if (line.startsWith('data: {')) {
-                try {
-                  const event = JSON.parse(line.slice(6)) as {
-                    model?: unknown;
-                    usage?: typeof seen.usage;
-                    choices?: {
-                      delta?: { content?: string; tool_calls?: { function?: { arguments?: string } }[] };
-                      text?: string;
-                    }[];
-                  };
-                  if (event.usage) seen.usage = event.usage;
-                  if (!responseModel && typeof event.model === 'string') {
-                    responseModel = true;
-                    observation.responseModel(event.model);
-                  }
-                  for (const choice of event.choices ?? []) {
-                    let text = choice.delta?.content ?? choice.text ?? '';
-                    for (const call of choice.delta?.tool_calls ?? []) text += call.function?.arguments ?? '';
-                    if (!text) continue;
-                    // Time to first token ends at the first content, not at the role-only chunk before it.
-                    if (firstTokenMs === null) {
-                      firstTokenMs = performance.now() - started;
-                      observation.firstToken();
-                    }
-                    delivered = { text: delivered.text + text, deltas: delivered.deltas + 1 };
-                  }
-                } catch {
-                  // Not JSON: pass it through untouched.
-                }
-              }
-              newline = buffered.indexOf('\n');
-            }
-          }
-          if (abort.signal.aborted) throw abort.signal.reason;
-          response.end();
-          tokensIn = seen.usage?.prompt_tokens ?? countTokens(promptText);
-          tokensOut = seen.usage?.completion_tokens ?? deliveredTokens(delivered);
-          ok = true;
-        } else {
-          const text = await upstream.body.text();
-          firstTokenMs = performance.now() - started;
-          response.writeHead(upstream.statusCode, headers);
-          response.end(text);
-          ok = upstream.statusCode < 400;
-          if (ok) {
-            try {
-              const parsed = JSON.parse(text) as {
-                model?: unknown;
-                usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number };
-                data?: unknown;
-              };
-              if (operation === 'embeddings') embeddings = parsed.data;
-              if (typeof parsed.model === 'string') observation.responseModel(parsed.model);
-              tokensIn = parsed.usage?.prompt_tokens ?? countTokens(promptText);
-              tokensOut = parsed.usage?.completion_tokens ?? 0;
-            } catch {
-              tokensIn = countTokens(promptText);
-            }
-          } else errorType = upstreamErrorType(upstream.statusCode, text);
-        }
-      } catch (error) {
-        if (abort.signal.aborted) {
-          // The client left: the prompt was read, and only the output it received is billed.
-          tokensIn = countTokens(promptText);
-          tokensOut = deliveredTokens(delivered);
-          metrics.clientAborts.inc({ endpoint: endpoint.name });
-          return;
-        }
-        errorType = isTimeout(error) ? 'timeout' : 'upstream_error';
-        if (!response.headersSent)
-          throw new OpenAIError(
-            502,
-            `the model server failed: ${(error as Error).message}`,
-            'server_error',
-            'upstream_error',
-          );
-        // Mid-stream failure: tell the client in the stream, as OpenAI does.
-        response.end(
-          `data: ${JSON.stringify(new OpenAIError(502, 'the model server failed mid-stream', 'server_error', 'upstream_error').body())}\n\n`,
-        );
-      } finally {
-        response.off('close', onClose);
-        lease.release();
-        const seconds = (performance.now() - started) / 1000;
-        hit.addTokens(tokensIn + tokensOut);
-        // Settle: the reservation goes, the actual usage counts.
-        if (tokensIn + tokensOut > 0) account(key, endpoint, tokensIn, tokensOut);
-        reservation.release();
-        recorder.record({
-          ok,
-          latencyMs: seconds * 1000,
-          firstTokenMs: stream ? firstTokenMs : null,
-          tokensIn,
-          tokensOut,
-          // A quality evaluation's requests are not live traffic: a canary's analysis window leaves them out.
-          at: pinned ? undefined : clock.now(),
-          embeddings,
-        });
-        observation.end({
-          tokensIn,
-          tokensOut,
-          errorType: ok ? undefined : abort.signal.aborted ? 'client_abort' : (errorType ?? 'upstream_error'),
-          streamed: stream,
-        });
+        // The chat path's refusals name chat's parameters: named again as the client sent them.
+        throw translated.translation ? translated.translation.rename(error) : error;
       }
     },
 
