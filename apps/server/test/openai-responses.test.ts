@@ -34,25 +34,10 @@ beforeAll(async () => {
     importRoots: { 'legal-rag': [work] },
     tickIntervalMs: 250,
     meterIntervalMs: 500,
-    runtimes: {
-      'aicloud-tiny': {
-        name: 'aicloud-tiny',
-        command: `exec ${process.execPath} ${repoRoot}/examples/model-server/server.mjs --model {model_dir} --socket {socket} --name {name}`,
-        runsHere: true,
-        healthPath: '/health',
-        capabilities: {
-          tools: true,
-          jsonMode: true,
-          jsonSchema: true,
-          logprobs: false,
-          embeddings: true,
-          contextLength: 8192,
-        },
-      },
-    },
   });
   const tokens = JSON.parse(readFileSync(join(work, 'data/credentials.json'), 'utf8'));
   alice = createClient({ url: server.url, token: tokens.alice.token });
+  // The shipped aicloud-tiny runtime: tools and grammar-constrained JSON for real.
   await alice.models.register({ name: MODEL, source: `path:${join(work, 'model')}` });
   await alice.endpoints.deploy({ model: MODEL, version: 1, minReplicas: 1 });
   key = (await alice.keys.create({ endpoint: MODEL, name: 'responses' })).key;

@@ -1,9 +1,8 @@
-import type { Product } from '@aicloud/contracts';
 import type { AuditService } from '../audit/audit-service.ts';
 import type { CatalogService } from '../catalog/catalog-service.ts';
 import type { Authorizer } from '../ports/authorizer.ts';
 import type { NotebookLifecycle } from './notebook-lifecycle.ts';
-import { decide, notebookIdleGpuStopRequest } from './notebook-policy.ts';
+import { decide, notebookIdleGpuStopRequest, notebookSubject } from './notebook-policy.ts';
 
 /** What the GPU sampler reports about a running notebook whose GPUs all sit under the idle line. */
 export interface NotebookGpuIdle {
@@ -61,21 +60,7 @@ export function createNotebookGpuIdleStop(
       utilizationPercent: Math.round(idle.utilizationPercent),
       thresholdPercent: Math.round(idle.thresholdPercent),
     };
-    const decision = decide(
-      authorizer,
-      notebookIdleGpuStopRequest(
-        {
-          id: row.id,
-          team: row.team,
-          owner: row.owner,
-          product: product ?? ({ name: row.product, kind: 'notebook' } as Product),
-          gpus: row.gpus,
-          gpuType: row.gpu_type,
-          maxLifetimeSeconds: row.max_lifetime_s,
-        },
-        context,
-      ),
-    );
+    const decision = decide(authorizer, notebookIdleGpuStopRequest(notebookSubject(row, product), context));
     const figures = {
       idleSince: new Date(idle.idleSince).toISOString(),
       idleMinutes: context.idleMinutes,

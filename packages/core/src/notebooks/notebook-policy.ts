@@ -10,6 +10,7 @@ import {
   type PolicyDecision,
   type PolicyRequest,
 } from '../ports/authorizer.ts';
+import type { NotebookRow } from './notebook-record.ts';
 
 /** Cedar Longs must stay within 2^53; an absent budget is this many cents (as for jobs). */
 const UNLIMITED_CENTS = 1_000_000_000_000;
@@ -23,6 +24,19 @@ export interface NotebookPolicySubject {
   gpus: number;
   gpuType: string | null;
   maxLifetimeSeconds: number;
+}
+
+/** A stored notebook as the policies see it; a product deleted since it was created is known by its name. */
+export function notebookSubject(row: NotebookRow, product: Product | null): NotebookPolicySubject {
+  return {
+    id: row.id,
+    team: row.team,
+    owner: row.owner,
+    product: product ?? ({ name: row.product, kind: 'notebook' } as Product),
+    gpus: row.gpus,
+    gpuType: row.gpu_type,
+    maxLifetimeSeconds: row.max_lifetime_s,
+  };
 }
 
 /** Facts for `create_notebook` and `snooze_notebook`. */

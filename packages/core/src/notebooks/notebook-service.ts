@@ -3,7 +3,6 @@ import {
   type Notebook,
   type NotebookLoginUrl,
   NotebookQuery,
-  type Product,
 } from '@aicloud/contracts';
 import type { Executor } from '@aicloud/executors';
 import { AppError, notFound } from '../app-error.ts';
@@ -33,7 +32,7 @@ import {
 import { createNotebookLifecycle } from './notebook-lifecycle.ts';
 import { meterDueNotebooks } from './notebook-metering.ts';
 import { namespaceSupport } from './notebook-netns.ts';
-import { decide, notebookStopRequest } from './notebook-policy.ts';
+import { decide, notebookStopRequest, notebookSubject } from './notebook-policy.ts';
 import { type NotebookRow, toNotebook } from './notebook-record.ts';
 import { createNotebookRecovery } from './notebook-recovery.ts';
 import { snoozeNotebook } from './notebook-snooze.ts';
@@ -188,18 +187,7 @@ export function createNotebookService(deps: NotebookServiceDeps): NotebookServic
     async stop(actor, id) {
       const row = await visible(actor, id);
       const product = await catalog.get(row.product).catch(() => null);
-      const decision = decide(
-        deps.authorizer,
-        notebookStopRequest(actor, {
-          id,
-          team: row.team,
-          owner: row.owner,
-          product: product ?? ({ name: row.product, kind: 'notebook' } as Product),
-          gpus: row.gpus,
-          gpuType: row.gpu_type,
-          maxLifetimeSeconds: row.max_lifetime_s,
-        }),
-      );
+      const decision = decide(deps.authorizer, notebookStopRequest(actor, notebookSubject(row, product)));
       if (decision.outcome === 'deny' || decision.outcome === 'require_approval') {
         await audit.record({
           actor: actor.principal.userName,

@@ -207,6 +207,18 @@ function checkResponseFormat(
   }
 }
 
+/** `stream_options`, as OpenAI checks it on chat and on responses: an object, and only with `stream: true`. */
+export function checkStreamOptions(request: Record<string, unknown>): void {
+  if (absent(request.stream_options)) return;
+  if (!isObject(request.stream_options))
+    throw invalid("Invalid type for 'stream_options': expected an object.", 'stream_options', 'invalid_type');
+  if (request.stream !== true)
+    throw invalid(
+      "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+      'stream_options',
+    );
+}
+
 /**
  * Checks what OpenAI checks beyond a request's shape (ranges, tool messages) and what the endpoint's
  * runtime can do: a feature it lacks is a 400 `unsupported_parameter`/`unsupported_value`, never ignored.
@@ -259,19 +271,7 @@ export function checkRequestFeatures(
       if (typeof bias !== 'number' || bias < -100 || bias > 100)
         throw invalid(`Invalid 'logit_bias.${token}': expected a number in [-100, 100].`, 'logit_bias');
   }
-  if (!absent(request.stream_options)) {
-    if (!isObject(request.stream_options))
-      throw invalid(
-        "Invalid type for 'stream_options': expected an object.",
-        'stream_options',
-        'invalid_type',
-      );
-    if (request.stream !== true)
-      throw invalid(
-        "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-        'stream_options',
-      );
-  }
+  checkStreamOptions(request);
   if (operation === 'chat') {
     if (!absent(request.logprobs) && typeof request.logprobs !== 'boolean')
       throw invalid("Invalid type for 'logprobs': expected a boolean.", 'logprobs', 'invalid_type');

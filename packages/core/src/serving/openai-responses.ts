@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { checkStreamOptions } from './gateway-request-check.ts';
 import { OpenAIError } from './openai-error.ts';
 
 // `POST /v1/responses` (OpenAI's Responses API), served by translation: a request becomes the chat completion
@@ -391,19 +392,9 @@ function checkServed(request: Record<string, unknown>) {
     throw invalid("Invalid type for 'store': expected a boolean.", 'store', 'invalid_type');
   if (!absent(request.user) && typeof request.user !== 'string')
     throw invalid("Invalid type for 'user': expected a string.", 'user', 'invalid_type');
+  checkStreamOptions(request);
   const options = request.stream_options;
-  if (!absent(options)) {
-    if (!isObject(options))
-      throw invalid(
-        "Invalid type for 'stream_options': expected an object.",
-        'stream_options',
-        'invalid_type',
-      );
-    if (request.stream !== true)
-      throw invalid(
-        "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-        'stream_options',
-      );
+  if (isObject(options)) {
     if (options.include_obfuscation === true)
       throw unsupported(
         'stream_options.include_obfuscation',
