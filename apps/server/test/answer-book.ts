@@ -74,3 +74,29 @@ export async function registerEvalSet(
     tags: {},
   });
 }
+
+/**
+ * Sends `count` chat requests to `model` with `key`, one after another; answers how many each version served
+ * (`x-aicloud-model-version`). Any answer but 200 throws.
+ */
+export async function versionTraffic(
+  url: string,
+  key: string,
+  model: string,
+  count: number,
+): Promise<Record<string, number>> {
+  const served: Record<string, number> = {};
+  for (let sent = 0; sent < count; sent += 1) {
+    const response = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Who signs a contract?' }] }),
+    });
+    if (response.status !== 200)
+      throw new Error(`chat answered ${response.status}: ${await response.text()}`);
+    await response.json();
+    const version = response.headers.get('x-aicloud-model-version') ?? 'none';
+    served[version] = (served[version] ?? 0) + 1;
+  }
+  return served;
+}

@@ -14,6 +14,7 @@ import {
   deployAnswerBook,
   qualityAlertRules,
   registerEvalSet,
+  versionTraffic,
 } from './answer-book.ts';
 
 // Canary analysis on deploy, end to end: a new version deployed onto a serving endpoint takes a share of the
@@ -36,21 +37,7 @@ const questions = {
 };
 
 /** Sends `count` chat requests with the endpoint's key; answers how many each version served. */
-async function traffic(count: number): Promise<Record<string, number>> {
-  const served: Record<string, number> = {};
-  for (let sent = 0; sent < count; sent += 1) {
-    const response = await fetch(`${server.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: NAME, messages: [{ role: 'user', content: 'Who signs a contract?' }] }),
-    });
-    expect(response.status).toBe(200);
-    await response.json();
-    const version = response.headers.get('x-aicloud-model-version') ?? 'none';
-    served[version] = (served[version] ?? 0) + 1;
-  }
-  return served;
-}
+const traffic = (count: number) => versionTraffic(server.url, key, NAME, count);
 
 const rollout = (client: Client) => client.call(routes.getRollout, { params: { name: NAME } });
 /** The real `aicloud` command, as alice. */

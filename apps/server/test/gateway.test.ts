@@ -1,14 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Client, createClient } from '@aicloud/client';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../src/repo-paths.ts';
-import { type RunningServer, startServer } from '../src/start-server.ts';
+import type { RunningServer } from '../src/start-server.ts';
 import { openAISchema } from './openai-spec.ts';
-import { trainTinyModel } from './tiny-model.ts';
+import { tinyModelServer } from './tiny-model.ts';
 
 let server: RunningServer;
 let alice: Client;
@@ -27,21 +25,9 @@ async function until<T>(what: () => Promise<T>, done: (value: T) => boolean, tim
 }
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), 'aicloud-gateway-'));
-  // A small real model: the example fine-tune, trained briefly (quality does not matter here).
-  trainTinyModel(work, 60);
-  server = await startServer({
-    host: '127.0.0.1',
-    port: 0,
-    dataDir: join(work, 'data'),
-    seedFile: join(repoRoot, 'seed/demo.yaml'),
-    webRoot: null,
-    // The trained model and the test's other model dirs lie in the work dir: legal-rag's import root.
-    importRoots: { 'legal-rag': [work] },
-    tickIntervalMs: 250,
-    meterIntervalMs: 500,
-  });
-  const tokens = JSON.parse(readFileSync(join(work, 'data/credentials.json'), 'utf8'));
+  const started = await tinyModelServer('aicloud-gateway-');
+  ({ work, server } = started);
+  const tokens = started.tokens;
   alice = createClient({ url: server.url, token: tokens.alice.token });
   carol = createClient({ url: server.url, token: tokens.carol.token });
   await alice.models.register({ name: 'legal-answerer', source: `path:${join(work, 'model')}` });

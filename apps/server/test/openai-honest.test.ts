@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Client, createClient } from '@aicloud/client';
 import OpenAI from 'openai';
@@ -7,9 +6,9 @@ import { zodResponseFormat } from 'openai/helpers/zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { repoRoot } from '../src/repo-paths.ts';
-import { type RunningServer, startServer } from '../src/start-server.ts';
+import type { RunningServer } from '../src/start-server.ts';
 import { openAISchema } from './openai-spec.ts';
-import { trainTinyModel } from './tiny-model.ts';
+import { tinyModelServer } from './tiny-model.ts';
 
 // The gateway in front of the example model server (aicloud-tiny), through the real openai SDK: what the
 // runtime declares passes through and works end to end; the rest is refused the way OpenAI refuses it.
@@ -20,17 +19,7 @@ let work: string;
 const ORIGIN = 'https://app.example.com';
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), 'aicloud-openai-honest-'));
-  trainTinyModel(work, 60);
-  server = await startServer({
-    host: '127.0.0.1',
-    port: 0,
-    dataDir: join(work, 'data'),
-    seedFile: join(repoRoot, 'seed/demo.yaml'),
-    webRoot: null,
-    importRoots: { 'legal-rag': [work] },
-    tickIntervalMs: 250,
-    meterIntervalMs: 500,
+  const started = await tinyModelServer('aicloud-openai-honest-', {
     // The shipped aicloud-tiny runtime, decoding at most a token per 10 ms as a GPU would: an aborted
     // stream then stops a generation that is still running.
     runtimes: {
@@ -50,7 +39,8 @@ beforeAll(async () => {
       },
     },
   });
-  const tokens = JSON.parse(readFileSync(join(work, 'data/credentials.json'), 'utf8'));
+  ({ work, server } = started);
+  const tokens = started.tokens;
   alice = createClient({ url: server.url, token: tokens.alice.token });
   await alice.models.register({ name: 'legal-answerer', source: `path:${join(work, 'model')}` });
   await alice.endpoints.deploy({

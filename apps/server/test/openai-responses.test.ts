@@ -1,5 +1,3 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createOpenAI } from '@ai-sdk/openai';
 import { type Client, createClient } from '@aicloud/client';
@@ -8,10 +6,9 @@ import OpenAI from 'openai';
 import { zodTextFormat } from 'openai/helpers/zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { repoRoot } from '../src/repo-paths.ts';
-import { type RunningServer, startServer } from '../src/start-server.ts';
+import type { RunningServer } from '../src/start-server.ts';
 import { openAISchema } from './openai-spec.ts';
-import { trainTinyModel } from './tiny-model.ts';
+import { tinyModelServer } from './tiny-model.ts';
 
 // POST /v1/responses (OpenAI's Responses API), served by translation to the endpoint's chat completions, in
 // front of the example model server (aicloud-tiny): through the official openai SDK and the Vercel AI SDK,
@@ -23,19 +20,9 @@ let work: string;
 const MODEL = 'legal-answerer';
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), 'aicloud-openai-responses-'));
-  trainTinyModel(work, 60);
-  server = await startServer({
-    host: '127.0.0.1',
-    port: 0,
-    dataDir: join(work, 'data'),
-    seedFile: join(repoRoot, 'seed/demo.yaml'),
-    webRoot: null,
-    importRoots: { 'legal-rag': [work] },
-    tickIntervalMs: 250,
-    meterIntervalMs: 500,
-  });
-  const tokens = JSON.parse(readFileSync(join(work, 'data/credentials.json'), 'utf8'));
+  const started = await tinyModelServer('aicloud-openai-responses-');
+  ({ work, server } = started);
+  const tokens = started.tokens;
   alice = createClient({ url: server.url, token: tokens.alice.token });
   // The shipped aicloud-tiny runtime: tools and grammar-constrained JSON for real.
   await alice.models.register({ name: MODEL, source: `path:${join(work, 'model')}` });

@@ -12,6 +12,7 @@ import {
   answerBookRuntime,
   deployAnswerBook,
   registerEvalSet,
+  versionTraffic,
 } from '../../server/test/answer-book.ts';
 import { launchChromium } from './browser.ts';
 
@@ -70,21 +71,7 @@ afterAll(async () => {
 });
 
 /** Sends `count` chat requests with the endpoint's key; answers how many each version served. */
-async function traffic(count: number): Promise<Record<string, number>> {
-  const served: Record<string, number> = {};
-  for (let sent = 0; sent < count; sent += 1) {
-    const response = await fetch(`${server.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: NAME, messages: [{ role: 'user', content: 'Who signs a contract?' }] }),
-    });
-    expect(response.status).toBe(200);
-    await response.json();
-    const version = response.headers.get('x-aicloud-model-version') ?? 'none';
-    served[version] = (served[version] ?? 0) + 1;
-  }
-  return served;
-}
+const traffic = (count: number) => versionTraffic(server.url, key, NAME, count);
 
 async function signIn(user: string, width = 1400): Promise<Page> {
   const page = await browser.newPage({ viewport: { width, height: 1000 } });
