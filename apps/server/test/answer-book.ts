@@ -20,6 +20,20 @@ export const answerBookRuntime = {
   },
 };
 
+/** The evaluation set the answer-book tests score: four contract questions with their references. */
+export const CONTRACT_QUESTIONS: Record<string, string> = {
+  'What settles disputes out of court?': 'arbitration',
+  'Which clause excuses performance in a war?': 'force majeure clause',
+  'Who signs a contract?': 'the parties',
+  'What is a breach?': 'a failure to perform',
+};
+
+/** A version that answers one of `CONTRACT_QUESTIONS` right (exact match and F1 0.25). */
+export const ONE_IN_FOUR_ANSWERS: Record<string, string> = {
+  'Who signs a contract?': 'the parties',
+  '*': 'I do not know',
+};
+
 /** A model folder under `work` whose version answers `answers` (`"*"` for any other prompt). */
 export function answerBookModel(work: string, name: string, answers: Record<string, string>): string {
   const folder = join(work, name);

@@ -11,7 +11,9 @@ import { type RunningServer, startServer } from '../src/start-server.ts';
 import {
   answerBookModel,
   answerBookRuntime,
+  CONTRACT_QUESTIONS,
   deployAnswerBook,
+  ONE_IN_FOUR_ANSWERS,
   qualityAlertRules,
   registerEvalSet,
   versionTraffic,
@@ -29,12 +31,7 @@ let work: string;
 let key: string;
 const NAME = 'contract-qa';
 const DATASET = 'projects/legal-rag/datasets/contract-qa-evals';
-const questions = {
-  'What settles disputes out of court?': 'arbitration',
-  'Which clause excuses performance in a war?': 'force majeure clause',
-  'Who signs a contract?': 'the parties',
-  'What is a breach?': 'a failure to perform',
-};
+const questions = CONTRACT_QUESTIONS;
 
 /** Sends `count` chat requests with the endpoint's key; answers how many each version served. */
 const traffic = (count: number) => versionTraffic(server.url, key, NAME, count);
@@ -68,10 +65,7 @@ beforeAll(async () => {
   const alerts = qualityAlertRules(work);
   const good = answerBookModel(work, 'good', questions);
   // Version 2 answers one of the four right.
-  const worse = answerBookModel(work, 'worse', {
-    'Who signs a contract?': 'the parties',
-    '*': 'I do not know',
-  });
+  const worse = answerBookModel(work, 'worse', ONE_IN_FOUR_ANSWERS);
   // Version 3 answers as well as version 1, in other words where it may.
   const better = answerBookModel(work, 'better', { ...questions });
   server = await startServer({

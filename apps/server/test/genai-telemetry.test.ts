@@ -11,7 +11,7 @@ import { repoRoot } from '../src/repo-paths.ts';
 import { type RunningServer, startServer } from '../src/start-server.ts';
 import { trainTinyModel } from './tiny-model.ts';
 
-// The gateway's GenAI telemetry against the conventions (../shared/notes/clients.md): the example model
+// The gateway's GenAI telemetry against the OpenTelemetry GenAI semantic conventions: the example model
 // server behind it, a runtime whose first content token comes 300 ms after its role chunk, and a small
 // OTLP/HTTP receiver on loopback that records what `--otlp-endpoint` exports.
 

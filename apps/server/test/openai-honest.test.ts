@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { repoRoot } from '../src/repo-paths.ts';
 import type { RunningServer } from '../src/start-server.ts';
 import { openAISchema } from './openai-spec.ts';
-import { tinyModelServer } from './tiny-model.ts';
+import { FIND_CLAUSE, tinyModelServer } from './tiny-model.ts';
 
 // The gateway in front of the example model server (aicloud-tiny), through the real openai SDK: what the
 // runtime declares passes through and works end to end; the rest is refused the way OpenAI refuses it.
@@ -78,20 +78,7 @@ const chat = (extra: Record<string, unknown>) =>
 
 const clauseTool = {
   type: 'function' as const,
-  function: {
-    name: 'find_clause',
-    description: 'Find a clause of a contract by its name',
-    parameters: {
-      type: 'object',
-      properties: {
-        clause: { type: 'string' },
-        contract_id: { type: 'integer', minimum: 1, maximum: 9999 },
-        strict: { type: 'boolean' },
-      },
-      required: ['clause', 'contract_id', 'strict'],
-      additionalProperties: false,
-    },
-  },
+  function: FIND_CLAUSE,
 };
 
 describe('the gateway passes what aicloud-tiny declares, end to end', () => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { RunningServer } from '../src/start-server.ts';
 import { openAISchema } from './openai-spec.ts';
-import { tinyModelServer } from './tiny-model.ts';
+import { FIND_CLAUSE, tinyModelServer } from './tiny-model.ts';
 
 // POST /v1/responses (OpenAI's Responses API), served by translation to the endpoint's chat completions, in
 // front of the example model server (aicloud-tiny): through the official openai SDK and the Vercel AI SDK,
@@ -71,19 +71,8 @@ const textOf = (response: OpenAI.Responses.Response) =>
 
 const clauseTool = {
   type: 'function' as const,
-  name: 'find_clause',
-  description: 'Find a clause of a contract by its name',
+  ...FIND_CLAUSE,
   strict: true,
-  parameters: {
-    type: 'object',
-    properties: {
-      clause: { type: 'string' },
-      contract_id: { type: 'integer', minimum: 1, maximum: 9999 },
-      strict: { type: 'boolean' },
-    },
-    required: ['clause', 'contract_id', 'strict'],
-    additionalProperties: false,
-  },
 };
 
 describe('POST /v1/responses through the official openai SDK', () => {

@@ -8,7 +8,13 @@ import { observabilityOf, qualityOf } from '@aicloud/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../src/repo-paths.ts';
 import { type RunningServer, startServer } from '../src/start-server.ts';
-import { answerBookModel, answerBookRuntime, qualityAlertRules, registerEvalSet } from './answer-book.ts';
+import {
+  answerBookModel,
+  answerBookRuntime,
+  CONTRACT_QUESTIONS,
+  qualityAlertRules,
+  registerEvalSet,
+} from './answer-book.ts';
 
 // Quality evaluations end to end: an evaluation set registered as a dataset of the team's lake, each prompt
 // sent through the endpoint's own gateway path (a fixture runtime answering from a book), scores stored per
@@ -19,12 +25,7 @@ let alice: Client;
 let carol: Client;
 let work: string;
 const DATASET = 'projects/legal-rag/datasets/legal-qa-evals';
-const questions = {
-  'What settles disputes out of court?': 'arbitration',
-  'Which clause excuses performance in a war?': 'force majeure clause',
-  'Who signs a contract?': 'the parties',
-  'What is a breach?': 'a failure to perform',
-};
+const questions = CONTRACT_QUESTIONS;
 
 const registerDataset = (dataset: { path: string; location: string }) =>
   alice.datasets.register({ ...dataset, encrypted: false, tags: {} });

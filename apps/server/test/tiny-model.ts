@@ -36,3 +36,19 @@ export async function tinyModelServer(
   const tokens = JSON.parse(readFileSync(join(work, 'data/credentials.json'), 'utf8'));
   return { work, server, tokens };
 }
+
+/** A tool the tiny model can call (grammar-constrained arguments): find a contract's clause by its name. */
+export const FIND_CLAUSE = {
+  name: 'find_clause',
+  description: 'Find a clause of a contract by its name',
+  parameters: {
+    type: 'object',
+    properties: {
+      clause: { type: 'string' },
+      contract_id: { type: 'integer', minimum: 1, maximum: 9999 },
+      strict: { type: 'boolean' },
+    },
+    required: ['clause', 'contract_id', 'strict'],
+    additionalProperties: false,
+  },
+};

@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   answerBookModel,
   answerBookRuntime,
+  CONTRACT_QUESTIONS,
   deployAnswerBook,
+  ONE_IN_FOUR_ANSWERS,
   registerEvalSet,
   versionTraffic,
 } from '../../server/test/answer-book.ts';
@@ -27,21 +29,13 @@ let work: string;
 let key: string;
 const NAME = 'contract-qa';
 const DATASET = 'projects/legal-rag/datasets/contract-qa-evals';
-const questions = {
-  'What settles disputes out of court?': 'arbitration',
-  'Which clause excuses performance in a war?': 'force majeure clause',
-  'Who signs a contract?': 'the parties',
-  'What is a breach?': 'a failure to perform',
-};
+const questions = CONTRACT_QUESTIONS;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'aicloud-quality-web-'));
   const good = answerBookModel(work, 'good', questions);
   // Version 2 answers one of the four right: F1 and exact match 0.25.
-  const worse = answerBookModel(work, 'worse', {
-    'Who signs a contract?': 'the parties',
-    '*': 'I do not know',
-  });
+  const worse = answerBookModel(work, 'worse', ONE_IN_FOUR_ANSWERS);
   const dataDir = join(work, 'data');
   server = await startServer({
     host: '127.0.0.1',

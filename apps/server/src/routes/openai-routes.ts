@@ -2,6 +2,21 @@ import type { Platform } from '@aicloud/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { listRegistryModels } from './model-routes.ts';
 
+/**
+ * A data-plane handler that writes the raw response itself (status, SSE, backpressure); whatever it throws
+ * before answering becomes OpenAI's error body.
+ */
+function answersItself(serve: (request: FastifyRequest, reply: FastifyReply) => Promise<void>) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    reply.hijack();
+    try {
+      await serve(request, reply);
+    } catch (error) {
+      sendOpenAIError(reply, error);
+    }
+  };
+}
+
 interface OpenAIFailure {
   status: number;
   retryAfter: number | null;
@@ -169,9 +184,9 @@ export function registerOpenAIRoutes(app: FastifyInstance, platform: Platform): 
   ] as const) {
     // A trailing slash is the same route, as OpenAI's own servers treat it.
     for (const url of [path, `${path}/`]) {
-      app.post(url, async (request, reply) => {
-        reply.hijack();
-        try {
+      app.post(
+        url,
+        answersItself(async (request, reply) => {
           // `<provider>/<model>` of a registered external provider: the provider gateway (PII, policy, fallbacks).
           const model = (request.body as { model?: unknown } | null)?.model;
           if (operation === 'chat' && (await platform.providerGateway.serves(model))) {
@@ -194,28 +209,24 @@ export function registerOpenAIRoutes(app: FastifyInstance, platform: Platform): 
             request.id,
             originOf(request),
           );
-        } catch (error) {
-          sendOpenAIError(reply, error);
-        }
-      });
+        }),
+      );
     }
   }
   // OpenAI's Responses API, translated to the endpoint's chat completions by the gateway.
   for (const url of ['/v1/responses', '/v1/responses/'])
-    app.post(url, async (request, reply) => {
-      reply.hijack();
-      try {
-        await gateway.handleResponses(
+    app.post(
+      url,
+      answersItself((request, reply) =>
+        gateway.handleResponses(
           request.headers.authorization,
           request.body,
           reply.raw,
           request.id,
           originOf(request),
-        );
-      } catch (error) {
-        sendOpenAIError(reply, error);
-      }
-    });
+        ),
+      ),
+    );
   for (const url of [...Object.keys(SERVED).flatMap((path) => [path, `${path}/`]), '/v1/models/:id'])
     app.options(url, (request, reply) => preflight(platform, request, reply));
   // GET /v1/models: the registry for a user token (authenticated by the API hook), the endpoints a key may

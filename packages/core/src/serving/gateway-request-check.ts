@@ -15,9 +15,10 @@ const UNSUPPORTED: Record<string, string> = {
   service_tier: 'service tiers are not offered by aicloud endpoints',
 };
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
+export const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
-const absent = (value: unknown) => value === undefined || value === null;
+/** Not given: undefined or null, as OpenAI reads an omitted parameter. */
+export const absent = (value: unknown) => value === undefined || value === null;
 
 function invalid(message: string, param: string | null, code: string | null = 'invalid_value') {
   return new OpenAIError(400, message, 'invalid_request_error', code, param);

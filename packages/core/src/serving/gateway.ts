@@ -10,7 +10,7 @@ import { createTelemetry, type Telemetry } from '../telemetry/telemetry.ts';
 import { hashKey } from './endpoint-service.ts';
 import { allowedOrigin, corsHeaders, preflightHeaders } from './gateway-cors.ts';
 import { createGatewayMetrics, type GatewayObservation } from './gateway-metrics.ts';
-import { checkContextLength, checkRequestFeatures, countTokens } from './gateway-request-check.ts';
+import { absent, checkContextLength, checkRequestFeatures, countTokens } from './gateway-request-check.ts';
 import { OpenAIError } from './openai-error.ts';
 import { type ChatAnswer, ResponsesTranslation } from './openai-responses.ts';
 import { type Operation, validateOpenAIRequest } from './openai-validation.ts';
@@ -326,7 +326,6 @@ export function createGateway(deps: {
     const request = body as Record<string, unknown>;
     const prompt = countTokens(promptText);
     if (operation === 'embeddings') return { tokens: prompt, injectCap: false };
-    const absent = (value: unknown) => value === undefined || value === null;
     const cap = absent(request.max_completion_tokens) ? request.max_tokens : request.max_completion_tokens;
     // A malformed cap is the runtime's to refuse (400); it reserves the default meanwhile.
     const given = typeof cap === 'number' && Number.isInteger(cap) && cap > 0 ? cap : undefined;

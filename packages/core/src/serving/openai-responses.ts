@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { checkStreamOptions } from './gateway-request-check.ts';
+import { absent, checkStreamOptions, isObject } from './gateway-request-check.ts';
 import { OpenAIError } from './openai-error.ts';
 
 // `POST /v1/responses` (OpenAI's Responses API), served by translation: a request becomes the chat completion
@@ -48,10 +48,6 @@ const UNSUPPORTED: Record<string, string> = {
 
 const ROLES = ['user', 'assistant', 'system', 'developer'];
 const TOOL_KEYS = new Set(['type', 'name', 'description', 'parameters', 'strict']);
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-const absent = (value: unknown) => value === undefined || value === null;
 
 function invalid(message: string, param: string, code = 'invalid_value') {
   return new OpenAIError(400, message, 'invalid_request_error', code, param);
