@@ -5,6 +5,7 @@ import { type Actor, AppError, observabilityOf, type Platform } from '@aicloud/c
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { apiRoutes } from './api-routes.ts';
+import { BODY_LIMIT } from './body-limit.ts';
 import { errorHandler } from './error-handler.ts';
 import { portalSessionRoutes, sessionActor, sessionTokenOf } from './portal-session.ts';
 import { openApiDocument, registerRoutes } from './route.ts';
@@ -26,8 +27,6 @@ export interface AppOptions {
   webRoot: string | null;
   logger?: FastifyServerOptions['logger'];
 }
-
-const BODY_LIMIT = 1024 * 1024;
 
 /** What a job's run token may call: its own job's record and metrics, and whoami (by the route that runs). */
 function scopeAllows(scope: string, request: FastifyRequest): boolean {

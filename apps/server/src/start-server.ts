@@ -8,6 +8,7 @@ import { listenApiSocket } from './api-socket.ts';
 import { buildApp } from './build-app.ts';
 import { composePlatform, type ExecutorSettings } from './composition-root.ts';
 import { startControllerLoop } from './controller-loop.ts';
+import { type GatewayWorkers, startGatewayWorkers } from './gateway-workers.ts';
 import { repoRoot, shipped } from './repo-paths.ts';
 
 /** How `aicloud up` starts the platform. */
@@ -48,11 +49,19 @@ export interface ServerOptions {
   gpuTelemetry?: { intervalSeconds?: number; idleMinutes?: number };
   /** OpenTelemetry: `otlpEndpoint` exports metrics and traces over OTLP/HTTP (`aicloud up --otlp-endpoint`). */
   telemetry?: PlatformConfig['telemetry'];
+  /**
+   * Data-plane worker processes (`aicloud up --gateway-workers N`) on their own port (`gatewayPort`, default
+   * 8788): the OpenAI API at line rate, admitted by this process. 0 or absent: this process serves it alone.
+   */
+  gatewayWorkers?: number;
+  gatewayPort?: number;
 }
 
 /** A started platform: its URL and how to stop it cleanly. */
 export interface RunningServer {
   url: string;
+  /** The gateway workers' base URL (`--gateway-workers`), if any: the OpenAI data plane at line rate. */
+  gatewayUrl: string | undefined;
   platform: Platform;
   app: FastifyInstance;
   /** What isolates workloads here, in one line for the start-up banner (and what is missing, if anything). */
@@ -203,6 +212,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   platform.setServerSocket(apiSocket ? socketPath : undefined);
   // Re-attach what was running before a restart (jobs, notebooks, replicas), then keep the controllers going.
   await platform.reattach();
+  let gatewayWorkers: GatewayWorkers | undefined;
+  if (options.gatewayWorkers && options.gatewayWorkers > 0) {
+    try {
+      gatewayWorkers = await startGatewayWorkers({
+        count: options.gatewayWorkers,
+        host: options.host,
+        port: options.gatewayPort ?? 8788,
+        primaryUrl: url,
+        gateway: platform.gateway,
+        log: (message) => process.stderr.write(`${message}\n`),
+      });
+    } catch (error) {
+      await new Promise<void>((resolve) => (apiSocket ? apiSocket.close(() => resolve()) : resolve()));
+      await started.close();
+      await observability.stop();
+      await platform.close();
+      throw error;
+    }
+  }
   const stopControllers = startControllerLoop(platform, options.tickIntervalMs ?? 1000, (message) =>
     process.stderr.write(`${message}\n`),
   );
@@ -220,12 +248,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   return {
     url,
+    gatewayUrl: gatewayWorkers?.url,
     platform,
     app: started,
     isolation,
     downRequested,
     async stop() {
       const down = downRequested();
+      // First: their requests in flight still need this process to settle them.
+      await gatewayWorkers?.stop();
       await new Promise<void>((resolve) => (apiSocket ? apiSocket.close(() => resolve()) : resolve()));
       await started.close();
       await stopControllers();

@@ -43,6 +43,14 @@ export { jobPaths } from './runner/job-paths.ts';
 export type { JobRunner } from './runner/job-runner.ts';
 export type { SecretService } from './secrets/secret-service.ts';
 export { type SeedResult, seedDemo, writeSecretFile } from './seed/seed-demo.ts';
+export { createGatewayFront } from './serving/gateway.ts';
+export {
+  type Channel,
+  remoteAdmission,
+  serveGatewayWorker,
+  type ToPrimary,
+  type ToWorker,
+} from './serving/gateway-workers.ts';
 export {
   ensureDataDir,
   openStore,

@@ -10,6 +10,13 @@ function port(value: string): number {
   return parsed;
 }
 
+function count(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 64)
+    throw new InvalidArgumentError('must be a whole number 0-64');
+  return parsed;
+}
+
 /** `--import-root TEAM=DIR`, repeatable: the directories a team may register `path:` model sources from. */
 function importRoot(value: string, previous: Record<string, string[]>): Record<string, string[]> {
   const index = value.indexOf('=');
@@ -88,6 +95,13 @@ export function upCommand(): Command {
       'export OpenTelemetry metrics and traces over OTLP/HTTP to this collector (http://host:4318); /metrics serves them either way',
     )
     .option(
+      '--gateway-workers <n>',
+      'serve the OpenAI data plane from N worker processes on --gateway-port (keys, limits, quotas and metering stay exact: this process admits every request)',
+      count,
+      0,
+    )
+    .option('--gateway-port <n>', 'port the gateway workers listen on', port, 8788)
+    .option(
       '--allow-shared-uid',
       "where workloads cannot be sandboxed (not root, no bubblewrap), run several teams' workloads as the server's own user anyway",
     )
@@ -109,6 +123,8 @@ export function upCommand(): Command {
         importMaxBytes?: number;
         allowSharedUid?: boolean;
         otlpEndpoint?: string;
+        gatewayWorkers: number;
+        gatewayPort: number;
       }) => {
         if (!options.slurmPartition && Object.keys(options.slurmAccount).length > 0)
           throw new UsageError('--slurm-account needs --slurm-partition');
@@ -139,6 +155,8 @@ export function upCommand(): Command {
           logger: options.log ?? false,
           allowSharedUid: options.allowSharedUid ?? false,
           ...(options.otlpEndpoint ? { telemetry: { otlpEndpoint: options.otlpEndpoint } } : {}),
+          gatewayWorkers: options.gatewayWorkers,
+          gatewayPort: options.gatewayPort,
         });
         const credentials = join(options.dataDir, 'credentials.json');
         const relativePath = relative(process.cwd(), credentials);
@@ -146,6 +164,10 @@ export function upCommand(): Command {
         banner.push(`aicloud is up at ${server.url}`);
         banner.push(`  portal  ${server.url}/`);
         banner.push(`  api     ${server.url}/v1  (OpenAPI: ${server.url}/v1/openapi.json)`);
+        if (server.gatewayUrl)
+          banner.push(
+            `  openai  ${server.gatewayUrl}/v1  (${options.gatewayWorkers} gateway workers; the OpenAI API, at line rate)`,
+          );
         banner.push(`  store   ${server.platform.store.describe}`);
         banner.push(`  ${server.isolation}`);
         if (server.platform.seed.seeded)

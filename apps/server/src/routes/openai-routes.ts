@@ -1,5 +1,6 @@
 import type { Platform } from '@aicloud/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type OpenAIFailure, writeOpenAIError } from '../openai-error-response.ts';
 import { listRegistryModels } from './model-routes.ts';
 
 /**
@@ -17,41 +18,9 @@ function answersItself(serve: (request: FastifyRequest, reply: FastifyReply) => 
   };
 }
 
-interface OpenAIFailure {
-  status: number;
-  retryAfter: number | null;
-  shouldRetry?: boolean | null;
-  body(): unknown;
-}
-
-function isOpenAIFailure(error: unknown): error is OpenAIFailure {
-  return (
-    typeof (error as OpenAIFailure)?.body === 'function' &&
-    typeof (error as OpenAIFailure).status === 'number'
-  );
-}
-
 /** Sends an OpenAI-shaped error (with Retry-After where it applies). */
 export function sendOpenAIError(reply: FastifyReply, error: unknown): void {
-  const failure: OpenAIFailure = isOpenAIFailure(error)
-    ? error
-    : {
-        status: 500,
-        retryAfter: null,
-        body: () => ({ error: { message: 'internal error', type: 'server_error', param: null, code: null } }),
-      };
-  if (reply.raw.headersSent) {
-    reply.raw.end();
-    return;
-  }
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    'x-request-id': String(reply.request.id),
-  };
-  if (failure.retryAfter !== null) headers['retry-after'] = String(failure.retryAfter);
-  if (typeof failure.shouldRetry === 'boolean') headers['x-should-retry'] = String(failure.shouldRetry);
-  reply.raw.writeHead(failure.status, headers);
-  reply.raw.end(JSON.stringify(failure.body()));
+  writeOpenAIError(reply.raw, String(reply.request.id), error);
 }
 
 /** An endpoint key (`sk-aic-…`), as opposed to a user's API token. */

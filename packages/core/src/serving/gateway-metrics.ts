@@ -65,6 +65,81 @@ const NOTHING: GatewayObservation = {
   end() {},
 };
 
+/** One finished gateway request, as its metrics and span record it (sent by a gateway worker to the primary). */
+export interface GatewayRecord {
+  operation: Operation;
+  requestModel?: string | undefined;
+  responseModel?: string | undefined;
+  /** The address and port the request reached the gateway on (bounded, unlike the client's Host header). */
+  address?: string | undefined;
+  port?: number | undefined;
+  /** From the request received to the end of the answer (or the refusal). */
+  durationS: number;
+  /** The upstream call to the replica, when there was one. */
+  upstreamS: number | null;
+  /** To the first content token (streamed requests). */
+  ttftS: number | null;
+  tokensIn: number;
+  tokensOut: number;
+  errorType?: string | undefined;
+  streamed: boolean;
+  /** The client's `traceparent`, which the request's span continues. */
+  traceparent?: string | undefined;
+}
+
+/**
+ * Observes one request: times it and hands its record to `done` at the end. A gateway worker passes a `done`
+ * that sends the record to the primary, which holds the metrics (`replay`).
+ */
+export function observe(
+  operation: Operation,
+  response: ServerResponse,
+  done: (request: GatewayRecord) => void,
+  traceparent: () => string | undefined = () => undefined,
+): GatewayObservation {
+  const started = performance.now();
+  const socket = response.socket;
+  let requestModel: string | undefined;
+  let responseModel: string | undefined;
+  let upstreamAt: number | null = null;
+  let firstTokenAt: number | null = null;
+  return {
+    requestModel(model) {
+      requestModel = model;
+    },
+    responseModel(model) {
+      // The replica names it: a \0 of its own must not reach another series' key.
+      responseModel = model.includes('\0') ? model.replaceAll('\0', '\uFFFD') : model;
+    },
+    upstreamStarted() {
+      upstreamAt = performance.now();
+    },
+    firstToken() {
+      firstTokenAt ??= performance.now();
+    },
+    traceparent,
+    end({ tokensIn, tokensOut, errorType, streamed }) {
+      const now = performance.now();
+      const header = response.req?.headers.traceparent;
+      done({
+        operation,
+        requestModel,
+        responseModel,
+        address: socket?.localAddress,
+        port: socket?.localPort,
+        durationS: (now - started) / 1000,
+        upstreamS: upstreamAt === null ? null : (now - upstreamAt) / 1000,
+        ttftS: firstTokenAt === null ? null : (firstTokenAt - started) / 1000,
+        tokensIn,
+        tokensOut,
+        errorType,
+        streamed,
+        traceparent: typeof header === 'string' ? header : undefined,
+      });
+    },
+  };
+}
+
 /** The gateway's metrics: the GenAI conventions on OpenTelemetry, and two aicloud counters on prom-client. */
 export function createGatewayMetrics(telemetry: Telemetry) {
   const registry = new Registry();
@@ -112,87 +187,92 @@ export function createGatewayMetrics(telemetry: Telemetry) {
     TPOT_BUCKETS,
   );
 
+  /** The request's attributes; built only for a new series or a recording span. */
+  const attributesOf = (record: GatewayRecord, extra?: Attributes): Attributes => ({
+    [ATTR_GEN_AI_OPERATION_NAME]: record.operation,
+    [ATTR_GEN_AI_PROVIDER_NAME]: GATEWAY_PROVIDER,
+    ...(record.address ? { [ATTR_SERVER_ADDRESS]: record.address } : {}),
+    ...(record.port ? { [ATTR_SERVER_PORT]: record.port } : {}),
+    ...(record.requestModel === undefined ? {} : { [ATTR_GEN_AI_REQUEST_MODEL]: record.requestModel }),
+    ...(record.responseModel === undefined ? {} : { [ATTR_GEN_AI_RESPONSE_MODEL]: record.responseModel }),
+    ...extra,
+  });
+
+  /** Records one finished request in the histograms and, when it is sampled, on its span; ends the span. */
+  function record(request: GatewayRecord, span: Span): void {
+    const { operation, requestModel, responseModel, tokensIn, tokensOut, errorType } = request;
+    // The series key: every attribute that varies between requests, \0-separated (none contains one).
+    const key = `${operation}\0${requestModel ?? '\u0001'}\0${responseModel ?? '\u0001'}\0${request.address}\0${request.port}`;
+    const failedKey = `${key}\0${errorType ?? ''}`;
+    const attributes = () => attributesOf(request);
+    const failed = () => attributesOf(request, errorType ? { [ATTR_ERROR_TYPE]: errorType } : undefined);
+    const upstream = request.upstreamS !== null;
+    requestDuration.series(failedKey, failed).record(request.durationS);
+    if (request.upstreamS !== null) operationDuration.series(failedKey, failed).record(request.upstreamS);
+    if (tokensIn > 0 || (upstream && !errorType))
+      tokenUsage
+        .series(`${key}\0input`, () =>
+          attributesOf(request, { [ATTR_GEN_AI_TOKEN_TYPE]: GEN_AI_TOKEN_TYPE_VALUE_INPUT }),
+        )
+        .record(tokensIn);
+    if (operation !== 'embeddings' && (tokensOut > 0 || (upstream && !errorType)))
+      tokenUsage
+        .series(`${key}\0output`, () =>
+          attributesOf(request, { [ATTR_GEN_AI_TOKEN_TYPE]: GEN_AI_TOKEN_TYPE_VALUE_OUTPUT }),
+        )
+        .record(tokensOut);
+    if (request.streamed && request.ttftS !== null) {
+      timeToFirstToken.series(key, attributes).record(request.ttftS);
+      if (!errorType && tokensOut > 1)
+        timePerOutputToken
+          .series(key, attributes)
+          .record((request.durationS - request.ttftS) / (tokensOut - 1));
+    }
+    // Without a collector spans are not sampled: nothing more to give them.
+    if (span.isRecording()) {
+      if (requestModel !== undefined) span.updateName(`${operation} ${requestModel}`);
+      span.setAttributes(failed());
+      if (upstream)
+        span.setAttributes({
+          [ATTR_GEN_AI_USAGE_INPUT_TOKENS]: tokensIn,
+          [ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: tokensOut,
+        });
+      if (errorType) span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
+    }
+  }
+
   function begin(operation: Operation, response: ServerResponse): GatewayObservation {
     if (!telemetry.enabled) return NOTHING;
-    const started = performance.now();
-    // The address this request reached the gateway on: bounded, unlike the client's Host header.
-    const socket = response.socket;
-    const address = socket?.localAddress;
-    const port = socket?.localPort;
-    let requestModel: string | undefined;
-    let responseModel: string | undefined;
-    /** The request's attributes; built only for a new series or a recording span. */
-    const attributes = (extra?: Attributes): Attributes => ({
-      [ATTR_GEN_AI_OPERATION_NAME]: operation,
-      [ATTR_GEN_AI_PROVIDER_NAME]: GATEWAY_PROVIDER,
-      ...(address ? { [ATTR_SERVER_ADDRESS]: address } : {}),
-      ...(port ? { [ATTR_SERVER_PORT]: port } : {}),
-      ...(requestModel === undefined ? {} : { [ATTR_GEN_AI_REQUEST_MODEL]: requestModel }),
-      ...(responseModel === undefined ? {} : { [ATTR_GEN_AI_RESPONSE_MODEL]: responseModel }),
-      ...extra,
-    });
     const span: Span = tracer.startSpan(
       operation,
       { kind: SpanKind.SERVER },
       contextOfTraceparent(response.req?.headers.traceparent),
     );
-    let upstreamAt: number | null = null;
-    let firstTokenAt: number | null = null;
-    return {
-      requestModel(model) {
-        requestModel = model;
-        span.updateName(`${operation} ${model}`);
-      },
-      responseModel(model) {
-        // The replica names it: a \0 of its own must not reach another series' key.
-        responseModel = model.includes('\0') ? model.replaceAll('\0', '\uFFFD') : model;
-      },
-      upstreamStarted() {
-        upstreamAt = performance.now();
-      },
-      firstToken() {
-        firstTokenAt ??= performance.now();
-      },
-      traceparent: () => traceparentOf(span),
-      end({ tokensIn, tokensOut, errorType, streamed }) {
-        const now = performance.now();
-        // The series key: every attribute that varies between requests, \0-separated (none contains one).
-        const key = `${operation}\0${requestModel ?? '\u0001'}\0${responseModel ?? '\u0001'}\0${address}\0${port}`;
-        const failedKey = `${key}\0${errorType ?? ''}`;
-        const failed = () => attributes(errorType ? { [ATTR_ERROR_TYPE]: errorType } : undefined);
-        requestDuration.series(failedKey, failed).record((now - started) / 1000);
-        if (upstreamAt !== null)
-          operationDuration.series(failedKey, failed).record((now - upstreamAt) / 1000);
-        if (tokensIn > 0 || (upstreamAt !== null && !errorType))
-          tokenUsage
-            .series(`${key}\0input`, () =>
-              attributes({ [ATTR_GEN_AI_TOKEN_TYPE]: GEN_AI_TOKEN_TYPE_VALUE_INPUT }),
-            )
-            .record(tokensIn);
-        if (operation !== 'embeddings' && (tokensOut > 0 || (upstreamAt !== null && !errorType)))
-          tokenUsage
-            .series(`${key}\0output`, () =>
-              attributes({ [ATTR_GEN_AI_TOKEN_TYPE]: GEN_AI_TOKEN_TYPE_VALUE_OUTPUT }),
-            )
-            .record(tokensOut);
-        if (streamed && firstTokenAt !== null) {
-          timeToFirstToken.series(key, attributes).record((firstTokenAt - started) / 1000);
-          if (!errorType && tokensOut > 1)
-            timePerOutputToken.series(key, attributes).record((now - firstTokenAt) / 1000 / (tokensOut - 1));
-        }
-        // Without a collector spans are not sampled: nothing more to give them.
-        if (span.isRecording()) {
-          span.setAttributes(failed());
-          if (upstreamAt !== null)
-            span.setAttributes({
-              [ATTR_GEN_AI_USAGE_INPUT_TOKENS]: tokensIn,
-              [ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: tokensOut,
-            });
-          if (errorType) span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
-        }
+    return observe(
+      operation,
+      response,
+      (request) => {
+        record(request, span);
         span.end();
       },
-    };
+      () => traceparentOf(span),
+    );
+  }
+
+  /**
+   * Records a request a gateway worker served (gateway-workers.ts): its span is made now, back-dated to when
+   * the request came in.
+   */
+  function replay(request: GatewayRecord): void {
+    if (!telemetry.enabled) return;
+    const now = Date.now();
+    const span = tracer.startSpan(
+      request.operation,
+      { kind: SpanKind.SERVER, startTime: now - request.durationS * 1000 },
+      contextOfTraceparent(request.traceparent),
+    );
+    record(request, span);
+    span.end(now);
   }
 
   return {
@@ -207,6 +287,7 @@ export function createGatewayMetrics(telemetry: Telemetry) {
     timePerOutputToken,
     /** Starts observing one request: a no-op when telemetry is off. */
     begin,
+    replay,
     /** The counters, then the GenAI histograms, in the Prometheus text format. */
     async text(): Promise<string> {
       const otel = await telemetry.prometheusText();

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { type Selectable, sql } from 'kysely';
+import type { Dispatcher } from 'undici';
 import { readBudget } from '../admission/team-usage.ts';
 import { appendUsage, type UsageEntry } from '../billing/ledger.ts';
 import type { Clock } from '../clock.ts';
@@ -15,7 +16,7 @@ import { OpenAIError } from './openai-error.ts';
 import { type ChatAnswer, ResponsesTranslation } from './openai-responses.ts';
 import { type Operation, validateOpenAIRequest } from './openai-validation.ts';
 import { SlidingWindowLimiter } from './rate-limiter.ts';
-import type { ReplicaPool } from './replica-pool.ts';
+import type { ReplicaLease, ReplicaPool } from './replica-pool.ts';
 import { PLAIN_CAPABILITIES, type RuntimeCapabilities, type RuntimeTemplate } from './runtimes.ts';
 
 type KeyRow = Selectable<Database['endpoint_keys']>;
@@ -73,6 +74,10 @@ export interface Gateway {
    */
   preflight(origin: string, requestHeaders: string | undefined): Promise<Record<string, string> | null>;
   forgetKey(hash: string): void;
+  /** What decides with this process's state: gateway workers (gateway-workers.ts) are admitted through it. */
+  admission: GatewayAdmission;
+  /** Calls `listener` whenever cached keys or routes go stale; returns how to stop. */
+  onForget(listener: () => void): () => void;
   /** Drops the canary routes and endpoint rows it holds, so a rollout's new weight, end or promoted version applies to the next request. */
   forgetRoutes(): void;
   /** Counts tokens a key spent at an external provider (providers/provider-gateway.ts) against its period quota. */
@@ -94,6 +99,65 @@ interface PendingUsage {
   since: number;
 }
 
+/** A key as the gateway serves it: its row, its endpoint's, and what the endpoint's runtime can do. */
+export interface KeyEntry {
+  key: KeyRow;
+  endpoint: EndpointRow;
+  capabilities: RuntimeCapabilities;
+}
+
+/** What a request asks of its key's limits, once it is known to be well-formed. */
+export interface AdmitRequest {
+  /** The SHA-256 of the key it was sent with. */
+  hash: string;
+  /** The most tokens it may use (its prompt's estimate and its output cap). */
+  tokens: number;
+  /** Whether it set no output cap: a key with a quota then sends the default one to the runtime. */
+  injectCap: boolean;
+  /** Its prompt's estimate: what a request whose end is never known (its worker died) is billed. */
+  promptTokens: number;
+}
+
+/** How an admitted request ended. */
+export interface TicketOutcome {
+  ok: boolean;
+  latencyMs: number;
+  firstTokenMs: number | null;
+  tokensIn: number;
+  tokensOut: number;
+  /** The client went away before the end (the upstream request was cancelled). */
+  aborted: boolean;
+  /** An embeddings answer's `data`, for the endpoint's embedding drift (endpoint-stats.ts). */
+  embeddings?: unknown;
+}
+
+/** An admitted request's hold on its limits and on a replica: where to forward it, and how to settle it. */
+export interface Ticket {
+  /** The replica's unix socket; `dispatcher` connects to it. */
+  socket: string;
+  origin: string;
+  dispatcher: Dispatcher;
+  /** The version that answers (a canary's, for its share of the traffic). */
+  version: number;
+  coldStartMs: number | null;
+  /** Releases the replica and the reservation, and counts what was used; once. */
+  settle(outcome: TicketOutcome): void;
+}
+
+/**
+ * What a gateway decides with the platform's state: keys, rate limits, budgets, quota reservations, canary
+ * routes, replicas, metering and metrics. In one process it is the gateway's own; a gateway worker
+ * (gateway-workers.ts) asks the primary's over IPC, so that every limit holds across workers.
+ */
+export interface GatewayAdmission {
+  /** A key by its hash (OpenAI's 401 when unknown, revoked or its endpoint deleted). */
+  lookup(hash: string): Promise<KeyEntry>;
+  /** Admits a request: rate limits, budget, quota reservation, route and replica; OpenAIError otherwise. */
+  admit(request: AdmitRequest): Promise<Ticket>;
+  /** Starts observing a request for the GenAI metrics and span. */
+  observe(operation: Operation, response: ServerResponse): GatewayObservation;
+}
+
 /** Creates the gateway. */
 export function createGateway(deps: {
   store: Store;
@@ -112,9 +176,7 @@ export function createGateway(deps: {
   const db = store.db;
   const limiter = new SlidingWindowLimiter(() => clock.now());
   const metrics = createGatewayMetrics(deps.telemetry ?? createTelemetry());
-  const keys = new Map<string, { key: KeyRow; endpoint: EndpointRow; loadedAt: number }>();
-  /** Key → its hash, for keys seen lately (bounded); this process holds the keys it serves anyway. */
-  const hashes = new Map<string, string>();
+  const keys = new Map<string, KeyEntry & { loadedAt: number }>();
   const periodUse = new Map<string, { start: number; used: number }>();
   const budgets = new Map<string, { exhausted: boolean; at: number }>();
   const pending = new Map<string, PendingUsage>();
@@ -122,6 +184,8 @@ export function createGateway(deps: {
   const reserved = new Map<string, number>();
   /** Progressing canaries by their stable endpoint's id, with their share of traffic; reloaded every 2 s. */
   let canaries: { byStable: Map<string, { row: EndpointRow; weight: number }>; at: number } | null = null;
+  /** Told when cached keys or routes go stale (gateway workers drop theirs). */
+  const forgetListeners = new Set<() => void>();
 
   /** The endpoint row that serves this request: a progressing canary takes its weight's share. */
   async function routeOf(endpoint: EndpointRow): Promise<EndpointRow> {
@@ -147,43 +211,19 @@ export function createGateway(deps: {
     return canary && Math.random() * 100 < canary.weight ? canary.row : endpoint;
   }
 
-  // Built only when needed: an Error captures a stack trace, too costly for every request.
-  const refused = () =>
-    new OpenAIError(
-      401,
-      'Incorrect API key provided. Create one with: aicloud keys create --endpoint NAME',
-      'invalid_request_error',
-      'invalid_api_key',
-    );
-
-  async function authenticate(authorization: string | undefined) {
-    const secret = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
-    if (!secret)
-      throw new OpenAIError(
-        401,
-        "You didn't provide an API key: send 'Authorization: Bearer <key>'.",
-        'invalid_request_error',
-        'invalid_api_key',
-      );
-    // SHA-256 of the same few keys on every request is measurable at line rate (bench:gateway): remembered.
-    let hash = hashes.get(secret);
-    if (hash === undefined) {
-      hash = hashKey(secret);
-      if (hashes.size >= 10_000) hashes.clear();
-      hashes.set(secret, hash);
-    }
+  async function lookup(hash: string): Promise<KeyEntry> {
     const cached = keys.get(hash);
     // Endpoint settings (replicas, status) change: reload a key's endpoint at most every 2 s.
     if (cached && clock.now() - cached.loadedAt < 2000) return cached;
     const key = await db.selectFrom('endpoint_keys').selectAll().where('hash', '=', hash).executeTakeFirst();
-    if (!key || key.revoked_at) throw refused();
+    if (!key || key.revoked_at) throw invalidKey();
     const endpoint = await db
       .selectFrom('endpoints')
       .selectAll()
       .where('id', '=', key.endpoint_id)
       .executeTakeFirst();
-    if (!endpoint || endpoint.status === 'deleted') throw refused();
-    const entry = { key, endpoint, loadedAt: clock.now() };
+    if (!endpoint || endpoint.status === 'deleted') throw invalidKey();
+    const entry = { key, endpoint, capabilities: capabilitiesOf(endpoint), loadedAt: clock.now() };
     keys.set(hash, entry);
     return entry;
   }
@@ -261,29 +301,16 @@ export function createGateway(deps: {
     if (period) period.used += tokensIn + tokensOut;
   }
 
-  async function admit(
-    operation: Operation,
-    authorization: string | undefined,
-    body: unknown,
-    response: ServerResponse,
-    origin: string | undefined,
-    observation: GatewayObservation,
-    translate: ((body: unknown) => ResponsesTranslation) | undefined,
-  ) {
-    const { key, endpoint } = await authenticate(authorization);
-    // From here on a browser the endpoint allows may read the answer, refusals included.
-    if (origin && allowedOrigin(endpoint, origin))
-      for (const [name, value] of Object.entries(corsHeaders(origin))) response.setHeader(name, value);
-    // A Responses API request: from here on, the chat completion request that answers it.
-    const translation = translate?.(body);
-    if (translation) body = translation.chat;
-    const { model, promptText, stream } = validateOpenAIRequest(operation, body);
-    if (model !== endpoint.name) throw modelNotFound(model);
-    observation.requestModel(endpoint.name);
-    // Before any limit counts it: a request the runtime cannot serve as asked is refused, never degraded.
-    const capabilities = capabilitiesOf(endpoint);
-    checkRequestFeatures(operation, body, capabilities, endpoint.runtime);
-    checkContextLength(operation, body, promptText, capabilities.contextLength);
+  /**
+   * Checks a request against its key's rate limits, its team's budget and its key's period quota, and
+   * reserves its most tokens against the quota; OpenAIError (429) otherwise. The budget and the period's use
+   * are read first: from the first check to the reservation nothing awaits, so concurrent requests (from this
+   * process or from gateway workers) cannot all pass the same check.
+   */
+  async function checkLimits(key: KeyRow, endpoint: EndpointRow, request: AdmitRequest) {
+    const quota = key.max_tokens_per_period;
+    const budgetGone = await budgetExhausted(endpoint.team);
+    const period = quota === null ? null : await periodUsed(key);
     const requestWait = limiter.requestWait(key.id, key.rpm);
     if (requestWait > 0)
       throw new OpenAIError(
@@ -304,7 +331,7 @@ export function createGateway(deps: {
         null,
         Math.min(tokenWait, 60),
       );
-    if (await budgetExhausted(endpoint.team)) {
+    if (budgetGone) {
       // Waiting does not help until a manager raises the budget: the SDKs must not retry.
       throw new OpenAIError(
         429,
@@ -317,21 +344,8 @@ export function createGateway(deps: {
       );
     }
     // Last: nothing may refuse the request once its tokens are reserved.
-    const reservation = await reserveQuota(operation, key, endpoint, body, promptText);
-    return { key, endpoint, body, promptText, stream, reservation, translation };
-  }
-
-  /** What a request may use at most: its prompt's estimate plus its output cap (× n choices). */
-  function tokensNeeded(operation: Operation, body: unknown, promptText: string) {
-    const request = body as Record<string, unknown>;
-    const prompt = countTokens(promptText);
-    if (operation === 'embeddings') return { tokens: prompt, injectCap: false };
-    const cap = absent(request.max_completion_tokens) ? request.max_tokens : request.max_completion_tokens;
-    // A malformed cap is the runtime's to refuse (400); it reserves the default meanwhile.
-    const given = typeof cap === 'number' && Number.isInteger(cap) && cap > 0 ? cap : undefined;
-    const n = typeof request.n === 'number' && Number.isInteger(request.n) && request.n > 1 ? request.n : 1;
-    const injectCap = absent(request.max_completion_tokens) && absent(request.max_tokens);
-    return { tokens: prompt + (given ?? DEFAULT_QUOTA_MAX_TOKENS) * n, injectCap };
+    const release = quota === null || !period ? () => {} : reserveQuota(key, endpoint, request, period.end);
+    return { release, hit: limiter.hit(key.id) };
   }
 
   /**
@@ -339,20 +353,11 @@ export function createGateway(deps: {
    * `x-should-retry: false` when the period's remaining quota cannot hold it, retryable when only the
    * reservations of requests in flight are in the way. The reservation is settled to actual usage at the end.
    */
-  async function reserveQuota(
-    operation: Operation,
-    key: KeyRow,
-    endpoint: EndpointRow,
-    body: unknown,
-    promptText: string,
-  ): Promise<{ injectCap: boolean; release(): void }> {
-    const quota = key.max_tokens_per_period;
-    if (quota === null) return { injectCap: false, release() {} };
-    const { end } = await periodUsed(key);
-    // From here to the reservation nothing awaits: concurrent requests cannot all pass the same check.
+  function reserveQuota(key: KeyRow, endpoint: EndpointRow, request: AdmitRequest, end: number): () => void {
+    const quota = key.max_tokens_per_period ?? 0;
     const used = periodUse.get(key.id)?.used ?? 0;
     const inFlight = reserved.get(key.id) ?? 0;
-    const { tokens, injectCap } = tokensNeeded(operation, body, promptText);
+    const { tokens, injectCap } = request;
     // The refusals' texts are built only for a refusal: most requests pass.
     const cap = () => (injectCap ? ` (no max_tokens given: ${DEFAULT_QUOTA_MAX_TOKENS} are reserved)` : '');
     if (used + tokens > quota) {
@@ -384,16 +389,255 @@ export function createGateway(deps: {
     }
     reserved.set(key.id, inFlight + tokens);
     let released = false;
-    return {
-      injectCap,
-      release() {
-        if (released) return;
-        released = true;
-        const left = (reserved.get(key.id) ?? 0) - tokens;
-        if (left > 0) reserved.set(key.id, left);
-        else reserved.delete(key.id);
-      },
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (reserved.get(key.id) ?? 0) - tokens;
+      if (left > 0) reserved.set(key.id, left);
+      else reserved.delete(key.id);
     };
+  }
+
+  const admission: GatewayAdmission = {
+    lookup,
+    observe: (operation, response) => metrics.begin(operation, response),
+
+    async admit(request) {
+      const began = performance.now();
+      const { key, endpoint } = await lookup(request.hash);
+      const { release, hit } = await checkLimits(key, endpoint, request);
+      // The version that answers: the serving one, or a canary for its share of the traffic. A quality
+      // evaluation's internal key scores the version of the row it was made for, never a split.
+      const pinned = key.created_by === 'system' && key.name === INTERNAL_EVAL_KEY;
+      const target = pinned ? endpoint : await routeOf(endpoint);
+      const recorder = pool.stats(target.id);
+      let lease: ReplicaLease;
+      try {
+        lease = await pool.acquire(target);
+      } catch (error) {
+        release();
+        recorder.record({
+          ok: false,
+          latencyMs: performance.now() - began,
+          firstTokenMs: null,
+          tokensIn: 0,
+          tokensOut: 0,
+          at: pinned ? undefined : clock.now(),
+        });
+        throw new OpenAIError(
+          503,
+          `${(error as Error).message}; try again shortly`,
+          'server_error',
+          'replica_unavailable',
+          null,
+          30,
+        );
+      }
+      if (lease.coldStartMs !== null) metrics.coldStarts.inc({ endpoint: endpoint.name });
+      let settled = false;
+      return {
+        socket: lease.socket,
+        origin: lease.origin,
+        dispatcher: lease.dispatcher,
+        version: target.version,
+        coldStartMs: lease.coldStartMs,
+        settle(outcome) {
+          if (settled) return;
+          settled = true;
+          lease.release();
+          const { tokensIn, tokensOut } = outcome;
+          hit.addTokens(tokensIn + tokensOut);
+          // Settle: the reservation goes, the actual usage counts.
+          if (tokensIn + tokensOut > 0) account(key, endpoint, tokensIn, tokensOut);
+          release();
+          if (outcome.aborted) metrics.clientAborts.inc({ endpoint: endpoint.name });
+          recorder.record({
+            ok: outcome.ok,
+            latencyMs: outcome.latencyMs,
+            firstTokenMs: outcome.firstTokenMs,
+            tokensIn,
+            tokensOut,
+            // A quality evaluation's requests are not live traffic: a canary's analysis window leaves them out.
+            at: pinned ? undefined : clock.now(),
+            embeddings: outcome.embeddings,
+          });
+        },
+      };
+    },
+  };
+
+  const front = createGatewayFront(admission, clock);
+  const authenticate = (authorization: string | undefined) => front.authenticate(authorization);
+  const forget = () => {
+    for (const listener of forgetListeners) listener();
+  };
+
+  const modelObject = (endpoint: EndpointRow) => ({
+    id: endpoint.name,
+    object: 'model',
+    created: Math.floor(Date.parse(endpoint.created_at) / 1000),
+    owned_by: endpoint.team,
+  });
+
+  return {
+    metrics,
+
+    async listModels(authorization) {
+      const { endpoint } = await authenticate(authorization);
+      return { object: 'list', data: [modelObject(endpoint)] };
+    },
+
+    async retrieveModel(authorization, id) {
+      const { endpoint } = await authenticate(authorization);
+      if (id !== endpoint.name) throw modelNotFound(id);
+      return modelObject(endpoint);
+    },
+
+    async authenticateKey(authorization, origin) {
+      const { endpoint } = await authenticate(authorization);
+      return origin && allowedOrigin(endpoint, origin) ? corsHeaders(origin) : {};
+    },
+
+    async preflight(origin, requestHeaders) {
+      if (!corsOrigins || clock.now() - corsOrigins.at > 2000) {
+        const rows = await db
+          .selectFrom('endpoints')
+          .select('cors_origins')
+          .where('status', '!=', 'deleted')
+          .where('cors_origins', 'is not', null)
+          .execute();
+        const origins = new Set<string>();
+        for (const row of rows)
+          for (const allowed of JSON.parse(row.cors_origins ?? '[]') as string[]) origins.add(allowed);
+        corsOrigins = { origins, at: clock.now() };
+      }
+      return corsOrigins.origins.has(origin) || corsOrigins.origins.has('*')
+        ? preflightHeaders(origin, requestHeaders)
+        : null;
+    },
+
+    admission,
+    handle: front.handle,
+    handleResponses: front.handleResponses,
+
+    onForget(listener) {
+      forgetListeners.add(listener);
+      return () => forgetListeners.delete(listener);
+    },
+
+    forgetKey(hash) {
+      keys.delete(hash);
+      forget();
+    },
+
+    forgetRoutes() {
+      canaries = null;
+      // Keys hold their endpoint's row, whose version a promotion changes.
+      keys.clear();
+      forget();
+    },
+
+    countExternalUsage(keyId, tokens) {
+      const period = periodUse.get(keyId);
+      if (period) period.used += tokens;
+    },
+
+    async flush() {
+      if (pending.size === 0) return;
+      const now = clock.now();
+      const entries = [...pending.values()];
+      pending.clear();
+      const rows: UsageEntry[] = entries.flatMap((entry) => {
+        const base = {
+          team: entry.team,
+          user: entry.user,
+          project: entry.keyId,
+          category: 'inference' as const,
+          unit: 'token',
+          rateMicros: 0,
+          sourceKind: 'endpoint' as const,
+          sourceId: entry.endpointId,
+          windowStart: new Date(entry.since).toISOString(),
+          windowEnd: new Date(now).toISOString(),
+        };
+        return [
+          ...(entry.tokensIn > 0
+            ? [{ ...base, resource: `tokens_in:${entry.endpointName}`, quantity: entry.tokensIn }]
+            : []),
+          ...(entry.tokensOut > 0
+            ? [{ ...base, resource: `tokens_out:${entry.endpointName}`, quantity: entry.tokensOut }]
+            : []),
+        ];
+      });
+      await db.transaction().execute((trx) => appendUsage(trx, clock, rows));
+    },
+
+    async close() {
+      // Replicas' connection pools belong to the replica pool, which closes them with the replicas.
+    },
+  };
+}
+
+/**
+ * The gateway's request path: validates a request against its key's endpoint, has `admission` admit it,
+ * forwards it to the replica and streams the answer back (the primary's gateway, and each gateway worker's).
+ */
+export function createGatewayFront(admission: GatewayAdmission, clock: Clock) {
+  /** Key → its hash, for keys seen lately (bounded); this process holds the keys it serves anyway. */
+  const hashes = new Map<string, string>();
+
+  async function authenticate(authorization: string | undefined): Promise<KeyEntry & { hash: string }> {
+    const secret = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+    if (!secret)
+      throw new OpenAIError(
+        401,
+        "You didn't provide an API key: send 'Authorization: Bearer <key>'.",
+        'invalid_request_error',
+        'invalid_api_key',
+      );
+    // SHA-256 of the same few keys on every request is measurable at line rate (bench:gateway): remembered.
+    let hash = hashes.get(secret);
+    if (hash === undefined) {
+      hash = hashKey(secret);
+      if (hashes.size >= 10_000) hashes.clear();
+      hashes.set(secret, hash);
+    }
+    return { ...(await admission.lookup(hash)), hash };
+  }
+
+  /** Everything checked before a request may count against its key; the admitted request's ticket. */
+  async function admit(
+    operation: Operation,
+    authorization: string | undefined,
+    body: unknown,
+    response: ServerResponse,
+    origin: string | undefined,
+    observation: GatewayObservation,
+    translate: ((body: unknown) => ResponsesTranslation) | undefined,
+  ) {
+    const { key, endpoint, capabilities, hash } = await authenticate(authorization);
+    // From here on a browser the endpoint allows may read the answer, refusals included.
+    if (origin && allowedOrigin(endpoint, origin))
+      for (const [name, value] of Object.entries(corsHeaders(origin))) response.setHeader(name, value);
+    // A Responses API request: from here on, the chat completion request that answers it.
+    const translation = translate?.(body);
+    if (translation) body = translation.chat;
+    const { model, promptText, stream } = validateOpenAIRequest(operation, body);
+    if (model !== endpoint.name) throw modelNotFound(model);
+    observation.requestModel(endpoint.name);
+    // Before any limit counts it: a request the runtime cannot serve as asked is refused, never degraded.
+    checkRequestFeatures(operation, body, capabilities, endpoint.runtime);
+    checkContextLength(operation, body, promptText, capabilities.contextLength);
+    const need = tokensNeeded(operation, body, promptText);
+    const ticket = await admission.admit({
+      hash,
+      tokens: need.tokens,
+      injectCap: need.injectCap,
+      promptTokens: need.prompt,
+    });
+    // A key with a quota: the answer may not use more than was reserved.
+    const injectCap = need.injectCap && key.max_tokens_per_period !== null;
+    return { body, promptText, stream, translation, ticket, injectCap };
   }
 
   /** Serves one request (see `Gateway.handle`); `translate` makes a Responses API request its chat request. */
@@ -407,7 +651,7 @@ export function createGateway(deps: {
     translate: ((body: unknown) => ResponsesTranslation) | undefined,
   ): Promise<void> {
     const started = performance.now();
-    const observation = metrics.begin(operation, response);
+    const observation = admission.observe(operation, response);
     let admitted: Awaited<ReturnType<typeof admit>>;
     try {
       admitted = await admit(operation, authorization, body, response, origin, observation, translate);
@@ -416,41 +660,10 @@ export function createGateway(deps: {
       observation.end({ tokensIn: 0, tokensOut: 0, errorType: refusalType(error), streamed: false });
       throw error;
     }
-    const { key, endpoint, promptText, stream, reservation, translation } = admitted;
-    // A key with a quota: the answer may not use more than was reserved.
-    const forwarded = reservation.injectCap
+    const { promptText, stream, translation, ticket } = admitted;
+    const forwarded = admitted.injectCap
       ? { ...(admitted.body as Record<string, unknown>), max_tokens: DEFAULT_QUOTA_MAX_TOKENS }
       : admitted.body;
-    const hit = limiter.hit(key.id);
-    // The version that answers: the serving one, or a canary for its share of the traffic. A quality
-    // evaluation's internal key scores the version of the row it was made for, never a split.
-    const pinned = key.created_by === 'system' && key.name === INTERNAL_EVAL_KEY;
-    const target = pinned ? endpoint : await routeOf(endpoint);
-    const recorder = pool.stats(target.id);
-    let lease: Awaited<ReturnType<ReplicaPool['acquire']>>;
-    try {
-      lease = await pool.acquire(target);
-    } catch (error) {
-      reservation.release();
-      recorder.record({
-        ok: false,
-        latencyMs: performance.now() - started,
-        firstTokenMs: null,
-        tokensIn: 0,
-        tokensOut: 0,
-        at: pinned ? undefined : clock.now(),
-      });
-      observation.end({ tokensIn: 0, tokensOut: 0, errorType: 'replica_unavailable', streamed: stream });
-      throw new OpenAIError(
-        503,
-        `${(error as Error).message}; try again shortly`,
-        'server_error',
-        'replica_unavailable',
-        null,
-        30,
-      );
-    }
-    if (lease.coldStartMs !== null) metrics.coldStarts.inc({ endpoint: endpoint.name });
     let tokensIn = 0;
     let tokensOut = 0;
     let firstTokenMs: number | null = null;
@@ -471,9 +684,9 @@ export function createGateway(deps: {
     try {
       observation.upstreamStarted();
       const traceparent = observation.traceparent();
-      // The lease's own dispatcher: no URL to parse, no global dispatcher lookup, per request.
-      const upstream = await lease.dispatcher.request({
-        origin: lease.origin,
+      // The ticket's own dispatcher: no URL to parse, no global dispatcher lookup, per request.
+      const upstream = await ticket.dispatcher.request({
+        origin: ticket.origin,
         path: PATHS[operation],
         method: 'POST',
         headers: {
@@ -489,10 +702,10 @@ export function createGateway(deps: {
       const headers: Record<string, string> = {
         'content-type': String(upstream.headers['content-type'] ?? 'application/json'),
         'x-request-id': requestId,
-        'x-aicloud-model-version': String(target.version),
+        'x-aicloud-model-version': String(ticket.version),
       };
-      if (lease.coldStartMs !== null)
-        headers['x-aicloud-cold-start-ms'] = String(Math.round(lease.coldStartMs));
+      if (ticket.coldStartMs !== null)
+        headers['x-aicloud-cold-start-ms'] = String(Math.round(ticket.coldStartMs));
       if (stream && upstream.statusCode === 200) {
         headers['cache-control'] = 'no-cache';
         if (translation) headers['content-type'] = 'text/event-stream; charset=utf-8';
@@ -595,7 +808,6 @@ export function createGateway(deps: {
         // The client left: the prompt was read, and only the output it received is billed.
         tokensIn = countTokens(promptText);
         tokensOut = deliveredTokens(delivered);
-        metrics.clientAborts.inc({ endpoint: endpoint.name });
         return;
       }
       errorType = isTimeout(error) ? 'timeout' : 'upstream_error';
@@ -614,20 +826,14 @@ export function createGateway(deps: {
       );
     } finally {
       response.off('close', onClose);
-      lease.release();
-      const seconds = (performance.now() - started) / 1000;
-      hit.addTokens(tokensIn + tokensOut);
-      // Settle: the reservation goes, the actual usage counts.
-      if (tokensIn + tokensOut > 0) account(key, endpoint, tokensIn, tokensOut);
-      reservation.release();
-      recorder.record({
+      const latencyMs = performance.now() - started;
+      ticket.settle({
         ok,
-        latencyMs: seconds * 1000,
+        latencyMs,
         firstTokenMs: stream ? firstTokenMs : null,
         tokensIn,
         tokensOut,
-        // A quality evaluation's requests are not live traffic: a canary's analysis window leaves them out.
-        at: pinned ? undefined : clock.now(),
+        aborted: abort.signal.aborted,
         embeddings,
       });
       observation.end({
@@ -639,55 +845,26 @@ export function createGateway(deps: {
     }
   }
 
-  const modelObject = (endpoint: EndpointRow) => ({
-    id: endpoint.name,
-    object: 'model',
-    created: Math.floor(Date.parse(endpoint.created_at) / 1000),
-    owned_by: endpoint.team,
-  });
-
   return {
-    metrics,
-
-    async listModels(authorization) {
-      const { endpoint } = await authenticate(authorization);
-      return { object: 'list', data: [modelObject(endpoint)] };
-    },
-
-    async retrieveModel(authorization, id) {
-      const { endpoint } = await authenticate(authorization);
-      if (id !== endpoint.name) throw modelNotFound(id);
-      return modelObject(endpoint);
-    },
-
-    async authenticateKey(authorization, origin) {
-      const { endpoint } = await authenticate(authorization);
-      return origin && allowedOrigin(endpoint, origin) ? corsHeaders(origin) : {};
-    },
-
-    async preflight(origin, requestHeaders) {
-      if (!corsOrigins || clock.now() - corsOrigins.at > 2000) {
-        const rows = await db
-          .selectFrom('endpoints')
-          .select('cors_origins')
-          .where('status', '!=', 'deleted')
-          .where('cors_origins', 'is not', null)
-          .execute();
-        const origins = new Set<string>();
-        for (const row of rows)
-          for (const allowed of JSON.parse(row.cors_origins ?? '[]') as string[]) origins.add(allowed);
-        corsOrigins = { origins, at: clock.now() };
-      }
-      return corsOrigins.origins.has(origin) || corsOrigins.origins.has('*')
-        ? preflightHeaders(origin, requestHeaders)
-        : null;
-    },
-
-    handle(operation, authorization, body, response, requestId, origin) {
+    authenticate,
+    handle(
+      operation: Operation,
+      authorization: string | undefined,
+      body: unknown,
+      response: ServerResponse,
+      requestId: string,
+      origin?: string,
+    ): Promise<void> {
       return serve(operation, authorization, body, response, requestId, origin, undefined);
     },
 
-    async handleResponses(authorization, body, response, requestId, origin) {
+    async handleResponses(
+      authorization: string | undefined,
+      body: unknown,
+      response: ServerResponse,
+      requestId: string,
+      origin?: string,
+    ): Promise<void> {
       const translated: { translation?: ResponsesTranslation } = {};
       try {
         await serve('chat', authorization, body, response, requestId, origin, (request) => {
@@ -699,56 +876,31 @@ export function createGateway(deps: {
         throw translated.translation ? translated.translation.rename(error) : error;
       }
     },
-
-    forgetKey(hash) {
-      keys.delete(hash);
-    },
-
-    forgetRoutes() {
-      canaries = null;
-      // Keys hold their endpoint's row, whose version a promotion changes.
-      keys.clear();
-    },
-
-    countExternalUsage(keyId, tokens) {
-      const period = periodUse.get(keyId);
-      if (period) period.used += tokens;
-    },
-
-    async flush() {
-      if (pending.size === 0) return;
-      const now = clock.now();
-      const entries = [...pending.values()];
-      pending.clear();
-      const rows: UsageEntry[] = entries.flatMap((entry) => {
-        const base = {
-          team: entry.team,
-          user: entry.user,
-          project: entry.keyId,
-          category: 'inference' as const,
-          unit: 'token',
-          rateMicros: 0,
-          sourceKind: 'endpoint' as const,
-          sourceId: entry.endpointId,
-          windowStart: new Date(entry.since).toISOString(),
-          windowEnd: new Date(now).toISOString(),
-        };
-        return [
-          ...(entry.tokensIn > 0
-            ? [{ ...base, resource: `tokens_in:${entry.endpointName}`, quantity: entry.tokensIn }]
-            : []),
-          ...(entry.tokensOut > 0
-            ? [{ ...base, resource: `tokens_out:${entry.endpointName}`, quantity: entry.tokensOut }]
-            : []),
-        ];
-      });
-      await db.transaction().execute((trx) => appendUsage(trx, clock, rows));
-    },
-
-    async close() {
-      // Replicas' connection pools belong to the replica pool, which closes them with the replicas.
-    },
   };
+}
+
+/** What a request may use at most: its prompt's estimate plus its output cap (× n choices). */
+function tokensNeeded(operation: Operation, body: unknown, promptText: string) {
+  const request = body as Record<string, unknown>;
+  const prompt = countTokens(promptText);
+  if (operation === 'embeddings') return { tokens: prompt, injectCap: false, prompt };
+  const cap = absent(request.max_completion_tokens) ? request.max_tokens : request.max_completion_tokens;
+  // A malformed cap is the runtime's to refuse (400); it reserves the default meanwhile.
+  const given = typeof cap === 'number' && Number.isInteger(cap) && cap > 0 ? cap : undefined;
+  const n = typeof request.n === 'number' && Number.isInteger(request.n) && request.n > 1 ? request.n : 1;
+  const injectCap = absent(request.max_completion_tokens) && absent(request.max_tokens);
+  return { tokens: prompt + (given ?? DEFAULT_QUOTA_MAX_TOKENS) * n, injectCap, prompt };
+}
+
+/** OpenAI's 401 for a key that is unknown, revoked or whose endpoint is gone. */
+function invalidKey(): OpenAIError {
+  // Built only when needed: an Error captures a stack trace, too costly for every request.
+  return new OpenAIError(
+    401,
+    'Incorrect API key provided. Create one with: aicloud keys create --endpoint NAME',
+    'invalid_request_error',
+    'invalid_api_key',
+  );
 }
 
 function modelNotFound(model: string): OpenAIError {

@@ -73,6 +73,8 @@ export interface ReplicaLease {
   /** Send the request here (`${origin}/v1/…`) with this dispatcher: it connects to the replica's socket. */
   origin: string;
   dispatcher: Dispatcher;
+  /** The replica's unix socket (a gateway worker connects to it with its own dispatcher). */
+  socket: string;
   release(): void;
   coldStartMs: number | null;
 }
@@ -111,7 +113,8 @@ function replicaPlacement(endpoint: EndpointRow, image: string | undefined): Wor
   };
 }
 
-function replicaDispatcher(socket: string): Pool {
+/** The connection pool to a replica's unix socket (the primary's, and each gateway worker's own). */
+export function replicaDispatcher(socket: string): Pool {
   return new Pool('http://replica', { socketPath: socket, connections: 64, keepAliveTimeout: 30_000 });
 }
 
@@ -524,6 +527,7 @@ export function createReplicaPool(deps: ReplicaPoolDeps): ReplicaPool {
       return {
         origin: 'http://replica',
         dispatcher: replica.dispatcher,
+        socket: replica.socket,
         coldStartMs,
         release() {
           if (released) return;
