@@ -8,6 +8,8 @@
 // two fresh platforms, telemetry on and off, for the telemetry's share, and the telemetry's recording alone against the SDK's
 // own instruments (bench/telemetry-recording.ts); and Portkey's open-source gateway against the same
 // stub when `@portkey-ai/gateway` is installed (or PORTKEY_GATEWAY names its start-server.js).
+// With --workers N (default 2; 0 for none), a platform with `--gateway-workers N` too: its rows, its CPU per
+// request summed over the primary and the workers (and the primary's alone), its control plane under load.
 // Options: --seconds N (each wrk run, default 5), --rounds N (default 2), --cpu-prof DIR (profile the
 // gateway process under c=32 only, with node --cpu-prof; written when it stops).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -89,6 +91,8 @@ interface WrkResult {
   requests: number;
   /** CPU µs per request of the measured process (its idle rate subtracted), when one is named. */
   cpuPerRequest: number | null;
+  /** Of several processes, the first one's alone (a gateway workers' primary: its admission work). */
+  cpuFirstPerRequest: number | null;
 }
 
 /** Milliseconds of one of wrk's durations (`143.00us`, `1.20ms`, `2.00s`). */
@@ -106,13 +110,18 @@ async function wrk(
   options: {
     authorization?: string;
     extraHeaders?: string;
-    pid?: number;
+    /** The measured process, or processes (a primary and its gateway workers: their CPU summed). */
+    pid?: number | number[];
+    /** Their idle rate (the sum's, for several). */
     idleRate?: number;
     duration?: number;
   } = {},
 ): Promise<WrkResult> {
   const duration = options.duration ?? seconds;
-  const cpuBefore = options.pid ? cpuSeconds(options.pid) : 0;
+  const pids = options.pid === undefined ? [] : [options.pid].flat();
+  const cpuOf = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  const cpuBefore = cpuOf();
+  const firstBefore = pids[0] === undefined ? 0 : cpuSeconds(pids[0]);
   const t0 = performance.now();
   const output = await new Promise<string>((resolve, reject) => {
     const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${duration}s`, '--latency', '-s', lua, url], {
@@ -130,7 +139,8 @@ async function wrk(
     child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited with ${code}`))));
   });
   const elapsed = (performance.now() - t0) / 1000;
-  const cpuAfter = options.pid ? cpuSeconds(options.pid) : 0;
+  const cpuAfter = cpuOf();
+  const firstAfter = pids[0] === undefined ? 0 : cpuSeconds(pids[0]);
   const failed = /Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1];
   const errors = /Socket errors: (.*)/.exec(output)?.[1];
   if (failed || errors)
@@ -144,15 +154,18 @@ async function wrk(
     p99: latency('99'),
     perSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1]),
     requests,
-    cpuPerRequest: options.pid ? (cpu * 1e6) / requests : null,
+    cpuPerRequest: pids.length > 0 ? (cpu * 1e6) / requests : null,
+    cpuFirstPerRequest: pids.length > 1 ? ((firstAfter - firstBefore) * 1e6) / requests : null,
   };
 }
 
-/** CPU seconds per second process `pid` uses while nobody calls it (its controller loop). */
-async function idleRate(pid: number): Promise<number> {
-  const before = cpuSeconds(pid);
+/** CPU seconds per second processes use while nobody calls them (the controller loop), summed. */
+async function idleRate(pid: number | number[]): Promise<number> {
+  const pids = [pid].flat();
+  const cpu = () => pids.reduce((sum, one) => sum + cpuSeconds(one), 0);
+  const before = cpu();
   await new Promise((resolve) => setTimeout(resolve, 3000));
-  return (cpuSeconds(pid) - before) / 3;
+  return (cpu() - before) / 3;
 }
 
 /** p50 of 200 sequential GET /v1/whoami from one curl process (one keep-alive connection), in ms. */
@@ -197,7 +210,12 @@ async function platformProcess(name: string, args: string[] = [], nodeOptions: s
     work,
     ...args,
   ]);
-  const { url, pid } = JSON.parse(line) as { url: string; pid: number };
+  const { url, pid, gatewayUrl, workerPids } = JSON.parse(line) as {
+    url: string;
+    pid: number;
+    gatewayUrl?: string;
+    workerPids: number[];
+  };
   const tokens = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8'));
   const alice = createClient({ url, token: tokens.alice.token });
   await alice.models.register({ name: 'bench-stub', source: `path:${modelDir}`, runtime: 'bench-stub' });
@@ -228,7 +246,17 @@ async function platformProcess(name: string, args: string[] = [], nodeOptions: s
   const firstText = await first.body.text();
   if (first.statusCode !== 200) throw new Error(`first request: ${first.statusCode} ${firstText}`);
   const coldMs = performance.now() - coldT0;
-  return { child, url, pid, alice, token: tokens.alice.token as string, authorization, coldMs };
+  return {
+    child,
+    url,
+    pid,
+    gatewayUrl,
+    workerPids,
+    alice,
+    token: tokens.alice.token as string,
+    authorization,
+    coldMs,
+  };
 }
 
 const loadAtStart = loadAverage();
@@ -280,6 +308,14 @@ if (existsSync(portkeyStart)) {
 }
 const portkeyIdle = portkey ? await idleRate(portkey.pid) : 0;
 
+// `aicloud up --gateway-workers N`: the data plane on the workers' port, admitted by the primary.
+const workerCount = Number(option('--workers') ?? 2);
+const pooled =
+  workerCount > 0 ? await platformProcess('dw', ['--gateway-workers', String(workerCount)]) : null;
+const pooledPids = pooled ? [pooled.pid, ...pooled.workerPids] : [];
+const pooledIdle = pooled ? await idleRate(pooledPids) : 0;
+const pooledUrl = `${pooled?.gatewayUrl}/v1/chat/completions`;
+
 // Warm-up: each path once, briefly.
 await wrk(`${direct}/v1/chat/completions`, 1, { duration: 1 });
 await wrk(`${gateway.url}/v1/chat/completions`, 1, { authorization: gateway.authorization, duration: 2 });
@@ -289,8 +325,9 @@ if (portkey)
     extraHeaders: portkey.headers,
     duration: 2,
   });
+if (pooled) await wrk(pooledUrl, 32, { authorization: pooled.authorization, duration: 2 });
 
-type Row = { direct: WrkResult; gateway: WrkResult; portkey: WrkResult | null };
+type Row = { direct: WrkResult; gateway: WrkResult; workers: WrkResult | null; portkey: WrkResult | null };
 const results: { c1: Row; c32: Row; load: string }[] = [];
 for (let round = 0; round < rounds; round++) {
   const run = async (connections: number): Promise<Row> => ({
@@ -303,6 +340,13 @@ for (let round = 0; round < rounds; round++) {
       pid: gateway.pid,
       idleRate: gatewayIdle,
     }),
+    workers: pooled
+      ? await wrk(pooledUrl, connections, {
+          authorization: pooled.authorization,
+          pid: pooledPids,
+          idleRate: pooledIdle,
+        })
+      : null,
     portkey: portkey
       ? await wrk(`${portkey.origin}/v1/chat/completions`, connections, {
           authorization: 'Bearer unused',
@@ -325,6 +369,16 @@ await new Promise((resolve) => setTimeout(resolve, 1000));
 const controlLoaded = await controlPlaneP50(gateway.url, gateway.token);
 await saturating;
 const loadAtControl = loadAverage();
+// The same with the gateway workers: the control plane on the primary, the load on the workers' port.
+let controlWorkers: { idle: number; loaded: number; load: string } | null = null;
+if (pooled) {
+  const idle = await controlPlaneP50(pooled.url, pooled.token);
+  const saturatingWorkers = wrk(pooledUrl, 32, { authorization: pooled.authorization, duration: 20 });
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const loaded = await controlPlaneP50(pooled.url, pooled.token);
+  await saturatingWorkers;
+  controlWorkers = { idle, loaded, load: loadAverage() };
+}
 
 // Telemetry on vs off: two fresh platform processes, one with telemetry off, the same warm-up, then CPU per
 // request (the measured gateway above has served every round's load: not the same history).
@@ -378,11 +432,17 @@ for (const [index, result] of results.entries()) {
     );
   line('  direct to the stub', result.c1.direct, result.c32.direct);
   line('  through aicloud', result.c1.gateway, result.c32.gateway);
+  if (result.c1.workers && result.c32.workers)
+    line(`  aicloud, ${workerCount} workers`, result.c1.workers, result.c32.workers);
   if (result.c1.portkey && result.c32.portkey)
     line('  through Portkey', result.c1.portkey, result.c32.portkey);
   console.log(
     `  aicloud adds p50 ${f(result.c1.gateway.p50 - result.c1.direct.p50)} ms, p99 ${f(result.c1.gateway.p99 - result.c1.direct.p99)} ms at c=1; ${f(result.c32.gateway.perSecond / result.c32.direct.perSecond, 2)}× direct at c=32 (goal ≥ 0.5×); CPU ${result.c32.gateway.cpuPerRequest!.toFixed(0)} µs/request at c=32 (goal ≤ 100)`,
   );
+  if (result.c1.workers && result.c32.workers)
+    console.log(
+      `  with ${workerCount} gateway workers: adds p50 ${f(result.c1.workers.p50 - result.c1.direct.p50)} ms at c=1; ${f(result.c32.workers.perSecond / result.c32.direct.perSecond, 2)}× direct at c=32; CPU ${result.c32.workers.cpuPerRequest!.toFixed(0)} µs/request at c=32, all processes (the primary's admission ${result.c32.workers.cpuFirstPerRequest!.toFixed(0)})`,
+    );
   if (result.c1.portkey && result.c32.portkey)
     console.log(
       `  Portkey adds p50 ${f(result.c1.portkey.p50 - result.c1.direct.p50)} ms at c=1; ${f(result.c32.portkey.perSecond / result.c32.direct.perSecond, 2)}× direct at c=32`,
@@ -408,9 +468,23 @@ console.log(
       : ''
   }`,
 );
+if (pooled)
+  console.log(
+    `median of ${rounds} rounds, ${workerCount} gateway workers: adds p50 ${f(acrossRounds((r) => r.c1.workers!.p50 - r.c1.direct.p50))} ms at c=1, ${f(
+      acrossRounds((r) => r.c32.workers!.perSecond / r.c32.direct.perSecond),
+      2,
+    )}× direct at c=32 (${f(
+      acrossRounds((r) => r.c32.workers!.perSecond / r.c32.gateway.perSecond),
+      2,
+    )}× one process), ${acrossRounds((r) => r.c32.workers!.cpuPerRequest!).toFixed(0)} µs CPU/request at c=32 in all (the primary's admission ${acrossRounds((r) => r.c32.workers!.cpuFirstPerRequest!).toFixed(0)})`,
+  );
 console.log(
   `control plane GET /v1/whoami p50 (200 sequential, curl): idle ${f(controlIdle)} ms, while wrk c=32 saturates the gateway ${f(controlLoaded)} ms = ${f(controlLoaded / controlIdle, 2)}× (goal ≤ 1.5×; load average ${loadAtControl})`,
 );
+if (controlWorkers)
+  console.log(
+    `control plane p50 with ${workerCount} gateway workers: idle ${f(controlWorkers.idle)} ms, while wrk c=32 saturates the workers ${f(controlWorkers.loaded)} ms = ${f(controlWorkers.loaded / controlWorkers.idle, 2)}× (goal ≤ 1.5×; load average ${controlWorkers.load})`,
+  );
 const median = (values: number[]) => percentile(values, 50);
 const onCpu = median(telemetryRounds.map((r) => r.on));
 const offCpu = median(telemetryRounds.map((r) => r.off));
@@ -428,6 +502,7 @@ console.log(
 console.log(`load average at end: ${loadAverage()}`);
 
 await gateway.alice.endpoints.delete('bench-stub');
+await pooled?.alice.endpoints.delete('bench-stub');
 await on.alice.endpoints.delete('bench-stub');
 await off.alice.endpoints.delete('bench-stub');
 await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -435,5 +510,10 @@ const exited = (child: ChildProcess) =>
   child.exitCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve));
 for (const child of children) child.kill('SIGTERM');
 // The profile is written when the gateway process exits.
-await Promise.all([exited(gateway.child), exited(on.child), exited(off.child)]);
+await Promise.all([
+  exited(gateway.child),
+  exited(on.child),
+  exited(off.child),
+  ...(pooled ? [exited(pooled.child)] : []),
+]);
 process.exit(0);
