@@ -32,6 +32,10 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/** A key of the endpoint with a period quota of `quota` tokens. */
+const quotaKey = (name: string, quota: number) =>
+  alice.keys.create({ endpoint: 'legal-answerer', name, maxTokensPerPeriod: quota, period: '30d' });
+
 /** The pids of the gateway workers (this test's process is their primary). */
 const workerPids = () => Object.values(cluster.workers ?? {}).map((worker) => worker?.process.pid);
 
@@ -111,12 +115,7 @@ describe('gateway workers', () => {
 
   it('holds a key’s quota across workers under concurrent load, and meters exactly what was served', async () => {
     const quota = 120;
-    const created = await alice.keys.create({
-      endpoint: 'legal-answerer',
-      name: 'quota',
-      maxTokensPerPeriod: quota,
-      period: '30d',
-    });
+    const created = await quotaKey('quota', quota);
     let served = 0;
     const outcomes = await Promise.all(Array.from({ length: 30 }, () => ask(created.key, 8)));
     for (const outcome of outcomes) {
@@ -162,13 +161,7 @@ describe('gateway workers', () => {
   });
 
   it('gives back what a killed worker held, and replaces the worker', async () => {
-    const quota = 400;
-    const created = await alice.keys.create({
-      endpoint: 'legal-answerer',
-      name: 'killed',
-      maxTokensPerPeriod: quota,
-      period: '30d',
-    });
+    const created = await quotaKey('killed', 400);
     const pids = workerPids();
     // A long answer in flight, holding a reservation of its prompt and 300 of the 400 tokens.
     const response = await fetch(`${gateway}/v1/chat/completions`, {

@@ -845,26 +845,13 @@ export function createGatewayFront(admission: GatewayAdmission, clock: Clock) {
     }
   }
 
-  return {
+  const front: Pick<Gateway, 'handle' | 'handleResponses'> & { authenticate: typeof authenticate } = {
     authenticate,
-    handle(
-      operation: Operation,
-      authorization: string | undefined,
-      body: unknown,
-      response: ServerResponse,
-      requestId: string,
-      origin?: string,
-    ): Promise<void> {
+    handle(operation, authorization, body, response, requestId, origin) {
       return serve(operation, authorization, body, response, requestId, origin, undefined);
     },
 
-    async handleResponses(
-      authorization: string | undefined,
-      body: unknown,
-      response: ServerResponse,
-      requestId: string,
-      origin?: string,
-    ): Promise<void> {
+    async handleResponses(authorization, body, response, requestId, origin) {
       const translated: { translation?: ResponsesTranslation } = {};
       try {
         await serve('chat', authorization, body, response, requestId, origin, (request) => {
@@ -877,6 +864,7 @@ export function createGatewayFront(admission: GatewayAdmission, clock: Clock) {
       }
     },
   };
+  return front;
 }
 
 /** What a request may use at most: its prompt's estimate plus its output cap (× n choices). */
