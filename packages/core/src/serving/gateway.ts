@@ -18,6 +18,7 @@ import { type Operation, validateOpenAIRequest } from './openai-validation.ts';
 import { SlidingWindowLimiter } from './rate-limiter.ts';
 import type { ReplicaLease, ReplicaPool } from './replica-pool.ts';
 import { PLAIN_CAPABILITIES, type RuntimeCapabilities, type RuntimeTemplate } from './runtimes.ts';
+import { callUpstream, type UpstreamCall } from './upstream-call.ts';
 
 type KeyRow = Selectable<Database['endpoint_keys']>;
 type EndpointRow = Selectable<Database['endpoints']>;
@@ -671,34 +672,38 @@ export function createGatewayFront(admission: GatewayAdmission, clock: Clock) {
     let errorType: string | undefined;
     /** An embeddings answer's `data`, for the endpoint's embedding drift (endpoint-stats.ts). */
     let embeddings: unknown;
+    let delivered = { text: '', deltas: 0 };
     // A client that goes away cancels the upstream request: the replica stops generating, and only
     // what was delivered is metered.
-    const abort = new AbortController();
+    let clientLeft = false;
+    let call: UpstreamCall | undefined;
     const onClose = () => {
-      if (!response.writableFinished) abort.abort();
+      if (response.writableFinished || clientLeft) return;
+      clientLeft = true;
+      call?.abort(new Error('the client closed the connection'));
     };
-    response.once('close', onClose);
-    // Gone already (while a replica started): its close event has passed.
-    if (gone(response)) abort.abort();
-    let delivered = { text: '', deltas: 0 };
     try {
       observation.upstreamStarted();
       const traceparent = observation.traceparent();
       // The ticket's own dispatcher: no URL to parse, no global dispatcher lookup, per request.
-      const upstream = await ticket.dispatcher.request({
+      call = callUpstream(ticket.dispatcher, {
         origin: ticket.origin,
         path: PATHS[operation],
-        method: 'POST',
         headers: {
           'content-type': 'application/json',
           'x-request-id': requestId,
           ...(traceparent ? { traceparent } : {}),
         },
+        // Serialized again, never the client's bytes: the replica reads exactly what was checked and reserved
+        // for (a duplicated key or an odd escape cannot mean one thing here and another there).
         body: JSON.stringify(forwarded),
         headersTimeout: 300_000,
         bodyTimeout: 300_000,
-        signal: abort.signal,
       });
+      response.once('close', onClose);
+      // Gone already (while a replica started): its close event has passed.
+      if (gone(response)) onClose();
+      const upstream = await call.answer;
       const headers: Record<string, string> = {
         'content-type': String(upstream.headers['content-type'] ?? 'application/json'),
         'x-request-id': requestId,
@@ -716,11 +721,11 @@ export function createGatewayFront(admission: GatewayAdmission, clock: Clock) {
           usage: null,
         };
         let responseModel = false;
-        for await (const chunk of upstream.body) {
-          if (abort.signal.aborted) break;
+        for (let chunk = await upstream.next(); chunk !== null; chunk = await upstream.next()) {
+          if (clientLeft) break;
           // Backpressure: read on from the replica only as fast as the client takes the answer.
           if (!translation && !response.write(chunk)) await drained(response);
-          buffered += (chunk as Buffer).toString('utf8');
+          buffered += chunk.toString('utf8');
           let newline = buffered.indexOf('\n');
           while (newline >= 0) {
             const line = buffered.slice(0, newline).trim();
@@ -763,7 +768,7 @@ export function createGatewayFront(admission: GatewayAdmission, clock: Clock) {
             if (events && !response.write(events)) await drained(response);
           }
         }
-        if (abort.signal.aborted) throw abort.signal.reason;
+        if (clientLeft) throw new Error('the client closed the connection');
         if (!translation) response.end();
         tokensIn = seen.usage?.prompt_tokens ?? countTokens(promptText);
         tokensOut = seen.usage?.completion_tokens ?? deliveredTokens(delivered);
@@ -772,7 +777,7 @@ export function createGatewayFront(admission: GatewayAdmission, clock: Clock) {
         ok = true;
       } else if (translation && upstream.statusCode === 200) {
         // A Response object, made of the chat completion, with the usage metered.
-        const answer = JSON.parse(await upstream.body.text()) as ChatAnswer;
+        const answer = JSON.parse(await upstream.text()) as ChatAnswer;
         firstTokenMs = performance.now() - started;
         if (typeof answer.model === 'string') observation.responseModel(answer.model);
         tokensIn = answer.usage?.prompt_tokens ?? countTokens(promptText);
@@ -782,7 +787,7 @@ export function createGatewayFront(admission: GatewayAdmission, clock: Clock) {
         response.end(text);
         ok = true;
       } else {
-        const text = await upstream.body.text();
+        const text = await upstream.text();
         firstTokenMs = performance.now() - started;
         response.writeHead(upstream.statusCode, headers);
         response.end(text);
@@ -804,7 +809,7 @@ export function createGatewayFront(admission: GatewayAdmission, clock: Clock) {
         } else errorType = upstreamErrorType(upstream.statusCode, text);
       }
     } catch (error) {
-      if (abort.signal.aborted) {
+      if (clientLeft) {
         // The client left: the prompt was read, and only the output it received is billed.
         tokensIn = countTokens(promptText);
         tokensOut = deliveredTokens(delivered);
@@ -833,13 +838,13 @@ export function createGatewayFront(admission: GatewayAdmission, clock: Clock) {
         firstTokenMs: stream ? firstTokenMs : null,
         tokensIn,
         tokensOut,
-        aborted: abort.signal.aborted,
+        aborted: clientLeft,
         embeddings,
       });
       observation.end({
         tokensIn,
         tokensOut,
-        errorType: ok ? undefined : abort.signal.aborted ? 'client_abort' : (errorType ?? 'upstream_error'),
+        errorType: ok ? undefined : clientLeft ? 'client_abort' : (errorType ?? 'upstream_error'),
         streamed: stream,
       });
     }
