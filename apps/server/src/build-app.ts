@@ -1,11 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { ErrorBody } from '@aicloud/contracts';
 import { type Actor, AppError, observabilityOf, type Platform } from '@aicloud/core';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { apiRoutes } from './api-routes.ts';
 import { BODY_LIMIT } from './body-limit.ts';
+import { dataPlaneListener, newRequestId } from './data-plane.ts';
 import { errorHandler } from './error-handler.ts';
 import { portalSessionRoutes, sessionActor, sessionTokenOf } from './portal-session.ts';
 import { openApiDocument, registerRoutes } from './route.ts';
@@ -13,7 +14,12 @@ import { routeAuth } from './route-auth.ts';
 import { MLFLOW_ARTIFACTS_PREFIX } from './routes/mlflow-artifact-routes.ts';
 import { MLFLOW_PREFIXES, mlflowRoutes, RUN_TOKEN_ENDPOINTS } from './routes/mlflow-routes.ts';
 import { notebookProxy } from './routes/notebook-proxy.ts';
-import { answerEndpointKey, isEndpointKeyElsewhere, registerOpenAIRoutes } from './routes/openai-routes.ts';
+import {
+  answerEndpointKey,
+  isEndpointKeyElsewhere,
+  providerRoute,
+  registerOpenAIRoutes,
+} from './routes/openai-routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -49,13 +55,35 @@ function scopeAllows(scope: string, request: FastifyRequest): boolean {
 
 /** Builds the Fastify app over a platform; listening is the caller's business (tests use `inject`). */
 export async function buildApp(platform: Platform, options: AppOptions): Promise<FastifyInstance> {
+  let closing = false;
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT,
     // randomUUID draws from Node's pre-filled entropy cache; randomBytes(8) costs a syscall per request.
-    genReqId: () => `req_${randomUUID().replaceAll('-', '').slice(0, 16)}`,
+    genReqId: newRequestId,
     requestIdHeader: false,
     return503OnClosing: true,
+    // The OpenAI data plane's POST routes at line rate: served before Fastify's router (data-plane.ts).
+    serverFactory: (handler) => {
+      const server = createServer(
+        dataPlaneListener({
+          front: platform.gateway,
+          passOn: handler,
+          elsewhere: ({ request, response, operation, body, requestId }) =>
+            providerRoute(platform, operation, body, request.headers, response, requestId),
+          closing: () => closing,
+          log: (message) => process.stderr.write(`${message}\n`),
+        }),
+      );
+      // Fastify's defaults, which it sets only on a server it makes itself.
+      server.keepAliveTimeout = 72_000;
+      server.requestTimeout = 0;
+      return server;
+    },
+  });
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
   });
   app.setErrorHandler(errorHandler);
   app.addHook('onSend', async (request, reply) => {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -10,8 +9,7 @@ import {
   type ToWorker,
 } from '@aicloud/core';
 import { Pool } from 'undici';
-import { BODY_LIMIT } from './body-limit.ts';
-import { writeOpenAIError } from './openai-error-response.ts';
+import { dataPlaneListener } from './data-plane.ts';
 
 /** What the primary tells a gateway worker at fork (`AICLOUD_GATEWAY_WORKER`, JSON). */
 export interface GatewayWorkerConfig {
@@ -20,17 +18,6 @@ export interface GatewayWorkerConfig {
   /** The primary's own listener: every request the worker does not serve itself goes there. */
   primaryUrl: string;
 }
-
-/** The data plane's own routes, by path (a trailing slash is the same route): what a worker serves itself. */
-const OPERATIONS: Record<string, 'chat' | 'text_completion' | 'embeddings' | 'responses'> = {
-  '/v1/chat/completions': 'chat',
-  '/v1/completions': 'text_completion',
-  '/v1/embeddings': 'embeddings',
-  '/v1/responses': 'responses',
-};
-
-/** An endpoint key (`sk-aic-…`): a user's API token goes to the primary, which knows it. */
-const ENDPOINT_KEY = /^Bearer\s+sk-aic-/i;
 
 /** Headers that belong to one connection, never forwarded. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te'];
@@ -47,23 +34,11 @@ function processChannel(): Channel<ToPrimary, ToWorker> {
   };
 }
 
-/** Reads a request's body, at most `limit` bytes; null when it is larger. */
-async function readBody(request: IncomingMessage, limit: number): Promise<Buffer | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return null;
-    chunks.push(chunk as Buffer);
-  }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-}
-
 /**
  * A gateway worker (`aicloud up --gateway-workers N`, started by gateway-workers.ts): serves the OpenAI data
- * plane's POST routes for endpoint keys on the shared data-plane port, admitted by the primary over IPC, and
- * passes every other request (and every unusual one: a body too large, not JSON, a provider route) to the
- * primary, which answers it as it answers on its own port.
+ * plane's POST routes for endpoint keys on the shared data-plane port with the server's own listener
+ * (data-plane.ts), admitted by the primary over IPC, and passes every other request (and a provider route) to
+ * the primary, which answers it as it answers on its own port.
  * @public (loaded by apps/server/bin/gateway-worker.mjs)
  */
 export async function runGatewayWorker(): Promise<void> {
@@ -115,66 +90,18 @@ export async function runGatewayWorker(): Promise<void> {
     }
   }
 
-  async function serve(request: IncomingMessage, response: ServerResponse) {
-    const path = (request.url ?? '/').split('?')[0]?.replace(/\/+$/, '') ?? '';
-    const operation = OPERATIONS[path];
-    const authorization = request.headers.authorization;
-    const json = /^application\/json\b/i.test(request.headers['content-type'] ?? '');
-    if (request.method !== 'POST' || !operation || !json || !ENDPOINT_KEY.test(authorization ?? '')) {
-      await forward(request, response);
-      return;
-    }
-    const raw = await readBody(request, BODY_LIMIT);
-    if (raw === null) {
-      // Too large: the primary's own refusal (error-handler.ts), and the rest is not read.
-      writeOpenAIError(response, requestId(), {
-        status: 413,
-        retryAfter: null,
-        body: () => ({
-          error: {
-            message: 'request body is too large (limit 1 MiB)',
-            type: 'invalid_request_error',
-            param: null,
-            code: null,
-          },
-        }),
-      });
-      response.once('finish', () => request.destroy());
-      return;
-    }
-    const text = raw.toString('utf8');
-    let body: unknown;
-    try {
-      // Prototype keys are the primary's parser's to refuse, as it refuses them on its own port.
-      body = text.includes('__proto__') || text.includes('constructor') ? undefined : JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
-    const model = (body as { model?: unknown } | null | undefined)?.model;
-    // Not JSON, or a `<provider>/<model>` of an external provider: the primary decides, as on its port.
-    if (body === undefined || (typeof model === 'string' && model.includes('/'))) {
-      await forward(request, response, raw);
-      return;
-    }
-    const id = requestId();
-    const origin = typeof request.headers.origin === 'string' ? request.headers.origin : undefined;
-    try {
-      if (operation === 'responses') await front.handleResponses(authorization, body, response, id, origin);
-      else await front.handle(operation, authorization, body, response, id, origin);
-    } catch (error) {
-      if (!(error instanceof Error && 'body' in error))
-        process.stderr.write(`gateway worker ${process.pid}: ${(error as Error)?.stack ?? error}\n`);
-      writeOpenAIError(response, id, error);
-    }
-  }
-
-  const server = createServer((request, response) => {
-    serve(request, response).catch((error) => {
-      process.stderr.write(`gateway worker ${process.pid}: ${(error as Error)?.stack ?? error}\n`);
-      if (!response.headersSent) writeOpenAIError(response, requestId(), error);
-      else response.destroy();
-    });
-  });
+  const server = createServer(
+    dataPlaneListener({
+      front,
+      passOn: (request, response) => forward(request, response),
+      // A `<provider>/<model>` route: the server's provider gateway decides, as on its own port.
+      elsewhere: async ({ request, response, raw }) => {
+        await forward(request, response, raw);
+        return true;
+      },
+      log: (message) => process.stderr.write(`gateway worker ${process.pid}: ${message}\n`),
+    }),
+  );
   // As Fastify's defaults on the primary's port.
   server.keepAliveTimeout = 72_000;
   await new Promise<void>((resolve, reject) => {
@@ -195,9 +122,4 @@ export async function runGatewayWorker(): Promise<void> {
     stop();
     setTimeout(() => process.exit(0), 1000).unref();
   });
-}
-
-/** A request id, as the primary makes them (build-app.ts). */
-function requestId(): string {
-  return `req_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
 }

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Platform } from '@aicloud/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type OpenAIFailure, writeOpenAIError } from '../openai-error-response.ts';
@@ -143,6 +144,27 @@ async function preflight(platform: Platform, request: FastifyRequest, reply: Fas
   );
 }
 
+/**
+ * Answers a request for `<provider>/<model>` of a registered external provider through the provider gateway
+ * (PII, policy, fallbacks): true when it did. Chat completions only; anything else is the endpoints'.
+ */
+export async function providerRoute(
+  platform: Platform,
+  operation: string,
+  body: unknown,
+  headers: IncomingHttpHeaders,
+  response: ServerResponse,
+  requestId: string,
+): Promise<boolean> {
+  const model = (body as { model?: unknown } | null)?.model;
+  if (operation !== 'chat' || !(await platform.providerGateway.serves(model))) return false;
+  await platform.providerGateway.handle(
+    { authorization: headers.authorization, body, datasets: headers['x-aicloud-datasets'], requestId },
+    response,
+  );
+  return true;
+}
+
 /** Registers the OpenAI-compatible routes; the gateway does auth, limits, routing and metering. */
 export function registerOpenAIRoutes(app: FastifyInstance, platform: Platform): void {
   const { gateway } = platform;
@@ -156,20 +178,8 @@ export function registerOpenAIRoutes(app: FastifyInstance, platform: Platform): 
       app.post(
         url,
         answersItself(async (request, reply) => {
-          // `<provider>/<model>` of a registered external provider: the provider gateway (PII, policy, fallbacks).
-          const model = (request.body as { model?: unknown } | null)?.model;
-          if (operation === 'chat' && (await platform.providerGateway.serves(model))) {
-            await platform.providerGateway.handle(
-              {
-                authorization: request.headers.authorization,
-                body: request.body,
-                datasets: request.headers['x-aicloud-datasets'],
-                requestId: request.id,
-              },
-              reply.raw,
-            );
+          if (await providerRoute(platform, operation, request.body, request.headers, reply.raw, request.id))
             return;
-          }
           await gateway.handle(
             operation,
             request.headers.authorization,
