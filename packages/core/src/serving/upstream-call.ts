@@ -36,83 +36,7 @@ const HIGH_WATER = 16;
  * the same way, so it needs none of their generality.
  */
 export function callUpstream(dispatcher: Dispatcher, request: UpstreamRequest): UpstreamCall {
-  let controller: Dispatcher.DispatchController | undefined;
-  /** An abort asked before the request reached a connection: applied when it does. */
-  let pendingAbort: Error | undefined;
-  const chunks: Buffer[] = [];
-  let ended = false;
-  let failure: Error | undefined;
-  /** A reader waiting for the next chunk, the end or the error. */
-  let waiting: { resolve: (chunk: Buffer | null) => void; reject: (error: Error) => void } | undefined;
-  let resolveHead!: (answer: UpstreamAnswer) => void;
-  let rejectHead!: (error: Error) => void;
-  let headSettled = false;
-  const answer = new Promise<UpstreamAnswer>((resolve, reject) => {
-    resolveHead = resolve;
-    rejectHead = reject;
-  });
-
-  function wake() {
-    const reader = waiting;
-    if (!reader) return;
-    waiting = undefined;
-    if (chunks.length > 0) reader.resolve(take());
-    else if (failure) reader.reject(failure);
-    else if (ended) reader.resolve(null);
-    else waiting = reader;
-  }
-
-  function take(): Buffer {
-    const chunk = chunks.shift() as Buffer;
-    if (chunks.length === 0 && controller?.paused && !controller.aborted) controller.resume();
-    return chunk;
-  }
-
-  function next(): Promise<Buffer | null> {
-    if (chunks.length > 0) return Promise.resolve(take());
-    if (failure) return Promise.reject(failure);
-    if (ended) return Promise.resolve(null);
-    return new Promise((resolve, reject) => {
-      waiting = { resolve, reject };
-    });
-  }
-
-  async function text(): Promise<string> {
-    const parts: Buffer[] = [];
-    for (let chunk = await next(); chunk !== null; chunk = await next()) parts.push(chunk);
-    return parts.length === 1 ? (parts[0] as Buffer).toString('utf8') : Buffer.concat(parts).toString('utf8');
-  }
-
-  const handler: Dispatcher.DispatchHandler = {
-    onRequestStart(started) {
-      controller = started;
-      if (pendingAbort) started.abort(pendingAbort);
-    },
-    onResponseStart(_controller, statusCode, headers) {
-      // 1xx answers are informational: the real one follows.
-      if (statusCode < 200 || headSettled) return;
-      headSettled = true;
-      resolveHead({ statusCode, headers, next, text });
-    },
-    onResponseData(paused, chunk) {
-      chunks.push(chunk);
-      if (waiting) wake();
-      else if (chunks.length >= HIGH_WATER) paused.pause();
-    },
-    onResponseEnd() {
-      ended = true;
-      wake();
-    },
-    onResponseError(_controller, error) {
-      failure = error;
-      if (!headSettled) {
-        headSettled = true;
-        rejectHead(error);
-      }
-      wake();
-    },
-  };
-
+  const call = new Call();
   dispatcher.dispatch(
     {
       origin: request.origin,
@@ -123,14 +47,111 @@ export function callUpstream(dispatcher: Dispatcher, request: UpstreamRequest): 
       headersTimeout: request.headersTimeout,
       bodyTimeout: request.bodyTimeout,
     },
-    handler,
+    call,
   );
-  return {
-    answer,
-    abort(reason) {
-      if (ended || failure) return;
-      if (controller) controller.abort(reason);
-      else pendingAbort = reason;
-    },
-  };
+  return call;
+}
+
+/**
+ * One call: undici's handler, the answer's reader and the caller's handle in one object (a class, so that no
+ * closure is made per request: a bundle built with keepNames names each one it makes).
+ */
+class Call implements Dispatcher.DispatchHandler, UpstreamCall, UpstreamAnswer {
+  readonly answer: Promise<UpstreamAnswer>;
+  statusCode = 0;
+  headers: IncomingHttpHeaders = {};
+  private controller: Dispatcher.DispatchController | undefined;
+  /** An abort asked before the request reached a connection: applied when it does. */
+  private pendingAbort: Error | undefined;
+  private readonly chunks: Buffer[] = [];
+  private ended = false;
+  private failure: Error | undefined;
+  /** A reader waiting for the next chunk, the end or the error. */
+  private waiting: { resolve: (chunk: Buffer | null) => void; reject: (error: Error) => void } | undefined;
+  private resolveHead!: (answer: UpstreamAnswer) => void;
+  private rejectHead!: (error: Error) => void;
+  private headSettled = false;
+
+  constructor() {
+    this.answer = new Promise<UpstreamAnswer>((resolve, reject) => {
+      this.resolveHead = resolve;
+      this.rejectHead = reject;
+    });
+  }
+
+  abort(reason: Error): void {
+    if (this.ended || this.failure) return;
+    if (this.controller) this.controller.abort(reason);
+    else this.pendingAbort = reason;
+  }
+
+  next(): Promise<Buffer | null> {
+    if (this.chunks.length > 0) return Promise.resolve(this.take());
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.ended) return Promise.resolve(null);
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+    });
+  }
+
+  async text(): Promise<string> {
+    const parts: Buffer[] = [];
+    for (let chunk = await this.next(); chunk !== null; chunk = await this.next()) parts.push(chunk);
+    return parts.length === 1 ? (parts[0] as Buffer).toString('utf8') : Buffer.concat(parts).toString('utf8');
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.pendingAbort) controller.abort(this.pendingAbort);
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+  ) {
+    // 1xx answers are informational: the real one follows.
+    if (statusCode < 200 || this.headSettled) return;
+    this.headSettled = true;
+    this.statusCode = statusCode;
+    this.headers = headers;
+    this.resolveHead(this);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk);
+    if (this.waiting) this.wake();
+    else if (this.chunks.length >= HIGH_WATER) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.ended = true;
+    this.wake();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.failure = error;
+    if (!this.headSettled) {
+      this.headSettled = true;
+      this.rejectHead(error);
+    }
+    this.wake();
+  }
+
+  private take(): Buffer {
+    const chunk = this.chunks.shift() as Buffer;
+    const controller = this.controller;
+    if (this.chunks.length === 0 && controller?.paused && !controller.aborted) controller.resume();
+    return chunk;
+  }
+
+  private wake(): void {
+    const reader = this.waiting;
+    if (!reader) return;
+    this.waiting = undefined;
+    if (this.chunks.length > 0) reader.resolve(this.take());
+    else if (this.failure) reader.reject(this.failure);
+    else if (this.ended) reader.resolve(null);
+    else this.waiting = reader;
+  }
 }
