@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Client, createClient } from '@aicloud/client';
 import OpenAI from 'openai';
@@ -81,6 +82,13 @@ describe('gateway workers', () => {
     expect(gateway).not.toBe(server.url);
     expect(workerPids()).toHaveLength(3);
     expect(workerPids()).not.toContain(process.pid);
+    // They yield the CPU to this process (the control plane and their admission): nice +5, every thread.
+    const niceness = (pid: number | undefined, thread: string) =>
+      Number(readFileSync(`/proc/${pid}/task/${thread}/stat`, 'utf8').split(') ')[1]?.split(' ')[16]);
+    const own = niceness(process.pid, String(process.pid));
+    for (const pid of workerPids())
+      for (const thread of readdirSync(`/proc/${pid}/task`))
+        expect(niceness(pid, thread)).toBe(Math.min(19, own + 5));
     const openai = new OpenAI({ baseURL: `${gateway}/v1`, apiKey: key, maxRetries: 0 });
     const answer = await openai.chat.completions.create({
       model: 'legal-answerer',
