@@ -272,6 +272,20 @@ children.push(directChild);
 const direct = `http://127.0.0.1:${directPort}`;
 await waitHealthy(`${direct}/health`);
 const directColdMs = performance.now() - directT0;
+// The floor of any gateway written in Node: a bare proxy (node:http in, undici to a unix socket out, no work).
+const bareSocket = join(work, 'bare.sock');
+const bareStub = spawn(process.execPath, [stub, '--socket', bareSocket], { stdio: 'ignore' });
+children.push(bareStub);
+const barePort = directPort + 2;
+const bareChild = spawn(
+  process.execPath,
+  [join(repoRoot, 'bench/bare-proxy.mjs'), '--port', String(barePort), '--socket', bareSocket],
+  { stdio: 'ignore' },
+);
+children.push(bareChild);
+const bare = `http://127.0.0.1:${barePort}`;
+await waitHealthy(`${bare}/health`);
+const bareIdle = await idleRate(bareChild.pid!);
 const gatewayIdle = await idleRate(gateway.pid);
 // The stub's own CPU per request: the floor of a Node HTTP server that does nothing but answer.
 const directIdle = await idleRate(directChild.pid!);
@@ -318,6 +332,7 @@ const pooledUrl = `${pooled?.gatewayUrl}/v1/chat/completions`;
 
 // Warm-up: each path once, briefly.
 await wrk(`${direct}/v1/chat/completions`, 1, { duration: 1 });
+await wrk(`${bare}/v1/chat/completions`, 32, { duration: 2 });
 await wrk(`${gateway.url}/v1/chat/completions`, 1, { authorization: gateway.authorization, duration: 2 });
 if (portkey)
   await wrk(`${portkey.origin}/v1/chat/completions`, 1, {
@@ -327,7 +342,13 @@ if (portkey)
   });
 if (pooled) await wrk(pooledUrl, 32, { authorization: pooled.authorization, duration: 2 });
 
-type Row = { direct: WrkResult; gateway: WrkResult; workers: WrkResult | null; portkey: WrkResult | null };
+type Row = {
+  direct: WrkResult;
+  bare: WrkResult;
+  gateway: WrkResult;
+  workers: WrkResult | null;
+  portkey: WrkResult | null;
+};
 const results: { c1: Row; c32: Row; load: string }[] = [];
 for (let round = 0; round < rounds; round++) {
   const run = async (connections: number): Promise<Row> => ({
@@ -335,6 +356,7 @@ for (let round = 0; round < rounds; round++) {
       pid: directChild.pid!,
       idleRate: directIdle,
     }),
+    bare: await wrk(`${bare}/v1/chat/completions`, connections, { pid: bareChild.pid!, idleRate: bareIdle }),
     gateway: await wrk(`${gateway.url}/v1/chat/completions`, connections, {
       authorization: gateway.authorization,
       pid: gateway.pid,
@@ -431,6 +453,7 @@ for (const [index, result] of results.entries()) {
       `${name.padEnd(26)} ${f(c1.p50).padStart(9)} ${f(c1.p99).padStart(9)} ${c1.perSecond.toFixed(0).padStart(9)} ${f(c32.p50).padStart(10)} ${f(c32.p99).padStart(10)} ${c32.perSecond.toFixed(0).padStart(9)} ${f(c32.perSecond / result.c32.direct.perSecond, 2).padStart(10)} ${(c1.cpuPerRequest === null ? '' : `${c1.cpuPerRequest.toFixed(0)} / ${c32.cpuPerRequest!.toFixed(0)}`).padStart(20)}`,
     );
   line('  direct to the stub', result.c1.direct, result.c32.direct);
+  line('  bare Node proxy (floor)', result.c1.bare, result.c32.bare);
   line('  through aicloud', result.c1.gateway, result.c32.gateway);
   if (result.c1.workers && result.c32.workers)
     line(`  aicloud, ${workerCount} workers`, result.c1.workers, result.c32.workers);
@@ -438,6 +461,9 @@ for (const [index, result] of results.entries()) {
     line('  through Portkey', result.c1.portkey, result.c32.portkey);
   console.log(
     `  aicloud adds p50 ${f(result.c1.gateway.p50 - result.c1.direct.p50)} ms, p99 ${f(result.c1.gateway.p99 - result.c1.direct.p99)} ms at c=1; ${f(result.c32.gateway.perSecond / result.c32.direct.perSecond, 2)}× direct at c=32 (goal ≥ 0.5×); CPU ${result.c32.gateway.cpuPerRequest!.toFixed(0)} µs/request at c=32 (goal ≤ 100)`,
+  );
+  console.log(
+    `  the bare Node proxy: ${f(result.c32.bare.perSecond / result.c32.direct.perSecond, 2)}× direct at c=32 with ${result.c32.bare.cpuPerRequest!.toFixed(0)} µs CPU/request; aicloud's own work above it ${(result.c32.gateway.cpuPerRequest! - result.c32.bare.cpuPerRequest!).toFixed(0)} µs, ${f(result.c32.gateway.perSecond / result.c32.bare.perSecond, 2)}× its throughput`,
   );
   if (result.c1.workers && result.c32.workers)
     console.log(
@@ -467,6 +493,15 @@ console.log(
         )}× direct, ${acrossRounds((r) => r.c32.portkey!.cpuPerRequest!).toFixed(0)} µs`
       : ''
   }`,
+);
+console.log(
+  `median of ${rounds} rounds, the bare Node proxy (floor): ${f(
+    acrossRounds((r) => r.c32.bare.perSecond / r.c32.direct.perSecond),
+    2,
+  )}× direct at c=32, ${acrossRounds((r) => r.c32.bare.cpuPerRequest!).toFixed(0)} µs CPU/request; aicloud ${f(
+    acrossRounds((r) => r.c32.gateway.perSecond / r.c32.bare.perSecond),
+    2,
+  )}× its throughput, ${acrossRounds((r) => r.c32.gateway.cpuPerRequest! - r.c32.bare.cpuPerRequest!).toFixed(0)} µs CPU/request above it`,
 );
 if (pooled)
   console.log(
