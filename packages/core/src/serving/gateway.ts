@@ -212,10 +212,15 @@ export function createGateway(deps: {
     return canary && Math.random() * 100 < canary.weight ? canary.row : endpoint;
   }
 
-  async function lookup(hash: string): Promise<KeyEntry> {
+  /** A key's entry loaded in the last 2 s: endpoint settings (replicas, status) change, so no older. */
+  function cachedKey(hash: string): KeyEntry | undefined {
     const cached = keys.get(hash);
-    // Endpoint settings (replicas, status) change: reload a key's endpoint at most every 2 s.
-    if (cached && clock.now() - cached.loadedAt < 2000) return cached;
+    return cached && clock.now() - cached.loadedAt < 2000 ? cached : undefined;
+  }
+
+  async function lookup(hash: string): Promise<KeyEntry> {
+    const cached = cachedKey(hash);
+    if (cached) return cached;
     const key = await db.selectFrom('endpoint_keys').selectAll().where('hash', '=', hash).executeTakeFirst();
     if (!key || key.revoked_at) throw invalidKey();
     const endpoint = await db
@@ -241,6 +246,14 @@ export function createGateway(deps: {
       periods.set(key, period);
     }
     return period;
+  }
+
+  /** The key's use of its current period, if known (loaded once per period, then counted here). */
+  function periodCached(key: KeyRow): { used: number; end: number } | undefined {
+    const { length, created } = periodOf(key);
+    const start = created + Math.floor((clock.now() - created) / length) * length;
+    const entry = periodUse.get(key.id);
+    return entry && entry.start === start ? { used: entry.used, end: start + length } : undefined;
   }
 
   async function periodUsed(key: KeyRow): Promise<{ used: number; end: number }> {
@@ -275,9 +288,15 @@ export function createGateway(deps: {
     return { used: entry.used, end: start + length };
   }
 
-  async function budgetExhausted(team: string): Promise<boolean> {
+  /** Whether the team's budget is exhausted, if known from the last 5 s. */
+  function budgetCached(team: string): boolean | undefined {
     const cached = budgets.get(team);
-    if (cached && clock.now() - cached.at < 5000) return cached.exhausted;
+    return cached && clock.now() - cached.at < 5000 ? cached.exhausted : undefined;
+  }
+
+  async function budgetExhausted(team: string): Promise<boolean> {
+    const cached = budgetCached(team);
+    if (cached !== undefined) return cached;
     const state = await db.transaction().execute((trx) => readBudget(store, trx, team, clock.now()));
     const exhausted = state !== null && state.remainingMicros <= 0;
     budgets.set(team, { exhausted, at: clock.now() });
@@ -305,13 +324,18 @@ export function createGateway(deps: {
   /**
    * Checks a request against its key's rate limits, its team's budget and its key's period quota, and
    * reserves its most tokens against the quota; OpenAIError (429) otherwise. The budget and the period's use
-   * are read first: from the first check to the reservation nothing awaits, so concurrent requests (from this
-   * process or from gateway workers) cannot all pass the same check.
+   * are read before (`budgetGone`, `period`): from the first check to the reservation nothing awaits (this is
+   * synchronous), so concurrent requests (from this process or from gateway workers) cannot all pass the same
+   * check.
    */
-  async function checkLimits(key: KeyRow, endpoint: EndpointRow, request: AdmitRequest) {
+  function checkLimits(
+    key: KeyRow,
+    endpoint: EndpointRow,
+    request: AdmitRequest,
+    budgetGone: boolean,
+    period: { used: number; end: number } | null,
+  ) {
     const quota = key.max_tokens_per_period;
-    const budgetGone = await budgetExhausted(endpoint.team);
-    const period = quota === null ? null : await periodUsed(key);
     const requestWait = limiter.requestWait(key.id, key.rpm);
     if (requestWait > 0)
       throw new OpenAIError(
@@ -360,7 +384,6 @@ export function createGateway(deps: {
     const inFlight = reserved.get(key.id) ?? 0;
     const { tokens, injectCap } = request;
     // The refusals' texts are built only for a refusal: most requests pass.
-    const cap = () => (injectCap ? ` (no max_tokens given: ${DEFAULT_QUOTA_MAX_TOKENS} are reserved)` : '');
     if (used + tokens > quota) {
       const renew = `it renews at ${new Date(end).toISOString()}`;
       const hint = `Ask for a new quota: aicloud keys create --endpoint ${endpoint.name} --max-tokens-per-period N --period ${key.period}`;
@@ -369,7 +392,7 @@ export function createGateway(deps: {
         429,
         left === 0
           ? `This key used its quota of ${quota} tokens per ${key.period}; ${renew}. ${hint}`
-          : `This request may use up to ${tokens} tokens${cap()}, more than the ${left} left of this key's quota of ${quota} tokens per ${key.period}; lower max_tokens, or wait: ${renew}. ${hint}`,
+          : `This request may use up to ${tokens} tokens${capNote(injectCap)}, more than the ${left} left of this key's quota of ${quota} tokens per ${key.period}; lower max_tokens, or wait: ${renew}. ${hint}`,
         'insufficient_quota',
         'insufficient_quota',
         null,
@@ -381,7 +404,7 @@ export function createGateway(deps: {
     if (used + inFlight + tokens > quota) {
       throw new OpenAIError(
         429,
-        `This request may use up to ${tokens} tokens${cap()}; with the ${inFlight} reserved by requests in flight it would exceed this key's quota of ${quota} tokens per ${key.period} (${quota - used} left). Try again when they finish.`,
+        `This request may use up to ${tokens} tokens${capNote(injectCap)}; with the ${inFlight} reserved by requests in flight it would exceed this key's quota of ${quota} tokens per ${key.period} (${quota - used} left). Try again when they finish.`,
         'insufficient_quota',
         'insufficient_quota',
         null,
@@ -405,8 +428,13 @@ export function createGateway(deps: {
 
     async admit(request) {
       const began = performance.now();
-      const { key, endpoint } = await lookup(request.hash);
-      const { release, hit } = await checkLimits(key, endpoint, request);
+      // Looked up by the request path a moment ago: no await for what is known.
+      const { key, endpoint } = cachedKey(request.hash) ?? (await lookup(request.hash));
+      // Both are cached (5 s, the period): read without an await when they are, as nearly always.
+      const budgetGone = budgetCached(endpoint.team) ?? (await budgetExhausted(endpoint.team));
+      const period =
+        key.max_tokens_per_period === null ? null : (periodCached(key) ?? (await periodUsed(key)));
+      const { release, hit } = checkLimits(key, endpoint, request, budgetGone, period);
       // The version that answers: the serving one, or a canary for its share of the traffic. A quality
       // evaluation's internal key scores the version of the row it was made for, never a split.
       const pinned = key.created_by === 'system' && key.name === INTERNAL_EVAL_KEY;
@@ -870,6 +898,11 @@ export function createGatewayFront(admission: GatewayAdmission, clock: Clock) {
     },
   };
   return front;
+}
+
+/** A quota refusal's note on the output cap the gateway reserved for a request that gave none. */
+function capNote(injectCap: boolean): string {
+  return injectCap ? ` (no max_tokens given: ${DEFAULT_QUOTA_MAX_TOKENS} are reserved)` : '';
 }
 
 /** What a request may use at most: its prompt's estimate plus its output cap (× n choices). */
