@@ -174,7 +174,8 @@ const server = await buildPart(
   'server',
   { index: join(repoRoot, 'apps/server/src/index.ts') },
   join(staging, 'server'),
-  {},
+  // The server knows it runs compiled: its gateway workers then load this build too, not the sources.
+  { define: { __AICLOUD_SERVER_BUNDLE__: 'true' } },
 );
 // @aicloud/server for the compiled CLI: the compiled server while it is up to date, else its sources (tsx).
 const serverExports =

@@ -188,8 +188,24 @@ describe('restart', () => {
     expect((await runCli(['teams', 'create', 'survivors'], admin)).code).toBe(0);
     first.child.kill('SIGKILL');
     await first.exited;
-    const second = await startUp(['--data-dir', dir]);
+    // The second start with a gateway worker: the compiled server's own build runs it (no tsx).
+    const second = await startUp(['--data-dir', dir, '--gateway-workers', '1', '--gateway-port', '0']);
     expect(second.output()).not.toContain('seeded');
+    const gateway = /openai\s+(http:\/\/\S+)\/v1\s+\(1 gateway workers/.exec(second.output())?.[1];
+    expect(gateway, second.output()).toBeDefined();
+    // The worker answers a data-plane request itself (admitted by the server over IPC: an unknown key)…
+    const refused = await fetch(`${gateway}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer sk-aic-unknown', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(refused.status).toBe(401);
+    expect((await refused.json()).error.code).toBe('invalid_api_key');
+    // …and passes anything else to the server.
+    const whoami = await fetch(`${gateway}/v1/whoami`, {
+      headers: { authorization: `Bearer ${credentials.admin.token}` },
+    });
+    expect(whoami.status).toBe(200);
     expect(JSON.parse(readFileSync(join(dir, 'credentials.json'), 'utf8')).admin.token).toBe(
       credentials.admin.token,
     );

@@ -1,5 +1,6 @@
 // A gateway worker's entry (`aicloud up --gateway-workers N`; apps/server/src/gateway-workers.ts forks it):
-// loads the server module named by the primary, through tsx when it is TypeScript, and runs the worker.
+// loads the server module named by the primary (the compiled server, or its sources through tsx) and runs
+// the worker.
 const module = process.env.AICLOUD_SERVER_MODULE ?? '';
 try {
   if (module.endsWith('.ts')) {

@@ -63,23 +63,26 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
     genReqId: newRequestId,
     requestIdHeader: false,
     return503OnClosing: true,
-    // The OpenAI data plane's POST routes at line rate: served before Fastify's router (data-plane.ts).
-    serverFactory: (handler) => {
-      const server = createServer(
-        dataPlaneListener({
-          front: platform.gateway,
-          passOn: handler,
-          elsewhere: ({ request, response, operation, body, requestId }) =>
-            providerRoute(platform, operation, body, request.headers, response, requestId),
-          closing: () => closing,
-          log: (message) => process.stderr.write(`${message}\n`),
-        }),
-      );
-      // Fastify's defaults, which it sets only on a server it makes itself.
-      server.keepAliveTimeout = 72_000;
-      server.requestTimeout = 0;
-      return server;
-    },
+    // The OpenAI data plane's POST routes at line rate: served before Fastify's router (data-plane.ts); with
+    // the request log on (`aicloud up --log`), by Fastify, which logs each.
+    serverFactory: options.logger
+      ? undefined
+      : (handler) => {
+          const server = createServer(
+            dataPlaneListener({
+              front: platform.gateway,
+              passOn: handler,
+              elsewhere: ({ request, response, operation, body, requestId }) =>
+                providerRoute(platform, operation, body, request.headers, response, requestId),
+              closing: () => closing,
+              log: (message) => process.stderr.write(`${message}\n`),
+            }),
+          );
+          // Fastify's defaults, which it sets only on a server it makes itself.
+          server.keepAliveTimeout = 72_000;
+          server.requestTimeout = 0;
+          return server;
+        },
   });
   app.addHook('preClose', (done) => {
     closing = true;

@@ -49,14 +49,23 @@ function yieldToServer(niceness: number): void {
     }
 }
 
-/** The IPC channel to the primary (a cluster worker's `process.send`). */
-function processChannel(): Channel<ToPrimary, ToWorker> {
+/** The IPC channel to the primary (a cluster worker's `process.send`), and when what it sent has left. */
+function processChannel(): Channel<ToPrimary, ToWorker> & { flushed(): Promise<void> } {
+  let sending = 0;
+  let drained: (() => void) | undefined;
   return {
     send(batch) {
-      process.send?.(batch);
+      sending++;
+      process.send?.(batch, () => {
+        sending--;
+        if (sending === 0) drained?.();
+      });
     },
     onMessage(listener) {
       process.on('message', (batch) => listener(batch as ToWorker[]));
+    },
+    flushed() {
+      return sending === 0 ? Promise.resolve() : new Promise((resolve) => (drained = resolve));
     },
   };
 }
@@ -71,7 +80,8 @@ function processChannel(): Channel<ToPrimary, ToWorker> {
 export async function runGatewayWorker(): Promise<void> {
   const config = JSON.parse(process.env.AICLOUD_GATEWAY_WORKER ?? '{}') as GatewayWorkerConfig;
   yieldToServer(WORKER_NICENESS);
-  const admission = remoteAdmission(processChannel());
+  const channel = processChannel();
+  const admission = remoteAdmission(channel);
   const front = createGatewayFront(admission, systemClock);
   const primary = new Pool(config.primaryUrl, { connections: 32, keepAliveTimeout: 30_000 });
 
@@ -136,13 +146,23 @@ export async function runGatewayWorker(): Promise<void> {
     server.once('error', reject);
     server.listen({ host: config.host, port: config.port }, () => resolve());
   });
+  let stopping = false;
   const stop = () => {
-    server.close();
-    server.closeIdleConnections();
-    void admission.close();
-    void primary.close();
-    // In-flight requests end first; a stuck one does not hold the worker past 30 s.
+    if (stopping) return;
+    stopping = true;
+    // A stuck request does not hold the worker past 30 s.
     setTimeout(() => process.exit(0), 30_000).unref();
+    // In-flight requests end first, then their settlements reach the server, then the channel closes and the
+    // worker exits (the channel alone would keep it alive).
+    server.close(() => {
+      void Promise.all([admission.close(), primary.close()])
+        .then(() => new Promise((resolve) => setImmediate(resolve)))
+        .then(() => channel.flushed())
+        .then(() => {
+          if (process.connected) process.disconnect();
+        });
+    });
+    server.closeIdleConnections();
   };
   process.on('SIGTERM', stop);
   // The primary is gone: nothing can admit a request any more.

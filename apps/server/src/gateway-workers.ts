@@ -1,9 +1,23 @@
 import cluster, { type Worker } from 'node:cluster';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { AppError, type Platform, serveGatewayWorker, type ToPrimary } from '@aicloud/core';
 import type { GatewayWorkerConfig } from './gateway-worker.ts';
 import { repoRoot } from './repo-paths.ts';
+
+/** Set to true by the CLI's build (apps/cli/scripts/build.mjs) in the compiled server; absent in the sources. */
+declare const __AICLOUD_SERVER_BUNDLE__: boolean | undefined;
+
+/**
+ * The module a gateway worker runs: the compiled server (apps/cli/dist/server/index.mjs) when this server is
+ * the compiled one, so a worker starts without compiling TypeScript; else the sources, through tsx.
+ */
+function workerModule(): string {
+  return typeof __AICLOUD_SERVER_BUNDLE__ !== 'undefined' && __AICLOUD_SERVER_BUNDLE__
+    ? pathToFileURL(join(repoRoot, 'apps/cli/dist/server/index.mjs')).href
+    : new URL('./gateway-worker.ts', import.meta.url).href;
+}
 
 /** The data-plane workers of one server (`aicloud up --gateway-workers N`). */
 export interface GatewayWorkers {
@@ -49,8 +63,8 @@ export async function startGatewayWorkers(options: {
     };
     const worker = cluster.fork({
       AICLOUD_GATEWAY_WORKER: JSON.stringify(config),
-      // The worker's program: its entry loads it (through tsx: a compiled server names its sources too).
-      AICLOUD_SERVER_MODULE: new URL('./gateway-worker.ts', import.meta.url).href,
+      // The worker's program, which its entry loads: the build this server runs, else the sources (tsx).
+      AICLOUD_SERVER_MODULE: workerModule(),
     });
     workers.add(worker);
     let failure: string | undefined;

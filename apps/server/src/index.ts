@@ -7,6 +7,7 @@ export {
   type SlurmSettings,
 } from './composition-root.ts';
 export { toErrorBody } from './error-handler.ts';
+export { runGatewayWorker } from './gateway-worker.ts';
 export { ensurePortalBuilt, webRoot } from './portal-build.ts';
 export { repoRoot, shipped } from './repo-paths.ts';
 export { type RunningServer, type ServerOptions, serverRunFiles, startServer } from './start-server.ts';
