@@ -1,6 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import { getPriority, setPriority } from 'node:os';
+import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   type Channel,
@@ -84,6 +86,9 @@ export async function runGatewayWorker(): Promise<void> {
   const admission = remoteAdmission(channel);
   const front = createGatewayFront(admission, systemClock);
   const primary = new Pool(config.primaryUrl, { connections: 32, keepAliveTimeout: 30_000 });
+  const primaryAddress = new URL(config.primaryUrl);
+  const primaryHost = primaryAddress.hostname.replace(/^\[|\]$/g, '');
+  const primaryPort = Number(primaryAddress.port);
 
   /** Passes a request to the primary and its answer back; `body` when it was read already. */
   async function forward(request: IncomingMessage, response: ServerResponse, body?: Buffer) {
@@ -140,6 +145,27 @@ export async function runGatewayWorker(): Promise<void> {
       log: (message) => process.stderr.write(`gateway worker ${process.pid}: ${message}\n`),
     }),
   );
+  // A websocket (the notebook proxy's): the upgrade request to the server's own port, then the bytes both ways.
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const upstream = connect(primaryPort, primaryHost);
+    const drop = () => {
+      socket.destroy();
+      upstream.destroy();
+    };
+    socket.on('error', drop);
+    upstream.on('error', drop);
+    socket.on('close', drop);
+    upstream.on('close', drop);
+    upstream.on('connect', () => {
+      // Node's parser refused any header with a line break: the head is written as it was read.
+      const lines = [`${request.method ?? 'GET'} ${request.url ?? '/'} HTTP/${request.httpVersion}`];
+      for (let index = 0; index < request.rawHeaders.length; index += 2)
+        lines.push(`${request.rawHeaders[index]}: ${request.rawHeaders[index + 1]}`);
+      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (head.length > 0) upstream.write(head);
+      socket.pipe(upstream).pipe(socket);
+    });
+  });
   // As Fastify's defaults on the primary's port.
   server.keepAliveTimeout = 72_000;
   await new Promise<void>((resolve, reject) => {

@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { type Client, createClient } from '@aicloud/client';
 import OpenAI from 'openai';
@@ -119,6 +120,31 @@ describe('gateway workers', () => {
     expect(wrong.status).toBe(401);
     expect(wrong.body.error.code).toBe('invalid_api_key');
     expect(wrong.headers.get('x-request-id')).toMatch(/^req_/);
+  });
+
+  it('pass a websocket upgrade to the server, bytes both ways', async () => {
+    /** The raw answer to a websocket upgrade of a notebook's kernel channel, sent to `origin`. */
+    const upgrade = (origin: string) =>
+      new Promise<string>((resolve, reject) => {
+        const { hostname, port } = new URL(origin);
+        const socket = connect(Number(port), hostname, () =>
+          socket.write(
+            'GET /notebooks/nb-nope/api/kernels/k/channels HTTP/1.1\r\n' +
+              `Host: ${hostname}:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+              'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+          ),
+        );
+        let answer = '';
+        socket.on('data', (chunk) => {
+          answer += chunk;
+        });
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    const direct = await upgrade(server.url);
+    // No such notebook: the notebook proxy refuses on the raw socket, and the worker relays exactly that.
+    expect(direct).toMatch(/^HTTP\/1\.1 404 Not Found\r\n/);
+    expect(await upgrade(gateway)).toBe(direct);
   });
 
   it('holds a key’s quota across workers under concurrent load, and meters exactly what was served', async () => {
