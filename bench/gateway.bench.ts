@@ -260,6 +260,28 @@ async function platformProcess(name: string, args: string[] = [], nodeOptions: s
 }
 
 const loadAtStart = loadAverage();
+if (cpuProfDir && option('--cpu-prof-workers')) {
+  // Profile mode for the gateway workers: the primary (their admission) profiled under c=32 on the workers' port.
+  const count = Number(option('--cpu-prof-workers'));
+  const profiled = await platformProcess(
+    'dw',
+    ['--gateway-workers', String(count)],
+    ['--cpu-prof', '--cpu-prof-dir', cpuProfDir],
+  );
+  const pids = [profiled.pid, ...profiled.workerPids];
+  const idle = await idleRate(pids);
+  const url = `${profiled.gatewayUrl}/v1/chat/completions`;
+  await wrk(url, 32, { authorization: profiled.authorization, duration: 2 });
+  const loaded = await wrk(url, 32, { authorization: profiled.authorization, pid: pids, idleRate: idle });
+  console.log(
+    `profiled the primary of ${count} gateway workers: ${loaded.requests} requests at c=32, ${loaded.perSecond.toFixed(0)}/s, ${loaded.cpuPerRequest?.toFixed(0)} µs CPU each in all, ${loaded.cpuFirstPerRequest?.toFixed(0)} in the primary (load average ${loadAverage()}); profile in ${cpuProfDir}`,
+  );
+  await profiled.alice.endpoints.delete('bench-stub');
+  for (const child of children) child.kill('SIGTERM');
+  profiled.child.kill('SIGTERM');
+  await new Promise((resolve) => profiled.child.once('exit', resolve));
+  process.exit(0);
+}
 const gateway = await platformProcess(
   'data',
   [],
