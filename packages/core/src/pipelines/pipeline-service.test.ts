@@ -148,6 +148,36 @@ describe('pipelines', () => {
     expect(failed.reason).toMatch(/step boom failed: job .* failed \(exit 3\); out of retries \(1\)/);
     expect(failed.steps[0]!.jobIds).toHaveLength(2);
 
+    // A step fails while its sibling still runs: the pipeline fails at once, and the sibling's end is still
+    // recorded (it was left running forever), with no step started after the failure.
+    const mixed = await platform.pipelines.create(alice, {
+      name: 'mixed',
+      steps: [
+        { name: 'make', product: 'batch-inference', command: 'true' },
+        { name: 'slow', product: 'batch-inference', command: 'sleep 2', dependsOn: ['make'] },
+        { name: 'boom', product: 'batch-inference', command: 'exit 3', dependsOn: ['make'] },
+        { name: 'later', product: 'batch-inference', command: 'true', dependsOn: ['slow'] },
+      ],
+    });
+    const failedFirst = await until(platform, alice, mixed.id, ended);
+    expect(failedFirst.status).toBe('failed');
+    expect(failedFirst.reason).toMatch(/^step boom failed/);
+    expect(failedFirst.steps.find((step) => step.name === 'slow')!.status).toBe('running');
+    const settled = await until(
+      platform,
+      alice,
+      mixed.id,
+      (pipeline) => !pipeline.steps.some((step) => step.status === 'running'),
+    );
+    expect(Object.fromEntries(settled.steps.map((step) => [step.name, step.status]))).toEqual({
+      make: 'succeeded',
+      slow: 'succeeded',
+      boom: 'failed',
+      later: 'pending',
+    });
+    expect(settled.status).toBe('failed');
+    expect(settled.reason).toBe(failedFirst.reason);
+
     const refused = await platform.pipelines.create(alice, {
       name: 'refused',
       steps: [

@@ -301,9 +301,15 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
     }
   }
 
+  /**
+   * Records the ends of a pipeline's running steps and starts the steps now due. A pipeline that has ended
+   * (a step failed while a sibling still ran) only has its running steps' ends recorded: nothing starts,
+   * nothing retries, and its status stays.
+   */
   async function advance(pipeline: Pipeline): Promise<void> {
     const byName = new Map(pipeline.steps.map((step) => [step.name, step]));
     const now = clock.now();
+    const live = pipeline.status === 'running';
     for (const step of pipeline.steps) {
       if (step.status !== 'running' || !step.jobId) continue;
       const job = await db
@@ -322,14 +328,14 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
         const refused = await registerOutput(pipeline, step, outputDir);
         if (refused) {
           await setStep(pipeline.id, step.name, { status: 'failed', reason: refused });
-          await finish(pipeline, 'failed', `step ${step.name} failed: ${refused}`);
+          if (live) await finish(pipeline, 'failed', `step ${step.name} failed: ${refused}`);
           return;
         }
         const outputHash = hashTree(outputDir);
         await setStep(pipeline.id, step.name, { status: 'succeeded', output_hash: outputHash, reason: null });
         step.status = 'succeeded';
         step.outputHash = outputHash;
-      } else if (end.outcome === 'retry' && step.attempt <= step.spec.retries) {
+      } else if (end.outcome === 'retry' && step.attempt <= step.spec.retries && live) {
         const delay = retryBaseMs * 2 ** (step.attempt - 1);
         const at = new Date(now + delay).toISOString();
         await setStep(pipeline.id, step.name, {
@@ -342,10 +348,11 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
       } else if (end.outcome !== 'running') {
         const reason = end.outcome === 'fail' ? end.why : `${end.why}; out of retries (${step.spec.retries})`;
         await setStep(pipeline.id, step.name, { status: 'failed', reason });
-        await finish(pipeline, 'failed', `step ${step.name} failed: ${reason}`);
+        if (live) await finish(pipeline, 'failed', `step ${step.name} failed: ${reason}`);
         return;
       }
     }
+    if (!live) return;
     for (const step of pipeline.steps) {
       const due =
         step.status === 'pending' ||
@@ -474,7 +481,24 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
       return visible(actor, id);
     },
     async tick() {
-      const rows = await db.selectFrom('pipelines').select('id').where('status', '=', 'running').execute();
+      // Running pipelines, and ended ones with a step still running (a sibling of the step that failed): its
+      // end is recorded too, so a failed pipeline does not show a step running forever.
+      const rows = await db
+        .selectFrom('pipelines')
+        .select('id')
+        .where((eb) =>
+          eb.or([
+            eb('status', '=', 'running'),
+            eb.exists(
+              eb
+                .selectFrom('pipeline_steps')
+                .select('pipeline_steps.name')
+                .whereRef('pipeline_steps.pipeline_id', '=', 'pipelines.id')
+                .where('pipeline_steps.status', '=', 'running'),
+            ),
+          ]),
+        )
+        .execute();
       for (const row of rows) {
         // One pipeline's trouble (a store hiccup) must not stop the others or the rest of the platform tick.
         try {
