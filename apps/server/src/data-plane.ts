@@ -3,7 +3,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Platform } from '@aicloud/core';
 import { parse as secureJsonParse } from 'secure-json-parse';
 import { BODY_LIMIT } from './body-limit.ts';
-import { writeOpenAIError } from './openai-error-response.ts';
+import {
+  ENDPOINT_KEY,
+  invalidRequest,
+  type OpenAIFailure,
+  writeOpenAIError,
+} from './openai-error-response.ts';
 
 /**
  * The OpenAI data plane's own listener: the POST routes an endpoint key calls (chat, completions, embeddings,
@@ -28,8 +33,6 @@ for (const [path, operation] of [
   OPERATIONS.set(`${path}/`, operation);
 }
 
-/** An endpoint key (`sk-aic-…`): a user's API token is the platform's to authenticate. */
-const ENDPOINT_KEY = /^Bearer\s+sk-aic-/i;
 /** JSON, as Fastify's parser takes it (with parameters such as a charset, nothing appended to the type). */
 const JSON_TYPE = /^application\/json\s*(?:;|$)/i;
 /** Text that may spell a prototype key (escaped or not): parsed by secure-json-parse, as Fastify does. */
@@ -61,23 +64,17 @@ export interface DataPlaneOptions {
   log(message: string): void;
 }
 
-/** An OpenAI-shaped 400/413 for a body that cannot be read, with the server's own texts (error-handler.ts). */
-function malformed(status: number, message: string) {
-  return {
-    status,
-    retryAfter: null,
-    body: () => ({ error: { message, type: 'invalid_request_error', param: null, code: null } }),
-  };
-}
-
-const TOO_LARGE = malformed(413, 'request body is too large (limit 1 MiB)');
-const EMPTY = malformed(
+/** A body that cannot be read, refused with the server's own texts (error-handler.ts). */
+const TOO_LARGE = invalidRequest(413, 'request body is too large (limit 1 MiB)', null);
+const EMPTY = invalidRequest(
   400,
   "malformed request: Body cannot be empty when content-type is set to 'application/json'",
+  null,
 );
-const NOT_JSON = malformed(
+const NOT_JSON = invalidRequest(
   400,
   "malformed request: Body is not valid JSON but content-type is set to 'application/json'",
+  null,
 );
 
 /** Reads a request's body: null when it is larger than `limit`, undefined when the client left first. */
@@ -117,7 +114,7 @@ export function dataPlaneListener(options: DataPlaneOptions) {
   const { front } = options;
 
   /** Refuses a body that cannot be served; the rest of a body too large is not read. */
-  function refuse(request: IncomingMessage, response: ServerResponse, failure: typeof EMPTY) {
+  function refuse(request: IncomingMessage, response: ServerResponse, failure: OpenAIFailure) {
     writeOpenAIError(response, newRequestId(), failure);
     if (failure === TOO_LARGE) response.once('finish', () => request.destroy());
   }

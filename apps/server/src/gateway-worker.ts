@@ -28,9 +28,8 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 
 
 /**
  * The workers' scheduling priority, relative to the server's (nice +5: about a third of the server's CPU share
- * when both want a core). A
- * saturated data plane then cannot starve the server's process, which answers the control plane and admits
- * every worker's requests.
+ * when both want a core). A saturated data plane then cannot starve the server's process, which answers the
+ * control plane and admits every worker's requests.
  */
 const WORKER_NICENESS = 5;
 

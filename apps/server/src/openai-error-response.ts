@@ -8,6 +8,24 @@ export interface OpenAIFailure {
   body(): unknown;
 }
 
+/** An endpoint key (`sk-aic-…`), as opposed to a user's API token (the platform's to authenticate). */
+export const ENDPOINT_KEY = /^Bearer\s+sk-aic-/i;
+
+/** A client's mistake in OpenAI's shape (`invalid_request_error`), without Retry-After unless `extra` says. */
+export function invalidRequest(
+  status: number,
+  message: string,
+  code: string | null,
+  extra: Partial<OpenAIFailure> = {},
+): OpenAIFailure {
+  return {
+    status,
+    retryAfter: null,
+    ...extra,
+    body: () => ({ error: { message, type: 'invalid_request_error', param: null, code } }),
+  };
+}
+
 function isOpenAIFailure(error: unknown): error is OpenAIFailure {
   return (
     typeof (error as OpenAIFailure)?.body === 'function' &&

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Platform } from '@aicloud/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type OpenAIFailure, writeOpenAIError } from '../openai-error-response.ts';
+import { ENDPOINT_KEY, invalidRequest, writeOpenAIError } from '../openai-error-response.ts';
 import { listRegistryModels } from './model-routes.ts';
 
 /**
@@ -24,9 +24,6 @@ export function sendOpenAIError(reply: FastifyReply, error: unknown): void {
   writeOpenAIError(reply.raw, String(reply.request.id), error);
 }
 
-/** An endpoint key (`sk-aic-…`), as opposed to a user's API token. */
-const ENDPOINT_KEY = /^Bearer\s+sk-aic-/i;
-
 /** What the data plane serves, by path: the one method each allows. */
 const SERVED: Record<string, string> = {
   '/v1/chat/completions': 'POST',
@@ -38,20 +35,6 @@ const SERVED: Record<string, string> = {
 
 const SERVED_LIST =
   'POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings, POST /v1/responses, GET /v1/models and GET /v1/models/{id}';
-
-function openAIFailure(
-  status: number,
-  message: string,
-  code: string | null,
-  extra: Partial<OpenAIFailure> = {},
-) {
-  return {
-    status,
-    retryAfter: null,
-    ...extra,
-    body: () => ({ error: { message, type: 'invalid_request_error', param: null, code } }),
-  };
-}
 
 /** The header value of a browser's `Origin`, if any. */
 const originOf = (request: FastifyRequest) =>
@@ -90,7 +73,7 @@ export async function answerEndpointKey(platform: Platform, request: FastifyRequ
     if (stored !== undefined) {
       sendOpenAIError(
         reply,
-        openAIFailure(
+        invalidRequest(
           404,
           `Response with id '${stored}' not found: aicloud endpoints store no responses (store: true is accepted, nothing is kept); keep the output items you need and send them back as input.`,
           null,
@@ -104,7 +87,7 @@ export async function answerEndpointKey(platform: Platform, request: FastifyRequ
       reply.raw.setHeader('allow', allowed);
       sendOpenAIError(
         reply,
-        openAIFailure(
+        invalidRequest(
           405,
           `Invalid method for URL (${request.method} ${path}): it accepts ${allowed}.`,
           'method_not_allowed',
@@ -114,7 +97,7 @@ export async function answerEndpointKey(platform: Platform, request: FastifyRequ
     }
     sendOpenAIError(
       reply,
-      openAIFailure(
+      invalidRequest(
         404,
         `Invalid URL (${request.method} ${path}): aicloud endpoints serve ${SERVED_LIST}.`,
         'unknown_url',
@@ -136,7 +119,7 @@ async function preflight(platform: Platform, request: FastifyRequest, reply: Fas
   reply.hijack();
   sendOpenAIError(
     reply,
-    openAIFailure(
+    invalidRequest(
       403,
       `CORS is off for ${origin ? `origin ${origin}` : 'requests without an Origin'}: an endpoint answers browsers only from the origins it was deployed with (corsOrigins).`,
       'cors_not_allowed',

@@ -157,6 +157,14 @@ describe('pipelines', () => {
         { name: 'slow', product: 'batch-inference', command: 'sleep 2', dependsOn: ['make'] },
         { name: 'boom', product: 'batch-inference', command: 'exit 3', dependsOn: ['make'] },
         { name: 'later', product: 'batch-inference', command: 'true', dependsOn: ['slow'] },
+        // Fails after the pipeline did, with retries left: not retried, and says why.
+        {
+          name: 'flaky',
+          product: 'batch-inference',
+          command: 'sleep 2; exit 4',
+          dependsOn: ['make'],
+          retries: 2,
+        },
       ],
     });
     const failedFirst = await until(platform, alice, mixed.id, ended);
@@ -174,7 +182,11 @@ describe('pipelines', () => {
       slow: 'succeeded',
       boom: 'failed',
       later: 'pending',
+      flaky: 'failed',
     });
+    const flaky = settled.steps.find((step) => step.name === 'flaky')!;
+    expect(flaky.jobIds).toHaveLength(1);
+    expect(flaky.reason).toMatch(/exit 4\); not retried: the pipeline had already failed$/);
     expect(settled.status).toBe('failed');
     expect(settled.reason).toBe(failedFirst.reason);
 

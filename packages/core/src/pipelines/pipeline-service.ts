@@ -346,7 +346,12 @@ export function createPipelineService(deps: PipelineServiceDeps): PipelineServic
         step.status = 'retrying';
         step.nextAttemptAt = at;
       } else if (end.outcome !== 'running') {
-        const reason = end.outcome === 'fail' ? end.why : `${end.why}; out of retries (${step.spec.retries})`;
+        const reason =
+          end.outcome === 'fail'
+            ? end.why
+            : !live && step.attempt <= step.spec.retries
+              ? `${end.why}; not retried: the pipeline had already failed`
+              : `${end.why}; out of retries (${step.spec.retries})`;
         await setStep(pipeline.id, step.name, { status: 'failed', reason });
         if (live) await finish(pipeline, 'failed', `step ${step.name} failed: ${reason}`);
         return;

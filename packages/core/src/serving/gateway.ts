@@ -248,17 +248,22 @@ export function createGateway(deps: {
     return period;
   }
 
-  /** The key's use of its current period, if known (loaded once per period, then counted here). */
-  function periodCached(key: KeyRow): { used: number; end: number } | undefined {
+  /** The key's current period: when it started and when it ends (ms). */
+  function currentPeriod(key: KeyRow): { start: number; end: number } {
     const { length, created } = periodOf(key);
     const start = created + Math.floor((clock.now() - created) / length) * length;
+    return { start, end: start + length };
+  }
+
+  /** The key's use of its current period, if known (loaded once per period, then counted here). */
+  function periodCached(key: KeyRow): { used: number; end: number } | undefined {
+    const { start, end } = currentPeriod(key);
     const entry = periodUse.get(key.id);
-    return entry && entry.start === start ? { used: entry.used, end: start + length } : undefined;
+    return entry && entry.start === start ? { used: entry.used, end } : undefined;
   }
 
   async function periodUsed(key: KeyRow): Promise<{ used: number; end: number }> {
-    const { length, created } = periodOf(key);
-    const start = created + Math.floor((clock.now() - created) / length) * length;
+    const { start, end } = currentPeriod(key);
     let entry = periodUse.get(key.id);
     if (!entry || entry.start !== start) {
       const row = await db
@@ -285,7 +290,7 @@ export function createGateway(deps: {
         periodUse.set(key.id, entry);
       }
     }
-    return { used: entry.used, end: start + length };
+    return { used: entry.used, end };
   }
 
   /** Whether the team's budget is exhausted, if known from the last 5 s. */
